@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs what tickwire needs on Debian/Ubuntu with Node.js 20: OS packages, then `npm ci`.
+#   bash scripts/setup.sh          # to run the service (nats-server)
+#   bash scripts/setup.sh --test   # also what the test suite needs (Python client packages)
+# Idempotent: installs only what is missing; runs `apt-get update` at most once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(nats-server)
+if [[ "${1:-}" == "--test" ]]; then
+  packages+=(python3-websockets python3-msgpack)
+fi
+
+major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo none)"
+if [[ "$major" != "20" ]]; then
+  echo "setup: tickwire needs Node.js 20 (found: $major); uWebSockets.js ships no binary for other versions here." >&2
+  exit 1
+fi
+
+missing=()
+for pkg in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if ((${#missing[@]} > 0)); then
+  sudo=""
+  if [[ "$(id -u)" != "0" ]]; then sudo="sudo"; fi
+  echo "setup: installing ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+npm ci --no-audit --no-fund
+echo "setup: done ($(nats-server --version 2>/dev/null || /usr/sbin/nats-server --version), node $(node --version))"

@@ -1,0 +1,106 @@
+#!/usr/bin/env node
+import { readFileSync } from "node:fs";
+import { ConfigError, helpText, loadConfig } from "../config/index.ts";
+import { createLogger } from "../logging/index.ts";
+import { startService } from "../main.ts";
+
+const USAGE = `Usage: tickwire <command> [options]
+
+Commands:
+  serve     run the gateway (embedded nats-server and demo feed when no NATS URL is given)
+  help      show this help; \`tickwire serve --help\` lists every option
+
+Quick start: \`tickwire serve\`, then open http://127.0.0.1:9000/ and connect clients to ws://127.0.0.1:9000/v1/stream.
+`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version: string };
+  return pkg.version;
+}
+
+async function serve(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(helpText() + "\n");
+    return 0;
+  }
+  let config;
+  try {
+    config = loadConfig(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tickwire: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  const log = createLogger(config.logLevel);
+  log.info({ config, version: version(), node: process.version }, "starting");
+  let service;
+  try {
+    service = await startService(config, log);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === "string" && code.startsWith("TICKWIRE_ERR_")) {
+      log.fatal({ code }, (error as Error).message);
+      process.stderr.write(`tickwire: ${(error as Error).message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+  if (config.natsUrl === "") {
+    log.info(`live demo prices: open http://127.0.0.1:${service.port}/ (Ctrl-C to stop)`);
+  }
+  await new Promise<void>((resolve) => {
+    let firstSignalMs: number | undefined;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      if (firstSignalMs !== undefined) {
+        // npm and tsx forward the terminal's signal, so one Ctrl-C can arrive twice: only a later
+        // signal means "exit now".
+        if (performance.now() - firstSignalMs < 1000) return;
+        log.warn({ signal }, "second signal: exiting now");
+        process.exit(1);
+      }
+      firstSignalMs = performance.now();
+      log.info({ signal }, "shutting down");
+      service.stop().then(resolve, (error: unknown) => {
+        log.error({ err: error }, "shutdown failed");
+        process.exitCode = 1;
+        resolve();
+      });
+    };
+    process.on("SIGTERM", onSignal);
+    process.on("SIGINT", onSignal);
+  });
+  return 0;
+}
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case "serve":
+      return serve(rest);
+    case undefined:
+    case "help":
+    case "--help":
+    case "-h":
+      process.stdout.write(USAGE);
+      return command === undefined ? 2 : 0;
+    case "--version":
+    case "-v":
+      process.stdout.write(`${version()}\n`);
+      return 0;
+    default:
+      process.stderr.write(`tickwire: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`tickwire: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

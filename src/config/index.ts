@@ -1,0 +1,2 @@
+export { ConfigError, helpText, loadConfig } from "./load.ts";
+export { OPTIONS, type Config, type OptionSpec } from "./options.ts";

@@ -1,0 +1,91 @@
+/**
+ * Every option of `tickwire serve`, declared once: the flag, the environment variable, unit, default,
+ * validation and help text all come from this table (and so does the README's configuration table,
+ * checked by test/readme.test.ts).
+ */
+export interface OptionSpec {
+  /** Key in the resolved {@link Config}. */
+  readonly key: keyof Config;
+  /** CLI flag without dashes. */
+  readonly flag: string;
+  /** Environment variables, first one wins. */
+  readonly env: readonly string[];
+  readonly kind: "integer" | "string";
+  readonly unit: string;
+  readonly default: number | string;
+  readonly help: string;
+  /** Returns a problem description, or undefined when the value is acceptable. */
+  readonly check?: (value: number & string) => string | undefined;
+}
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  /** NATS URL(s); empty means embedded mode (own nats-server child and demo feed). */
+  readonly natsUrl: string;
+  readonly subjectPrefix: string;
+  readonly maxTopicsPerConnection: number;
+  readonly maxMessageBytes: number;
+  readonly maxBufferedBytes: number;
+  readonly maxBackpressureBytes: number;
+  readonly idleTimeoutMs: number;
+  readonly controlRatePerSec: number;
+  readonly controlBurst: number;
+  readonly maxFeedPayloadBytes: number;
+  readonly natsPingIntervalMs: number;
+  readonly natsMaxPingsOut: number;
+  readonly natsReconnectWaitMs: number;
+  readonly shutdownGraceMs: number;
+  readonly retryAfterMs: number;
+  readonly demoRatePerSec: number;
+  readonly logLevel: string;
+}
+
+const range =
+  (min: number, max: number) =>
+  (v: number): string | undefined =>
+    v < min || v > max ? `must be between ${min} and ${max}` : undefined;
+
+const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const TOKEN = /^[A-Za-z0-9_\-]{1,32}$/;
+
+export const OPTIONS: readonly OptionSpec[] = [
+  { key: "host", flag: "host", env: ["TICKWIRE_HOST"], kind: "string", unit: "address", default: "127.0.0.1", help: "address to listen on; 0.0.0.0 for all interfaces" },
+  { key: "port", flag: "port", env: ["TICKWIRE_PORT"], kind: "integer", unit: "port", default: 9000, help: "TCP port of WebSocket and HTTP endpoints (0 = any free port)", check: range(0, 65535) },
+  {
+    key: "natsUrl",
+    flag: "nats",
+    env: ["NATS_URL", "TICKWIRE_NATS_URL"],
+    kind: "string",
+    unit: "url",
+    default: "",
+    help: "NATS server URL(s), comma-separated; empty = embedded mode: start a local nats-server and a demo feed",
+    check: (v: string) => (v === "" || v.split(",").every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/.test(u.trim())) ? undefined : "must be nats://host:port[,…]"),
+  },
+  { key: "subjectPrefix", flag: "subject-prefix", env: ["TICKWIRE_SUBJECT_PREFIX"], kind: "string", unit: "token", default: "md", help: "first token of feed subjects: <prefix>.<venue>.<symbol>.<type>", check: (v: string) => (TOKEN.test(v) ? undefined : "must be one subject token of [A-Za-z0-9_-]") },
+  { key: "maxTopicsPerConnection", flag: "max-topics-per-connection", env: ["TICKWIRE_MAX_TOPICS_PER_CONNECTION"], kind: "integer", unit: "patterns", default: 1024, help: "subscription patterns one connection may hold; a subscribe past it is refused whole (4006)", check: range(1, 100_000) },
+  { key: "maxMessageBytes", flag: "max-message-bytes", env: ["TICKWIRE_MAX_MESSAGE_BYTES"], kind: "integer", unit: "bytes", default: 16384, help: "largest client frame; a larger one closes the connection with 1009", check: range(256, 16 * 1024 * 1024) },
+  { key: "maxBufferedBytes", flag: "max-buffered-bytes", env: ["TICKWIRE_MAX_BUFFERED_BYTES"], kind: "integer", unit: "bytes", default: 1048576, help: "per-socket send buffer above which the socket's events are skipped and counted as slow_consumer drops", check: range(16384, 1024 * 1024 * 1024) },
+  { key: "maxBackpressureBytes", flag: "max-backpressure-bytes", env: ["TICKWIRE_MAX_BACKPRESSURE_BYTES"], kind: "integer", unit: "bytes", default: 2097152, help: "uWS per-socket backpressure limit; frames past it are dropped by uWS and counted as backpressure drops (must be ≥ max-buffered-bytes)", check: range(16384, 2 * 1024 * 1024 * 1024) },
+  {
+    key: "idleTimeoutMs",
+    flag: "idle-timeout-ms",
+    env: ["TICKWIRE_IDLE_TIMEOUT_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 120000,
+    help: "close a connection silent this long (pings are sent automatically); 0 disables; whole seconds from 8000 to 960000",
+    // uWS aborts the process for idleTimeout outside 0 or 8–960 s (PERF-NOTES.md).
+    check: (v: number) => (v === 0 || (v >= 8000 && v <= 960_000 && v % 1000 === 0) ? undefined : "must be 0, or whole seconds from 8000 to 960000 (uWS limit)"),
+  },
+  { key: "controlRatePerSec", flag: "control-rate", env: ["TICKWIRE_CONTROL_RATE"], kind: "integer", unit: "messages/s", default: 50, help: "control messages per second per connection, sustained; more get 4008", check: range(1, 100_000) },
+  { key: "controlBurst", flag: "control-burst", env: ["TICKWIRE_CONTROL_BURST"], kind: "integer", unit: "messages", default: 100, help: "control-message burst per connection; this many refusals in a row close the connection with 4008", check: range(1, 100_000) },
+  { key: "maxFeedPayloadBytes", flag: "max-feed-payload-bytes", env: ["TICKWIRE_MAX_FEED_PAYLOAD_BYTES"], kind: "integer", unit: "bytes", default: 4096, help: "largest feed message accepted from NATS; larger ones are counted as too_large and dropped", check: range(64, 1024 * 1024) },
+  { key: "natsPingIntervalMs", flag: "nats-ping-interval-ms", env: ["TICKWIRE_NATS_PING_INTERVAL_MS"], kind: "integer", unit: "ms", default: 10000, help: "NATS client ping interval (dead-server detection)", check: range(500, 600_000) },
+  { key: "natsMaxPingsOut", flag: "nats-max-pings-out", env: ["TICKWIRE_NATS_MAX_PINGS_OUT"], kind: "integer", unit: "pings", default: 3, help: "unanswered NATS pings before the connection is considered dead", check: range(1, 100) },
+  { key: "natsReconnectWaitMs", flag: "nats-reconnect-wait-ms", env: ["TICKWIRE_NATS_RECONNECT_WAIT_MS"], kind: "integer", unit: "ms", default: 1000, help: "wait between NATS reconnect attempts (retries forever)", check: range(50, 600_000) },
+  { key: "shutdownGraceMs", flag: "shutdown-grace-ms", env: ["TICKWIRE_SHUTDOWN_GRACE_MS"], kind: "integer", unit: "ms", default: 5000, help: "on SIGTERM/SIGINT, longest wait for clients to close and NATS to drain before exiting", check: range(0, 600_000) },
+  { key: "retryAfterMs", flag: "retry-after-ms", env: ["TICKWIRE_RETRY_AFTER_MS"], kind: "integer", unit: "ms", default: 1000, help: "reconnect hint sent to clients in the going-away close reason", check: range(0, 3_600_000) },
+  { key: "demoRatePerSec", flag: "demo-rate", env: ["TICKWIRE_DEMO_RATE"], kind: "integer", unit: "messages/s", default: 200, help: "embedded mode: demo feed rate over all symbols (0 = no demo feed)", check: range(0, 1_000_000) },
+  { key: "logLevel", flag: "log-level", env: ["TICKWIRE_LOG_LEVEL"], kind: "string", unit: "level", default: "info", help: `log level: ${LOG_LEVELS.join(", ")}`, check: (v: string) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(", ")}`) },
+];

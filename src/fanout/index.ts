@@ -1,0 +1,5 @@
+export { Hub, type HubOptions, type Topic } from "./hub.ts";
+export { EncodedEvent } from "./encoded-event.ts";
+export { Session } from "./session.ts";
+export { SendResult, type FrameSink } from "./sink.ts";
+export { CloseReason, DropReason, HubStats, closeReasonOf } from "./stats.ts";

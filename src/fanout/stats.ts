@@ -1,0 +1,70 @@
+import type { CloseCode } from "../protocol/index.ts";
+
+/** Label values for closed connections: a small fixed set (never a connection id). */
+export const CloseReason = {
+  NORMAL: "normal",
+  GOING_AWAY: "going_away",
+  TOO_BIG: "message_too_big",
+  SLOW_CONSUMER: "slow_consumer",
+  RATE_LIMITED: "rate_limited",
+  ABNORMAL: "abnormal",
+  OTHER: "other",
+} as const;
+export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
+
+export function closeReasonOf(code: number): CloseReason {
+  switch (code as CloseCode | 1005 | 1006) {
+    case 1000:
+    case 1005:
+      return CloseReason.NORMAL;
+    case 1001:
+      return CloseReason.GOING_AWAY;
+    case 1009:
+      return CloseReason.TOO_BIG;
+    case 4007:
+      return CloseReason.SLOW_CONSUMER;
+    case 4008:
+      return CloseReason.RATE_LIMITED;
+    case 1006:
+      return CloseReason.ABNORMAL;
+    default:
+      return CloseReason.OTHER;
+  }
+}
+
+/** Why an event did not reach a socket. */
+export const DropReason = {
+  /** The socket was over `maxBufferedBytes` at flush time; its events of that turn were skipped. */
+  SLOW_CONSUMER: "slow_consumer",
+  /** The WebSocket layer refused the frame (over its backpressure limit). */
+  BACKPRESSURE: "backpressure",
+} as const;
+export type DropReason = (typeof DropReason)[keyof typeof DropReason];
+
+/**
+ * Plain counters of the fan-out, incremented on the hot path and exported by metrics/ at scrape
+ * time (PERF-NOTES: a prom-client call per message costs 0.4–0.5 µs).
+ */
+export class HubStats {
+  connectionsOpened = 0;
+  readonly connectionsClosed = new Map<CloseReason, number>();
+  /** Events handed to the fan-out (after ingest validation). */
+  eventsRouted = 0;
+  /** Events with no subscriber when they arrived (NATS interest lags a client leaving). */
+  eventsUnrouted = 0;
+  framesOut = 0;
+  bytesOut = 0;
+  dropsSlowConsumer = 0;
+  dropsBackpressure = 0;
+  controlMessages = 0;
+  /** Error replies sent, by protocol error code. */
+  readonly clientErrors = new Map<number, number>();
+
+  countClose(reason: CloseReason): void {
+    this.connectionsClosed.set(reason, (this.connectionsClosed.get(reason) ?? 0) + 1);
+  }
+
+  countClientError(code: number): void {
+    this.clientErrors.set(code, (this.clientErrors.get(code) ?? 0) + 1);
+  }
+}

@@ -1,0 +1,207 @@
+import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
+import { Subprotocol, type Encoding } from "../protocol/index.ts";
+import { SendResult, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
+import type { Uws } from "./uws.ts";
+
+export interface GatewayOptions {
+  readonly host: string;
+  /** TCP port; 0 picks a free one (read it back from {@link Gateway.port}). */
+  readonly port: number;
+  /** Largest client frame accepted, in bytes; a larger one closes the connection with 1009. */
+  readonly maxMessageBytes: number;
+  /** Idle timeout in ms (0, or 8000–960000; uWS takes whole seconds). */
+  readonly idleTimeoutMs: number;
+  /** uWS per-socket backpressure limit in bytes; frames past it are dropped and counted. */
+  readonly maxBackpressureBytes: number;
+}
+
+/** What the HTTP endpoints report; supplied by the composition root. */
+export interface HttpEndpoints {
+  metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+  readiness(): { readonly ready: boolean; readonly detail: Readonly<Record<string, unknown>> };
+}
+
+export const STREAM_PATH = "/v1/stream";
+
+interface UserData {
+  readonly encoding: Encoding;
+  session: Session | undefined;
+  sink: UwsSink | undefined;
+}
+
+/** Plain counters of the HTTP/upgrade edge, exported by metrics/. */
+export class GatewayStats {
+  upgradesRejectedSubprotocol = 0;
+  upgradesRejectedDraining = 0;
+}
+
+/** {@link FrameSink} over a uWS WebSocket; guards against use after close (uWS throws then). */
+class UwsSink implements FrameSink {
+  open = true;
+  constructor(private readonly ws: WebSocket<UserData>) {}
+  send(frame: Uint8Array | string, isBinary: boolean): SendResult {
+    return this.ws.send(frame, isBinary, false) as SendResult;
+  }
+  cork(fn: () => void): void {
+    if (this.open) this.ws.cork(fn);
+  }
+  bufferedBytes(): number {
+    return this.ws.getBufferedAmount();
+  }
+  close(code: number, reason: string): void {
+    if (!this.open) return;
+    this.open = false;
+    this.ws.end(code, reason);
+  }
+}
+
+/** The uWebSockets.js server: the only code that touches uWS objects. */
+export class Gateway {
+  readonly stats = new GatewayStats();
+  #listenSocket: us_listen_socket | undefined;
+  #port = 0;
+
+  private constructor(
+    private readonly uws: Uws,
+    private readonly app: TemplatedApp,
+  ) {}
+
+  static async start(uws: Uws, hub: Hub, options: GatewayOptions, http: HttpEndpoints): Promise<Gateway> {
+    const app = uws.App();
+    const gateway = new Gateway(uws, app);
+    gateway.#routes(hub, options, http);
+    await new Promise<void>((resolve, reject) => {
+      app.listen(options.host, options.port, (listenSocket) => {
+        if (listenSocket === false) {
+          reject(new GatewayListenError(options.host, options.port));
+          return;
+        }
+        gateway.#listenSocket = listenSocket;
+        gateway.#port = uws.us_socket_local_port(listenSocket);
+        resolve();
+      });
+    });
+    return gateway;
+  }
+
+  /** The port actually listened on. */
+  get port(): number {
+    return this.#port;
+  }
+
+  get listening(): boolean {
+    return this.#listenSocket !== undefined;
+  }
+
+  /** Stops accepting connections; open ones are untouched. */
+  stopAccepting(): void {
+    if (this.#listenSocket === undefined) return;
+    this.uws.us_listen_socket_close(this.#listenSocket);
+    this.#listenSocket = undefined;
+  }
+
+  /** Closes everything immediately (uWS requires this before a worker thread exits). */
+  close(): void {
+    this.#listenSocket = undefined;
+    // `close()` exists in uWS 20.30 but is missing from its typings.
+    (this.app as TemplatedApp & { close(): void }).close();
+  }
+
+  #routes(hub: Hub, options: GatewayOptions, http: HttpEndpoints): void {
+    const stats = this.stats;
+    this.app.ws<UserData>(STREAM_PATH, {
+      compression: this.uws.DISABLED,
+      maxPayloadLength: options.maxMessageBytes,
+      idleTimeout: Math.round(options.idleTimeoutMs / 1000),
+      maxBackpressure: options.maxBackpressureBytes,
+      closeOnBackpressureLimit: 0,
+      maxLifetime: 0,
+      sendPingsAutomatically: true,
+      upgrade: (res, req, context) => {
+        const offered = req.getHeader("sec-websocket-protocol");
+        const key = req.getHeader("sec-websocket-key");
+        const extensions = req.getHeader("sec-websocket-extensions");
+        if (this.#listenSocket === undefined) {
+          stats.upgradesRejectedDraining++;
+          res.writeStatus("503 Service Unavailable").writeHeader("retry-after", "1").end("draining\n");
+          return;
+        }
+        const chosen = chooseSubprotocol(offered);
+        if (chosen === undefined) {
+          stats.upgradesRejectedSubprotocol++;
+          res
+            .writeStatus("400 Bad Request")
+            .end(`unsupported subprotocol "${offered.slice(0, 100)}"; use ${Subprotocol.MSGPACK} or ${Subprotocol.JSON}\n`);
+          return;
+        }
+        const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
+        const userData: UserData = { encoding, session: undefined, sink: undefined };
+        res.upgrade(userData, key, offered === "" ? "" : chosen, extensions, context);
+      },
+      open: (ws) => {
+        const data = ws.getUserData();
+        data.sink = new UwsSink(ws);
+        data.session = hub.open(data.sink, data.encoding);
+      },
+      message: (ws, message, isBinary) => {
+        const session = ws.getUserData().session;
+        if (session !== undefined) hub.receive(session, message, isBinary);
+      },
+      close: (ws, code) => {
+        const data = ws.getUserData();
+        if (data.sink !== undefined) data.sink.open = false;
+        if (data.session !== undefined) hub.closed(data.session, code);
+      },
+    });
+
+    this.app.get("/healthz", (res) => {
+      res.writeHeader("content-type", "text/plain").end("ok\n");
+    });
+    this.app.get("/readyz", (res) => {
+      const { ready, detail } = http.readiness();
+      res
+        .writeStatus(ready ? "200 OK" : "503 Service Unavailable")
+        .writeHeader("content-type", "application/json")
+        .end(JSON.stringify({ ready, ...detail }) + "\n");
+    });
+    this.app.get("/metrics", (res) => {
+      respondAsync(res, http.metrics());
+    });
+    this.app.any("/*", (res) => {
+      res.writeStatus("404 Not Found").writeHeader("content-type", "text/plain").end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
+    });
+  }
+}
+
+/** Picks the first offered subprotocol we speak; no header means msgpack; only unknown ones: undefined. */
+export function chooseSubprotocol(header: string): Subprotocol | undefined {
+  if (header.trim() === "") return Subprotocol.MSGPACK;
+  for (const raw of header.split(",")) {
+    const name = raw.trim();
+    if (name === Subprotocol.MSGPACK || name === Subprotocol.JSON) return name;
+  }
+  return undefined;
+}
+
+function respondAsync(res: HttpResponse, body: Promise<{ readonly contentType: string; readonly body: string }>): void {
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  body.then(
+    (out) => {
+      if (!aborted) res.cork(() => res.writeHeader("content-type", out.contentType).end(out.body));
+    },
+    (error: unknown) => {
+      if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end(`${String(error)}\n`));
+    },
+  );
+}
+
+export class GatewayListenError extends Error {
+  override readonly name = "GatewayListenError";
+  readonly code = "TICKWIRE_ERR_LISTEN";
+  constructor(host: string, port: number) {
+    super(`cannot listen on ${host}:${port} (address in use, or not an address of this machine)`);
+  }
+}

@@ -1,0 +1,3 @@
+export { NatsIngest, type IngestOptions } from "./nats-ingest.ts";
+export { FeedPublisher } from "./feed-publisher.ts";
+export { IngestStats, NatsState } from "./stats.ts";

@@ -1,0 +1,198 @@
+import { CloseCode, encodeFeedPayload, nowMicros } from "./protocol/index.ts";
+import { Hub } from "./fanout/index.ts";
+import { FeedPublisher, NatsIngest } from "./ingest/index.ts";
+import { Gateway, loadUws } from "./gateway/index.ts";
+import { createMetrics } from "./metrics/index.ts";
+import { DemoFeed, NatsServerProcess } from "./embedded/index.ts";
+import type { Config } from "./config/index.ts";
+import type { Logger } from "./logging/index.ts";
+
+/** A running tickwire gateway. */
+export interface Service {
+  /** Port the gateway listens on. */
+  readonly port: number;
+  /** NATS URL in use (the embedded server's in embedded mode). */
+  readonly natsUrl: string;
+  /** Resolves once the first NATS connection is up. */
+  readonly natsReady: Promise<void>;
+  readonly hub: Hub;
+  readonly ingest: NatsIngest;
+  /**
+   * Graceful shutdown: stop accepting, close clients with 1001 and a retry hint, drain NATS, stop
+   * embedded children. Bounded by `shutdownGraceMs` for the client and NATS phases.
+   */
+  stop(): Promise<void>;
+}
+
+/** The composition root: wires gateway, fan-out, ingest, metrics and (embedded mode) NATS + demo feed. */
+export async function startService(config: Readonly<Config>, log: Logger): Promise<Service> {
+  const uws = loadUws();
+  let embedded: NatsServerProcess | undefined;
+  let natsUrl = config.natsUrl;
+  if (natsUrl === "") {
+    embedded = await NatsServerProcess.start({ jetstream: false });
+    natsUrl = embedded.url;
+    log.info({ natsUrl, pid: process.pid }, "embedded mode: started a local nats-server");
+  }
+
+  // Hub and ingest refer to each other: the hub tells the ingest which patterns are wanted.
+  let ingest: NatsIngest | undefined;
+  const hub = new Hub(
+    {
+      maxTopicsPerConnection: config.maxTopicsPerConnection,
+      maxBufferedBytes: config.maxBufferedBytes,
+      controlRatePerSec: config.controlRatePerSec,
+      controlBurst: config.controlBurst,
+    },
+    {
+      patternActive: (pattern) => ingest?.patternActive(pattern),
+      patternIdle: (pattern) => ingest?.patternIdle(pattern),
+    },
+  );
+  const natsIngest = new NatsIngest(
+    hub,
+    {
+      url: natsUrl,
+      subjectPrefix: config.subjectPrefix,
+      maxFeedPayloadBytes: config.maxFeedPayloadBytes,
+      pingIntervalMs: config.natsPingIntervalMs,
+      maxPingsOut: config.natsMaxPingsOut,
+      reconnectWaitMs: config.natsReconnectWaitMs,
+    },
+    log,
+  );
+  ingest = natsIngest;
+
+  let gateway: Gateway | undefined;
+  const registry = createMetrics({
+    hub: {
+      connections: () => hub.connectionCount,
+      subscriptions: () => hub.table.subscriptionCount,
+      patterns: () => hub.table.patternCount,
+      topics: () => hub.table.topicCount,
+      stats: hub.stats,
+    },
+    ingest: { natsSubscriptions: () => natsIngest.subscriptionCount, stats: natsIngest.stats },
+    gateway: { stats: { get upgradesRejectedSubprotocol() { return gateway?.stats.upgradesRejectedSubprotocol ?? 0; }, get upgradesRejectedDraining() { return gateway?.stats.upgradesRejectedDraining ?? 0; } } },
+  });
+
+  try {
+    gateway = await Gateway.start(
+      uws,
+      hub,
+      {
+        host: config.host,
+        port: config.port,
+        maxMessageBytes: config.maxMessageBytes,
+        idleTimeoutMs: config.idleTimeoutMs,
+        maxBackpressureBytes: config.maxBackpressureBytes,
+      },
+      {
+        metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+        readiness: () => ({
+          ready: gateway?.listening === true && natsIngest.connected,
+          detail: { listening: gateway?.listening === true, nats: natsIngest.stats.state },
+        }),
+      },
+    );
+  } catch (error) {
+    await embedded?.dispose();
+    throw error;
+  }
+  const listening = gateway;
+  log.info({ host: config.host, port: listening.port, ws: `ws://${config.host}:${listening.port}/v1/stream` }, "gateway listening");
+
+  const natsReady = natsIngest.start();
+  natsReady.catch((error: unknown) => log.error({ err: error }, "nats connection failed"));
+
+  let demo: DemoRunner | undefined;
+  if (embedded !== undefined && config.demoRatePerSec > 0) {
+    demo = await DemoRunner.start(natsUrl, config.subjectPrefix, config.demoRatePerSec);
+    log.info({ ratePerSec: config.demoRatePerSec, topics: demo.topicCount }, "embedded mode: demo feed publishing");
+  }
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    listening.stopAccepting();
+    const reason = JSON.stringify({ msg: "server shutting down", retryAfterMs: config.retryAfterMs });
+    hub.closeAll(CloseCode.GOING_AWAY, reason);
+    await waitUntil(() => hub.connectionCount === 0, config.shutdownGraceMs);
+    await demo?.stop();
+    await withTimeout(natsIngest.stop(), config.shutdownGraceMs).catch((error: unknown) => log.warn({ err: error }, "nats drain did not finish"));
+    listening.close();
+    await embedded?.dispose();
+    log.info({ open: hub.connectionCount }, "stopped");
+  };
+
+  return {
+    port: listening.port,
+    natsUrl,
+    natsReady,
+    hub,
+    ingest: natsIngest,
+    stop: () => (stopping ??= stop()),
+  };
+}
+
+/** Publishes the demo market to NATS at a steady rate, plus one bar per symbol per second. */
+class DemoRunner {
+  readonly #feed = new DemoFeed(Date.now() & 0xffff);
+  #owed = 0;
+  #ticker: NodeJS.Timeout | undefined;
+  #bars: NodeJS.Timeout | undefined;
+
+  private constructor(
+    private readonly publisher: FeedPublisher,
+    private readonly prefix: string,
+    private readonly ratePerSec: number,
+  ) {}
+
+  static async start(url: string, prefix: string, ratePerSec: number): Promise<DemoRunner> {
+    const runner = new DemoRunner(await FeedPublisher.connect(url, "tickwire-demo-feed"), prefix, ratePerSec);
+    const tickMs = 20;
+    runner.#ticker = setInterval(() => runner.#tick(tickMs), tickMs);
+    runner.#bars = setInterval(() => runner.#publishBars(), 1000);
+    return runner;
+  }
+
+  get topicCount(): number {
+    return this.#feed.topics.length;
+  }
+
+  #tick(tickMs: number): void {
+    this.#owed += (this.ratePerSec * tickMs) / 1000;
+    for (; this.#owed >= 1; this.#owed--) {
+      const message = this.#feed.next(nowMicros());
+      this.publisher.publish(`${this.prefix}.${message.topic}`, encodeFeedPayload(message.fields));
+    }
+  }
+
+  #publishBars(): void {
+    for (const bar of this.#feed.bars(nowMicros())) this.publisher.publish(`${this.prefix}.${bar.topic}`, encodeFeedPayload(bar.fields));
+  }
+
+  async stop(): Promise<void> {
+    clearInterval(this.#ticker);
+    clearInterval(this.#bars);
+    await this.publisher.close();
+  }
+}
+
+async function waitUntil(done: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!done() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,1 @@
+export { createMetrics, type MetricsSources } from "./registry.ts";

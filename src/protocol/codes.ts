@@ -1,0 +1,55 @@
+/**
+ * Numbered error and close codes of protocol v1. proto/PROTOCOL.md documents every entry here;
+ * test/protocol-doc.test.ts fails when the two disagree.
+ *
+ * Error codes travel in `{"id":…, "error":{"code":N,"msg":"…"}}` replies. Close codes are WebSocket
+ * close codes; the 4xxx ones share their number with the error code of the same meaning.
+ */
+export const ErrorCode = {
+  /** The frame is not a valid request: undecodable, not a map, missing or bad `id`, bad params. */
+  BAD_REQUEST: 4000,
+  /** Reserved: authentication required or token rejected. */
+  UNAUTHORISED: 4001,
+  /** A topic or pattern is not valid syntax (per topic, in `errors` of a subscribe result). */
+  BAD_TOPIC: 4002,
+  /** Reserved: the connection is not entitled to the topic. */
+  NOT_ENTITLED: 4003,
+  /** The topic names an event type this gateway does not carry, or is not subscribed (unsubscribe). */
+  UNKNOWN_TOPIC: 4004,
+  /** The method is not one of the v1 methods. */
+  UNKNOWN_METHOD: 4005,
+  /** The request would break a limit (topics per connection); refused whole, nothing changed. */
+  LIMIT: 4006,
+  /** Too many control messages; the request was not processed. */
+  RATE_LIMITED: 4008,
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export const CloseCode = {
+  /** The client closed, or the server closed without error. */
+  NORMAL: 1000,
+  /** Server shutting down or draining; reason carries `retryAfterMs`. */
+  GOING_AWAY: 1001,
+  /** A client frame exceeded `maxMessageBytes` (sent by the WebSocket layer). */
+  MESSAGE_TOO_BIG: 1009,
+  /** The socket stayed over its buffer limit; reserved for the slow-consumer policy. */
+  SLOW_CONSUMER: 4007,
+  /** The client kept sending control messages after being rate limited. */
+  RATE_LIMITED: 4008,
+} as const;
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** Bits of the `f` field of a data event. Absent `f` means 0. */
+export const EventFlag = {
+  SNAPSHOT: 1,
+  CONFLATED: 2,
+} as const;
+
+export const Subprotocol = {
+  MSGPACK: "tickwire.v1.msgpack",
+  JSON: "tickwire.v1.json",
+} as const;
+export type Subprotocol = (typeof Subprotocol)[keyof typeof Subprotocol];
+
+/** Wire encoding of one connection. */
+export type Encoding = "msgpack" | "json";

@@ -1,0 +1,148 @@
+import type { MarketEvent } from "./event.ts";
+
+/**
+ * Hand-written msgpack encoder for data events, the one encode per update on the hot path.
+ *
+ * Why not msgpackr here: msgpackr writes integers above 2^32 (our µs timestamps) as float64, and each
+ * `pack()` allocates a result Buffer. This encoder writes exact uint64 timestamps into a shared slab and
+ * returns a view of it (no ArrayBuffer per event); bench/encode.ts compares the two
+ * (results in bench/results/). Output is plain msgpack: any decoder reads it.
+ */
+const SLAB_BYTES = 256 * 1024;
+/** Upper bound of one encoded event: topic (≤ 200 bytes) plus at most 13 keys and values. */
+const MAX_EVENT_BYTES = 512;
+
+const KEY_BYTES = new Map<string, Buffer>();
+function keyBytes(key: string): Buffer {
+  let bytes = KEY_BYTES.get(key);
+  if (bytes === undefined) {
+    bytes = Buffer.concat([Buffer.from([0xa0 | key.length]), Buffer.from(key, "latin1")]);
+    KEY_BYTES.set(key, bytes);
+  }
+  return bytes;
+}
+for (const key of ["e", "t", "q", "te", "ts", "f", "n", "trade", "quote", "bar"]) keyBytes(key);
+
+export class EventEncoder {
+  #slab: Buffer = Buffer.allocUnsafeSlow(SLAB_BYTES);
+  #pos = 0;
+
+  /** Encodes one event; the returned bytes stay valid for as long as they are referenced. */
+  encode(event: MarketEvent): Uint8Array {
+    if (SLAB_BYTES - this.#pos < MAX_EVENT_BYTES) {
+      // Older slabs stay alive while frames in socket outboxes still reference them.
+      this.#slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+      this.#pos = 0;
+    }
+    const start = this.#pos;
+    const flags = event.f ?? 0;
+    let size = 5;
+    if (flags !== 0) size++;
+    if (event.n !== undefined) size++;
+    switch (event.e) {
+      case "trade":
+        this.#byte(0x80 | (size + 2));
+        this.#header(event, flags);
+        this.#field("p", event.p);
+        this.#field("z", event.z);
+        break;
+      case "quote":
+        this.#byte(0x80 | (size + 4));
+        this.#header(event, flags);
+        this.#field("bp", event.bp);
+        this.#field("bz", event.bz);
+        this.#field("ap", event.ap);
+        this.#field("az", event.az);
+        break;
+      case "bar":
+        this.#byte(0x80 | (size + 5));
+        this.#header(event, flags);
+        this.#field("o", event.o);
+        this.#field("h", event.h);
+        this.#field("l", event.l);
+        this.#field("c", event.c);
+        this.#field("v", event.v);
+        break;
+    }
+    return this.#slab.subarray(start, this.#pos);
+  }
+
+  #header(event: MarketEvent, flags: number): void {
+    this.#raw(keyBytes("e"));
+    this.#raw(keyBytes(event.e));
+    this.#raw(keyBytes("t"));
+    this.#ascii(event.t);
+    this.#field("q", event.q);
+    this.#field("te", event.te);
+    this.#field("ts", event.ts);
+    if (flags !== 0) this.#field("f", flags);
+    if (event.n !== undefined) this.#field("n", event.n);
+  }
+
+  #field(key: string, value: number): void {
+    this.#raw(keyBytes(key));
+    this.#number(value);
+  }
+
+  #byte(value: number): void {
+    this.#slab[this.#pos++] = value;
+  }
+
+  #raw(bytes: Buffer): void {
+    bytes.copy(this.#slab, this.#pos);
+    this.#pos += bytes.length;
+  }
+
+  /** Topics are ASCII by construction (see checkPattern / ingest subject check), at most 200 bytes. */
+  #ascii(text: string): void {
+    const length = text.length;
+    if (length < 32) {
+      this.#byte(0xa0 | length);
+    } else {
+      this.#byte(0xd9);
+      this.#byte(length);
+    }
+    this.#pos += this.#slab.write(text, this.#pos, length, "latin1");
+  }
+
+  #number(value: number): void {
+    const slab = this.#slab;
+    if (Number.isInteger(value) && Math.abs(value) <= Number.MAX_SAFE_INTEGER) {
+      if (value >= 0) {
+        if (value < 0x80) {
+          slab[this.#pos++] = value;
+        } else if (value < 0x100) {
+          slab[this.#pos++] = 0xcc;
+          slab[this.#pos++] = value;
+        } else if (value < 0x10000) {
+          slab[this.#pos++] = 0xcd;
+          this.#pos = slab.writeUInt16BE(value, this.#pos);
+        } else if (value < 0x100000000) {
+          slab[this.#pos++] = 0xce;
+          this.#pos = slab.writeUInt32BE(value, this.#pos);
+        } else {
+          slab[this.#pos++] = 0xcf;
+          this.#pos = slab.writeUInt32BE(Math.floor(value / 0x100000000), this.#pos);
+          this.#pos = slab.writeUInt32BE(value >>> 0, this.#pos);
+        }
+      } else if (value >= -32) {
+        slab[this.#pos++] = value & 0xff;
+      } else if (value >= -0x80) {
+        slab[this.#pos++] = 0xd0;
+        this.#pos = slab.writeInt8(value, this.#pos);
+      } else if (value >= -0x8000) {
+        slab[this.#pos++] = 0xd1;
+        this.#pos = slab.writeInt16BE(value, this.#pos);
+      } else if (value >= -0x80000000) {
+        slab[this.#pos++] = 0xd2;
+        this.#pos = slab.writeInt32BE(value, this.#pos);
+      } else {
+        slab[this.#pos++] = 0xd3;
+        this.#pos = slab.writeBigInt64BE(BigInt(value), this.#pos);
+      }
+    } else {
+      slab[this.#pos++] = 0xcb;
+      this.#pos = slab.writeDoubleBE(value, this.#pos);
+    }
+  }
+}

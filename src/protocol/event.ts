@@ -1,0 +1,63 @@
+import type { MarketEventType } from "./topic.ts";
+
+/**
+ * Data events of protocol v1. Key order here is the wire order (msgpack and JSON alike):
+ * `e`, `t`, `q`, `te`, `ts`, then `f` and `n` when set, then the payload keys of the type.
+ */
+interface EventHeader {
+  /** Topic, `<venue>.<symbol>.<type>`. */
+  readonly t: string;
+  /** Per-topic sequence number, assigned by the gateway, starting at 1. */
+  readonly q: number;
+  /** Venue event time, integer microseconds since the epoch. */
+  readonly te: number;
+  /** Gateway time when the event was encoded for sending, integer microseconds since the epoch. */
+  readonly ts: number;
+  /** Flags bitset ({@link EventFlag}); absent means 0. */
+  readonly f?: number;
+  /** Number of updates merged into a CONFLATED event. */
+  readonly n?: number;
+}
+
+export interface TradeEvent extends EventHeader {
+  readonly e: "trade";
+  readonly p: number;
+  readonly z: number;
+}
+export interface QuoteEvent extends EventHeader {
+  readonly e: "quote";
+  readonly bp: number;
+  readonly bz: number;
+  readonly ap: number;
+  readonly az: number;
+}
+export interface BarEvent extends EventHeader {
+  readonly e: "bar";
+  readonly o: number;
+  readonly h: number;
+  readonly l: number;
+  readonly c: number;
+  readonly v: number;
+}
+export type MarketEvent = TradeEvent | QuoteEvent | BarEvent;
+
+/** Payload keys per event type, in wire order. */
+export const PAYLOAD_KEYS = {
+  trade: ["p", "z"],
+  quote: ["bp", "bz", "ap", "az"],
+  bar: ["o", "h", "l", "c", "v"],
+} as const satisfies Record<MarketEventType, readonly string[]>;
+
+/** Payload keys that are sizes or volumes: they must not be negative. */
+export const NON_NEGATIVE_KEYS: ReadonlySet<string> = new Set(["z", "bz", "az", "v"]);
+
+/** Sent once after the snapshot events of a subscribe; `id` is the subscribe request's id. */
+export interface SnapshotEndEvent {
+  readonly e: "snapshot_end";
+  readonly id: string | number;
+}
+
+/** Current time as integer microseconds since the epoch. */
+export function nowMicros(): number {
+  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+}

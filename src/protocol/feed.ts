@@ -1,0 +1,134 @@
+import { Packr, Unpackr } from "msgpackr";
+import { NON_NEGATIVE_KEYS, PAYLOAD_KEYS, type MarketEvent } from "./event.ts";
+import { isEventType, type MarketEventType } from "./topic.ts";
+import { isPlainMap } from "./request.ts";
+
+/**
+ * Feed input (what feed handlers publish to NATS): subject `<prefix>.<venue>.<symbol>.<type>`, payload a
+ * msgpack map or a JSON object with `te` (integer µs since the epoch) and the payload keys of the type.
+ * Unknown keys are ignored; nothing malformed is ever forwarded.
+ */
+export const FeedRejectReason = {
+  TOO_LARGE: "too_large",
+  DECODE_ERROR: "decode_error",
+  NOT_A_MAP: "not_a_map",
+  BAD_SUBJECT: "bad_subject",
+  MISSING_FIELD: "missing_field",
+  BAD_VALUE: "bad_value",
+} as const;
+export type FeedRejectReason = (typeof FeedRejectReason)[keyof typeof FeedRejectReason];
+export const FEED_REJECT_REASONS: readonly FeedRejectReason[] = Object.values(FeedRejectReason);
+
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+const SUBJECT_TOKEN = /^[A-Za-z0-9_\-+=:@~^]{1,64}$/;
+/** Earliest and latest accepted `te`: years 2000 and 2200, in µs. Catches ms or ns sent as µs. */
+const MIN_TE_US = 946_684_800_000_000;
+const MAX_TE_US = 7_258_118_400_000_000;
+
+export type FeedTopic =
+  | { readonly ok: true; readonly topic: string; readonly type: MarketEventType }
+  | { readonly ok: false; readonly reason: FeedRejectReason };
+
+/** Turns a NATS subject (prefix already checked by the subscription) into a topic and its type. */
+export function topicOfSubject(subject: string, prefixLength: number): FeedTopic {
+  const topic = subject.slice(prefixLength);
+  const tokens = topic.split(".");
+  if (tokens.length !== 3) return { ok: false, reason: FeedRejectReason.BAD_SUBJECT };
+  const type = tokens[2] as string;
+  if (!isEventType(type) || !SUBJECT_TOKEN.test(tokens[0] as string) || !SUBJECT_TOKEN.test(tokens[1] as string)) {
+    return { ok: false, reason: FeedRejectReason.BAD_SUBJECT };
+  }
+  return { ok: true, topic, type };
+}
+
+export type DecodedFeed =
+  | { readonly ok: true; readonly fields: Readonly<Record<string, unknown>> }
+  | { readonly ok: false; readonly reason: FeedRejectReason };
+
+/** Decodes a feed payload: JSON when it starts with `{` (optionally after white space), else msgpack. */
+export function decodeFeedPayload(payload: Uint8Array, maxBytes: number): DecodedFeed {
+  if (payload.length > maxBytes) return { ok: false, reason: FeedRejectReason.TOO_LARGE };
+  let value: unknown;
+  try {
+    value = looksLikeJson(payload)
+      ? JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString("utf8"))
+      : unpackr.unpack(payload);
+  } catch {
+    // The reason is counted and logged by the caller; the exception text adds nothing actionable.
+    return { ok: false, reason: FeedRejectReason.DECODE_ERROR };
+  }
+  if (!isPlainMap(value)) return { ok: false, reason: FeedRejectReason.NOT_A_MAP };
+  return { ok: true, fields: value };
+}
+
+function looksLikeJson(payload: Uint8Array): boolean {
+  for (let i = 0; i < payload.length; i++) {
+    const byte = payload[i];
+    if (byte === 0x7b) return true; // "{"
+    if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
+  }
+  return false;
+}
+
+/** Checks `te` and the payload keys of `type`; returns the reason of the first problem, if any. */
+export function checkFeedFields(type: MarketEventType, fields: Readonly<Record<string, unknown>>): FeedRejectReason | undefined {
+  const te = fields["te"];
+  if (te === undefined) return FeedRejectReason.MISSING_FIELD;
+  if (typeof te !== "number" || !Number.isSafeInteger(te) || te < MIN_TE_US || te > MAX_TE_US) {
+    return FeedRejectReason.BAD_VALUE;
+  }
+  for (const key of PAYLOAD_KEYS[type]) {
+    const value = fields[key];
+    if (value === undefined) return FeedRejectReason.MISSING_FIELD;
+    if (typeof value !== "number" || !Number.isFinite(value)) return FeedRejectReason.BAD_VALUE;
+    if (value < 0 && NON_NEGATIVE_KEYS.has(key)) return FeedRejectReason.BAD_VALUE;
+  }
+  return undefined;
+}
+
+/** Builds the normalised event from fields that passed {@link checkFeedFields}. */
+export function toMarketEvent(
+  type: MarketEventType,
+  topic: string,
+  seq: number,
+  sentMicros: number,
+  fields: Readonly<Record<string, unknown>>,
+): MarketEvent {
+  const te = fields["te"] as number;
+  switch (type) {
+    case "trade":
+      return { e: type, t: topic, q: seq, te, ts: sentMicros, p: fields["p"] as number, z: fields["z"] as number };
+    case "quote":
+      return {
+        e: type,
+        t: topic,
+        q: seq,
+        te,
+        ts: sentMicros,
+        bp: fields["bp"] as number,
+        bz: fields["bz"] as number,
+        ap: fields["ap"] as number,
+        az: fields["az"] as number,
+      };
+    case "bar":
+      return {
+        e: type,
+        t: topic,
+        q: seq,
+        te,
+        ts: sentMicros,
+        o: fields["o"] as number,
+        h: fields["h"] as number,
+        l: fields["l"] as number,
+        c: fields["c"] as number,
+        v: fields["v"] as number,
+      };
+  }
+}
+
+const feedPackr = new Packr({ useRecords: false });
+
+/** Encodes feed fields as a msgpack map: what a feed handler publishes (demo feed, load harness). */
+export function encodeFeedPayload(fields: Readonly<Record<string, number>>): Uint8Array {
+  return feedPackr.pack(fields);
+}

@@ -1,0 +1,105 @@
+import { ErrorCode } from "./codes.ts";
+
+/** Request id: echoed in the reply. `null` only in replies to requests whose id could not be read. */
+export type RequestId = string | number;
+
+/** Most topics accepted in one subscribe or unsubscribe request. */
+export const MAX_TOPICS_PER_REQUEST = 1024;
+const MAX_ID_LENGTH = 64;
+
+export type Request =
+  | { readonly method: "subscribe"; readonly id: RequestId; readonly topics: readonly unknown[]; readonly snapshot: boolean }
+  | { readonly method: "unsubscribe"; readonly id: RequestId; readonly topics: readonly unknown[] }
+  | { readonly method: "list"; readonly id: RequestId }
+  | { readonly method: "ping"; readonly id: RequestId };
+
+export interface RequestError {
+  readonly id: RequestId | null;
+  readonly code: ErrorCode;
+  readonly msg: string;
+}
+
+export type ParsedRequest = { readonly ok: true; readonly request: Request } | ({ readonly ok: false } & RequestError);
+
+const METHODS = "subscribe, unsubscribe, list, ping";
+
+/**
+ * Validates a decoded control message (`{"method", "id", "params"}`). Topics are returned unchecked:
+ * each is validated on its own so that a subscribe succeeds for the good ones.
+ */
+export function parseRequest(value: unknown): ParsedRequest {
+  if (!isPlainMap(value)) return fail(null, ErrorCode.BAD_REQUEST, `request must be a map, got ${describe(value)}`);
+  const rawId = value["id"];
+  let id: RequestId | null = null;
+  if (typeof rawId === "number" && Number.isFinite(rawId)) id = rawId;
+  else if (typeof rawId === "string" && rawId.length <= MAX_ID_LENGTH) id = rawId;
+  const method = value["method"];
+  if (id === null) {
+    const why =
+      rawId === undefined ? "request has no id" : `id must be a number or a string of at most ${MAX_ID_LENGTH} characters`;
+    return fail(null, ErrorCode.BAD_REQUEST, why);
+  }
+  if (typeof method !== "string") return fail(id, ErrorCode.BAD_REQUEST, "request has no method string");
+  const params = value["params"] ?? {};
+  if (!isPlainMap(params)) return fail(id, ErrorCode.BAD_REQUEST, `params must be a map, got ${describe(params)}`);
+
+  switch (method) {
+    case "subscribe": {
+      const topics = readTopics(id, params);
+      if (!Array.isArray(topics)) return topics;
+      const extra = unknownKeys(params, ["topics", "snapshot", "maxHz", "onSlow"]);
+      if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `subscribe: unknown param "${extra}"`);
+      for (const unsupported of ["maxHz", "onSlow"]) {
+        if (params[unsupported] !== undefined) {
+          return fail(id, ErrorCode.BAD_REQUEST, `subscribe: param "${unsupported}" is not supported by this gateway yet`);
+        }
+      }
+      const snapshot = params["snapshot"] ?? true;
+      if (typeof snapshot !== "boolean") return fail(id, ErrorCode.BAD_REQUEST, "subscribe: snapshot must be a boolean");
+      return { ok: true, request: { method, id, topics, snapshot } };
+    }
+    case "unsubscribe": {
+      const topics = readTopics(id, params);
+      if (!Array.isArray(topics)) return topics;
+      const extra = unknownKeys(params, ["topics"]);
+      if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `unsubscribe: unknown param "${extra}"`);
+      return { ok: true, request: { method, id, topics } };
+    }
+    case "list":
+    case "ping":
+      return { ok: true, request: { method, id } };
+    default:
+      return fail(id, ErrorCode.UNKNOWN_METHOD, `unknown method "${method.slice(0, 64)}" (known: ${METHODS})`);
+  }
+}
+
+function readTopics(id: RequestId, params: Record<string, unknown>): unknown[] | ParsedRequest {
+  const topics = params["topics"];
+  if (!Array.isArray(topics) || topics.length === 0) {
+    return fail(id, ErrorCode.BAD_REQUEST, "params.topics must be a non-empty array of topic strings");
+  }
+  if (topics.length > MAX_TOPICS_PER_REQUEST) {
+    return fail(id, ErrorCode.LIMIT, `params.topics has ${topics.length} entries; at most ${MAX_TOPICS_PER_REQUEST} per request`);
+  }
+  return topics as unknown[];
+}
+
+function unknownKeys(map: Record<string, unknown>, known: readonly string[]): string | undefined {
+  for (const key of Object.keys(map)) if (!known.includes(key)) return key.slice(0, 64);
+  return undefined;
+}
+
+function fail(id: RequestId | null, code: ErrorCode, msg: string): ParsedRequest {
+  return { ok: false, id, code, msg };
+}
+
+export function isPlainMap(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value);
+}
+
+function describe(value: unknown): string {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  if (ArrayBuffer.isView(value)) return "binary";
+  return typeof value;
+}
