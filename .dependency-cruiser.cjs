@@ -7,14 +7,57 @@ const layer = (name) => `^src/${name}/`;
 module.exports = {
   forbidden: [
     { name: "no-circular", severity: "error", from: {}, to: { circular: true } },
-    { name: "uws-only-in-gateway", severity: "error", from: { pathNot: layer("gateway") }, to: { path: "uWebSockets\\.js|uws-js-unofficial" } },
-    { name: "nats-only-in-ingest", severity: "error", from: { pathNot: layer("ingest") }, to: { path: "node_modules/nats/" } },
-    { name: "protocol-is-pure", severity: "error", from: { path: layer("protocol") }, to: { path: "^src/(?!protocol/)" } },
-    { name: "subscriptions-inward", severity: "error", from: { path: layer("subscriptions") }, to: { path: "^src/(?!(subscriptions|protocol)/)" } },
-    { name: "fanout-inward", severity: "error", from: { path: layer("fanout") }, to: { path: "^src/(?!(fanout|subscriptions|protocol)/)" } },
-    { name: "fanout-no-io", severity: "error", from: { path: "^src/(fanout|subscriptions|protocol)/" }, to: { path: "^(node:)?(net|http|https|fs|child_process|dgram|worker_threads)$", dependencyTypes: ["core"] } },
-    { name: "metrics-standalone", severity: "error", from: { path: layer("metrics") }, to: { path: "^src/(?!metrics/)" } },
-    { name: "adapters-not-main", severity: "error", from: { path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging)/" }, to: { path: "^src/(main|cli/)" } },
+    {
+      name: "uws-only-in-gateway",
+      severity: "error",
+      from: { pathNot: layer("gateway") },
+      to: { path: "uWebSockets\\.js|uws-js-unofficial" },
+    },
+    {
+      name: "nats-only-in-ingest",
+      severity: "error",
+      from: { pathNot: layer("ingest") },
+      to: { path: "node_modules/nats/" },
+    },
+    {
+      name: "protocol-is-pure",
+      severity: "error",
+      from: { path: layer("protocol") },
+      to: { path: "^src/(?!protocol/)" },
+    },
+    {
+      name: "subscriptions-inward",
+      severity: "error",
+      from: { path: layer("subscriptions") },
+      to: { path: "^src/(?!(subscriptions|protocol)/)" },
+    },
+    {
+      name: "fanout-inward",
+      severity: "error",
+      from: { path: layer("fanout") },
+      to: { path: "^src/(?!(fanout|subscriptions|protocol)/)" },
+    },
+    {
+      name: "fanout-no-io",
+      severity: "error",
+      from: { path: "^src/(fanout|subscriptions|protocol)/" },
+      to: {
+        path: "^(node:)?(net|http|https|fs|child_process|dgram|worker_threads)$",
+        dependencyTypes: ["core"],
+      },
+    },
+    {
+      name: "metrics-standalone",
+      severity: "error",
+      from: { path: layer("metrics") },
+      to: { path: "^src/(?!metrics/)" },
+    },
+    {
+      name: "adapters-not-main",
+      severity: "error",
+      from: { path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging)/" },
+      to: { path: "^src/(main|cli/)" },
+    },
     {
       name: "no-deep-imports",
       comment: "import another folder through its index.ts",
@@ -28,6 +71,9 @@ module.exports = {
     tsPreCompilationDeps: true,
     exclude: { path: "\\.test\\.ts$" },
     tsConfig: { fileName: "tsconfig.json" },
-    enhancedResolveOptions: { exportsFields: ["exports"], conditionNames: ["import", "require", "node", "default"] },
+    enhancedResolveOptions: {
+      exportsFields: ["exports"],
+      conditionNames: ["import", "require", "node", "default"],
+    },
   },
 };

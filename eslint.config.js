@@ -2,7 +2,17 @@
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "bench/**", "examples/**", "loadtest/**", "*.config.js", ".dependency-cruiser.cjs"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "bench/**",
+      "examples/**",
+      "loadtest/**",
+      "*.config.js",
+      ".dependency-cruiser.cjs",
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
@@ -11,7 +21,10 @@ export default tseslint.config(
       "@typescript-eslint/switch-exhaustiveness-check": "error",
       "@typescript-eslint/consistent-type-imports": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
-      "no-restricted-syntax": ["error", { selector: "TSEnumDeclaration", message: "use an `as const` object" }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "TSEnumDeclaration", message: "use an `as const` object" },
+      ],
     },
   },
 );

@@ -36,7 +36,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   }
 
   // Hub and ingest refer to each other: the hub tells the ingest which patterns are wanted.
-  let ingest: NatsIngest | undefined;
+  const interest = { target: undefined as NatsIngest | undefined };
   const hub = new Hub(
     {
       maxTopicsPerConnection: config.maxTopicsPerConnection,
@@ -45,8 +45,8 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       controlBurst: config.controlBurst,
     },
     {
-      patternActive: (pattern) => ingest?.patternActive(pattern),
-      patternIdle: (pattern) => ingest?.patternIdle(pattern),
+      patternActive: (pattern) => interest.target?.patternActive(pattern),
+      patternIdle: (pattern) => interest.target?.patternIdle(pattern),
     },
   );
   const natsIngest = new NatsIngest(
@@ -61,7 +61,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     },
     log,
   );
-  ingest = natsIngest;
+  interest.target = natsIngest;
 
   let gateway: Gateway | undefined;
   const registry = createMetrics({
@@ -73,7 +73,16 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       stats: hub.stats,
     },
     ingest: { natsSubscriptions: () => natsIngest.subscriptionCount, stats: natsIngest.stats },
-    gateway: { stats: { get upgradesRejectedSubprotocol() { return gateway?.stats.upgradesRejectedSubprotocol ?? 0; }, get upgradesRejectedDraining() { return gateway?.stats.upgradesRejectedDraining ?? 0; } } },
+    gateway: {
+      stats: {
+        get upgradesRejectedSubprotocol() {
+          return gateway?.stats.upgradesRejectedSubprotocol ?? 0;
+        },
+        get upgradesRejectedDraining() {
+          return gateway?.stats.upgradesRejectedDraining ?? 0;
+        },
+      },
+    },
   });
 
   try {
@@ -100,7 +109,10 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     throw error;
   }
   const listening = gateway;
-  log.info({ host: config.host, port: listening.port, ws: `ws://${config.host}:${listening.port}/v1/stream` }, "gateway listening");
+  log.info(
+    { host: config.host, port: listening.port, ws: `ws://${config.host}:${listening.port}/v1/stream` },
+    "gateway listening",
+  );
 
   const natsReady = natsIngest.start();
   natsReady.catch((error: unknown) => log.error({ err: error }, "nats connection failed"));
@@ -108,7 +120,10 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   let demo: DemoRunner | undefined;
   if (embedded !== undefined && config.demoRatePerSec > 0) {
     demo = await DemoRunner.start(natsUrl, config.subjectPrefix, config.demoRatePerSec);
-    log.info({ ratePerSec: config.demoRatePerSec, topics: demo.topicCount }, "embedded mode: demo feed publishing");
+    log.info(
+      { ratePerSec: config.demoRatePerSec, topics: demo.topicCount },
+      "embedded mode: demo feed publishing",
+    );
   }
 
   let stopping: Promise<void> | undefined;
@@ -118,7 +133,9 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     hub.closeAll(CloseCode.GOING_AWAY, reason);
     await waitUntil(() => hub.connectionCount === 0, config.shutdownGraceMs);
     await demo?.stop();
-    await withTimeout(natsIngest.stop(), config.shutdownGraceMs).catch((error: unknown) => log.warn({ err: error }, "nats drain did not finish"));
+    await withTimeout(natsIngest.stop(), config.shutdownGraceMs).catch((error: unknown) =>
+      log.warn({ err: error }, "nats drain did not finish"),
+    );
     listening.close();
     await embedded?.dispose();
     log.info({ open: hub.connectionCount }, "stopped");
@@ -168,7 +185,8 @@ class DemoRunner {
   }
 
   #publishBars(): void {
-    for (const bar of this.#feed.bars(nowMicros())) this.publisher.publish(`${this.prefix}.${bar.topic}`, encodeFeedPayload(bar.fields));
+    for (const bar of this.#feed.bars(nowMicros()))
+      this.publisher.publish(`${this.prefix}.${bar.topic}`, encodeFeedPayload(bar.fields));
   }
 
   async stop(): Promise<void> {

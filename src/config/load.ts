@@ -33,7 +33,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     const fromFlag = values[spec.flag];
     const envName = spec.env.find((name) => env[name] !== undefined && env[name] !== "");
     const raw = typeof fromFlag === "string" ? fromFlag : envName !== undefined ? env[envName] : undefined;
-    const source = typeof fromFlag === "string" ? `--${spec.flag}` : envName ?? "default";
+    const source = typeof fromFlag === "string" ? `--${spec.flag}` : (envName ?? "default");
     const value = raw === undefined ? spec.default : coerce(spec, raw);
     if (value === undefined) {
       problems.push(`${source}=${JSON.stringify(raw)}: must be an integer (${spec.unit})`);
@@ -43,7 +43,10 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (problem !== undefined) problems.push(`${source}=${JSON.stringify(raw ?? value)}: ${problem}`);
     out[spec.key] = value;
   }
-  if (problems.length === 0 && (out["maxBackpressureBytes"] as number) < (out["maxBufferedBytes"] as number)) {
+  if (
+    problems.length === 0 &&
+    (out["maxBackpressureBytes"] as number) < (out["maxBufferedBytes"] as number)
+  ) {
     problems.push("max-backpressure-bytes must be at least max-buffered-bytes");
   }
   if (problems.length > 0) throw new ConfigError(problems);
@@ -69,7 +72,9 @@ export function helpText(): string {
   for (const o of OPTIONS) {
     lines.push(`  --${o.flag} <${o.unit}>`);
     lines.push(`      ${o.help}`);
-    lines.push(`      env: ${o.env.join(", ")}; default: ${o.default === "" ? '"" (embedded)' : String(o.default)}`);
+    lines.push(
+      `      env: ${o.env.join(", ")}; default: ${o.default === "" ? '"" (embedded)' : String(o.default)}`,
+    );
   }
   return lines.join("\n");
 }

@@ -4,19 +4,60 @@
  */
 export const DEMO_SYMBOLS: Readonly<Record<string, readonly (readonly [string, number])[]>> = {
   xnas: [
-    ["AAPL", 228], ["MSFT", 415], ["NVDA", 135], ["AMZN", 205], ["GOOGL", 178], ["META", 560], ["TSLA", 340],
-    ["AVGO", 170], ["COST", 910], ["NFLX", 880], ["AMD", 140], ["PEP", 160], ["ADBE", 510], ["CSCO", 58],
-    ["INTC", 23], ["QCOM", 160], ["TXN", 200], ["AMAT", 175], ["INTU", 660], ["PYPL", 85],
+    ["AAPL", 228],
+    ["MSFT", 415],
+    ["NVDA", 135],
+    ["AMZN", 205],
+    ["GOOGL", 178],
+    ["META", 560],
+    ["TSLA", 340],
+    ["AVGO", 170],
+    ["COST", 910],
+    ["NFLX", 880],
+    ["AMD", 140],
+    ["PEP", 160],
+    ["ADBE", 510],
+    ["CSCO", 58],
+    ["INTC", 23],
+    ["QCOM", 160],
+    ["TXN", 200],
+    ["AMAT", 175],
+    ["INTU", 660],
+    ["PYPL", 85],
   ],
   xlon: [
-    ["SHEL", 2600], ["AZN", 10400], ["HSBA", 720], ["ULVR", 4600], ["BP", 390], ["GSK", 1350], ["RIO", 4900],
-    ["BARC", 270], ["LLOY", 55], ["VOD", 70],
+    ["SHEL", 2600],
+    ["AZN", 10400],
+    ["HSBA", 720],
+    ["ULVR", 4600],
+    ["BP", 390],
+    ["GSK", 1350],
+    ["RIO", 4900],
+    ["BARC", 270],
+    ["LLOY", 55],
+    ["VOD", 70],
   ],
   binance: [
-    ["BTC-USDT", 96000], ["ETH-USDT", 3400], ["SOL-USDT", 240], ["BNB-USDT", 640], ["XRP-USDT", 1.4], ["ADA-USDT", 0.9],
-    ["DOGE-USDT", 0.38], ["AVAX-USDT", 42], ["DOT-USDT", 8.5], ["LINK-USDT", 19], ["LTC-USDT", 95], ["TRX-USDT", 0.2],
-    ["ATOM-USDT", 7.2], ["NEAR-USDT", 6.1], ["UNI-USDT", 12], ["APT-USDT", 11], ["ARB-USDT", 0.9], ["OP-USDT", 2.1],
-    ["FIL-USDT", 5.4], ["ETC-USDT", 27],
+    ["BTC-USDT", 96000],
+    ["ETH-USDT", 3400],
+    ["SOL-USDT", 240],
+    ["BNB-USDT", 640],
+    ["XRP-USDT", 1.4],
+    ["ADA-USDT", 0.9],
+    ["DOGE-USDT", 0.38],
+    ["AVAX-USDT", 42],
+    ["DOT-USDT", 8.5],
+    ["LINK-USDT", 19],
+    ["LTC-USDT", 95],
+    ["TRX-USDT", 0.2],
+    ["ATOM-USDT", 7.2],
+    ["NEAR-USDT", 6.1],
+    ["UNI-USDT", 12],
+    ["APT-USDT", 11],
+    ["ARB-USDT", 0.9],
+    ["OP-USDT", 2.1],
+    ["FIL-USDT", 5.4],
+    ["ETC-USDT", 27],
   ],
 };
 
@@ -47,13 +88,24 @@ export class DemoFeed {
     for (const [venue, list] of Object.entries(DEMO_SYMBOLS)) {
       for (const [symbol, price] of list) {
         const tick = price >= 1000 ? 0.5 : price >= 10 ? 0.01 : 0.0001;
-        this.#instruments.push({ venue, symbol, tick, mid: price, open: price, high: price, low: price, volume: 0 });
+        this.#instruments.push({
+          venue,
+          symbol,
+          tick,
+          mid: price,
+          open: price,
+          high: price,
+          low: price,
+          volume: 0,
+        });
       }
     }
   }
 
   get topics(): string[] {
-    return this.#instruments.flatMap((i) => ["quote", "trade", "bar"].map((type) => `${i.venue}.${i.symbol}.${type}`));
+    return this.#instruments.flatMap((i) =>
+      ["quote", "trade", "bar"].map((type) => `${i.venue}.${i.symbol}.${type}`),
+    );
   }
 
   /** The next quote (70%) or trade (30%) of a random instrument at time `teMicros`. */
@@ -81,7 +133,17 @@ export class DemoFeed {
   bars(teMicros: number): DemoMessage[] {
     return this.#instruments.map((i) => {
       const close = round(i.mid, i.tick);
-      const bar = { topic: `${i.venue}.${i.symbol}.bar`, fields: { te: teMicros, o: i.open, h: Math.max(i.high, close), l: Math.min(i.low, close), c: close, v: i.volume } };
+      const bar = {
+        topic: `${i.venue}.${i.symbol}.bar`,
+        fields: {
+          te: teMicros,
+          o: i.open,
+          h: Math.max(i.high, close),
+          l: Math.min(i.low, close),
+          c: close,
+          v: i.volume,
+        },
+      };
       i.open = i.high = i.low = close;
       i.volume = 0;
       return bar;

@@ -1,2 +1,9 @@
 export { DEMO_SYMBOLS, DemoFeed, type DemoMessage } from "./demo-feed.ts";
-export { NatsServerNotFoundError, NatsServerProcess, NatsServerStartError, findNatsServer, freePort, type NatsServerOptions } from "./nats-server.ts";
+export {
+  NatsServerNotFoundError,
+  NatsServerProcess,
+  NatsServerStartError,
+  findNatsServer,
+  freePort,
+  type NatsServerOptions,
+} from "./nats-server.ts";

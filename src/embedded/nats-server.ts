@@ -113,7 +113,10 @@ export class NatsServerProcess {
     child.once("exit", () => process.off("exit", killOnExit));
     let output = "";
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => fail(`not ready after ${this.options.startTimeoutMs ?? 10000} ms`), this.options.startTimeoutMs ?? 10000);
+      const timer = setTimeout(
+        () => fail(`not ready after ${this.options.startTimeoutMs ?? 10000} ms`),
+        this.options.startTimeoutMs ?? 10000,
+      );
       const fail = (why: string): void => {
         clearTimeout(timer);
         child.kill("SIGKILL");

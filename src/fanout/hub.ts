@@ -15,7 +15,7 @@ import { SubscriptionTable, type InterestListener, type TopicEntry } from "../su
 import type { EncodedEvent } from "./encoded-event.ts";
 import { ControlFrame, Session } from "./session.ts";
 import { SendResult, type FrameSink } from "./sink.ts";
-import { CloseReason, HubStats, closeReasonOf } from "./stats.ts";
+import { HubStats, closeReasonOf } from "./stats.ts";
 
 export interface HubOptions {
   /** Patterns one connection may hold (default 1024); a subscribe past it is refused whole. */
@@ -109,7 +109,12 @@ export class Hub {
         return;
       }
       const id = decoded.ok ? idOf(decoded.value) : null;
-      this.#error(session, id, ErrorCode.RATE_LIMITED, `rate limited: at most ${this.options.controlRatePerSec} control messages per second`);
+      this.#error(
+        session,
+        id,
+        ErrorCode.RATE_LIMITED,
+        `rate limited: at most ${this.options.controlRatePerSec} control messages per second`,
+      );
       return;
     }
     if (!decoded.ok) {
@@ -139,7 +144,10 @@ export class Hub {
           return;
         }
         for (const e of result.errors) this.stats.countClientError(e.code);
-        this.#control(session, { id: request.id, result: { subscribed: result.added, errors: result.errors } });
+        this.#control(session, {
+          id: request.id,
+          result: { subscribed: result.added, errors: result.errors },
+        });
         // No last-value cache yet: the snapshot is empty, but its end marker keeps the v1 sequence
         // (reply, snapshot events, snapshot_end, live) that clients are written against.
         if (request.snapshot) this.#control(session, { e: "snapshot_end", id: request.id });
@@ -148,7 +156,10 @@ export class Hub {
       case "unsubscribe": {
         const result = this.table.remove(session, request.topics);
         for (const e of result.errors) this.stats.countClientError(e.code);
-        this.#control(session, { id: request.id, result: { unsubscribed: result.removed, errors: result.errors } });
+        this.#control(session, {
+          id: request.id,
+          result: { unsubscribed: result.removed, errors: result.errors },
+        });
         return;
       }
       case "list":
@@ -162,7 +173,10 @@ export class Hub {
 
   #admit(session: Session, nowMs: number): boolean {
     const { controlRatePerSec, controlBurst } = this.options;
-    session.tokens = Math.min(controlBurst, session.tokens + ((nowMs - session.refilledAtMs) * controlRatePerSec) / 1000);
+    session.tokens = Math.min(
+      controlBurst,
+      session.tokens + ((nowMs - session.refilledAtMs) * controlRatePerSec) / 1000,
+    );
     session.refilledAtMs = nowMs;
     if (session.tokens >= 1) {
       session.tokens -= 1;

@@ -1,6 +1,6 @@
 import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { Subprotocol, type Encoding } from "../protocol/index.ts";
-import { SendResult, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
+import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import type { Uws } from "./uws.ts";
 
 export interface GatewayOptions {
@@ -131,7 +131,9 @@ export class Gateway {
           stats.upgradesRejectedSubprotocol++;
           res
             .writeStatus("400 Bad Request")
-            .end(`unsupported subprotocol "${offered.slice(0, 100)}"; use ${Subprotocol.MSGPACK} or ${Subprotocol.JSON}\n`);
+            .end(
+              `unsupported subprotocol "${offered.slice(0, 100)}"; use ${Subprotocol.MSGPACK} or ${Subprotocol.JSON}\n`,
+            );
           return;
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
@@ -168,7 +170,10 @@ export class Gateway {
       respondAsync(res, http.metrics());
     });
     this.app.any("/*", (res) => {
-      res.writeStatus("404 Not Found").writeHeader("content-type", "text/plain").end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
+      res
+        .writeStatus("404 Not Found")
+        .writeHeader("content-type", "text/plain")
+        .end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
     });
   }
 }
@@ -183,7 +188,10 @@ export function chooseSubprotocol(header: string): Subprotocol | undefined {
   return undefined;
 }
 
-function respondAsync(res: HttpResponse, body: Promise<{ readonly contentType: string; readonly body: string }>): void {
+function respondAsync(
+  res: HttpResponse,
+  body: Promise<{ readonly contentType: string; readonly body: string }>,
+): void {
   let aborted = false;
   res.onAborted(() => {
     aborted = true;

@@ -40,7 +40,9 @@ export function loadUws(): Uws {
     restore();
   }
   if (!isNativeUws(uws)) {
-    throw new NativeUwsUnavailableError("the binary failed to load for this Node.js build, or UWS_USE_FALLBACK is set");
+    throw new NativeUwsUnavailableError(
+      "the binary failed to load for this Node.js build, or UWS_USE_FALLBACK is set",
+    );
   }
   return uws;
 }

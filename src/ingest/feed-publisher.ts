@@ -5,7 +5,13 @@ export class FeedPublisher {
   private constructor(private readonly nc: NatsConnection) {}
 
   static async connect(url: string, name = "tickwire-feed"): Promise<FeedPublisher> {
-    const nc = await connect({ servers: url, name, maxReconnectAttempts: -1, waitOnFirstConnect: true, reconnectTimeWait: 500 });
+    const nc = await connect({
+      servers: url,
+      name,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+      reconnectTimeWait: 500,
+    });
     return new FeedPublisher(nc);
   }
 

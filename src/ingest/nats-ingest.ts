@@ -1,4 +1,12 @@
-import { connect, Events, DebugEvents, type Msg, type NatsConnection, type NatsError, type Subscription } from "nats";
+import {
+  connect,
+  Events,
+  DebugEvents,
+  type Msg,
+  type NatsConnection,
+  type NatsError,
+  type Subscription,
+} from "nats";
 import {
   EventEncoder,
   checkFeedFields,
@@ -187,7 +195,8 @@ export class NatsIngest implements InterestListener {
   #owner(tokens: readonly string[]): number {
     let owner = 0;
     for (const interest of this.#interests.values()) {
-      if ((owner === 0 || interest.id < owner) && patternMatches(interest.tokens, tokens)) owner = interest.id;
+      if ((owner === 0 || interest.id < owner) && patternMatches(interest.tokens, tokens))
+        owner = interest.id;
     }
     return owner;
   }
@@ -217,7 +226,18 @@ export class NatsIngest implements InterestListener {
           this.stats.errors++;
           this.log.error({ data: status.data }, "nats error");
           break;
-        default:
+        case Events.LDM:
+          this.log.warn(
+            { server: status.data },
+            "nats server entering lame-duck mode; the client will move to another server",
+          );
+          break;
+        case DebugEvents.StaleConnection:
+          this.log.warn("nats connection stale (pings unanswered); reconnecting");
+          break;
+        case Events.Update:
+        case DebugEvents.PingTimer:
+        case DebugEvents.ClientInitiatedReconnect:
           break;
       }
     }

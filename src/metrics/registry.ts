@@ -38,12 +38,23 @@ export interface MetricsSources {
     };
   };
   readonly gateway: {
-    readonly stats: { readonly upgradesRejectedSubprotocol: number; readonly upgradesRejectedDraining: number };
+    readonly stats: {
+      readonly upgradesRejectedSubprotocol: number;
+      readonly upgradesRejectedDraining: number;
+    };
   };
 }
 
 export const NATS_STATES = ["connecting", "connected", "reconnecting", "closed"] as const;
-const CLOSE_REASONS = ["normal", "going_away", "message_too_big", "slow_consumer", "rate_limited", "abnormal", "other"];
+const CLOSE_REASONS = [
+  "normal",
+  "going_away",
+  "message_too_big",
+  "slow_consumer",
+  "rate_limited",
+  "abnormal",
+  "other",
+];
 
 export function createMetrics(sources: MetricsSources): Registry {
   const registry = new Registry();
@@ -51,12 +62,33 @@ export function createMetrics(sources: MetricsSources): Registry {
   const { hub, ingest, gateway } = sources;
 
   const gauge = (name: string, help: string, read: () => number): void => {
-    new Gauge({ name, help, registers: [registry], collect() { this.set(read()); } });
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
   };
   const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({ name, help, registers: [registry], collect() { this.reset(); this.inc(read()); } });
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
   };
-  const labelled = (name: string, help: string, label: string, known: readonly string[], read: () => ReadonlyMap<string | number, number>): void => {
+  const labelled = (
+    name: string,
+    help: string,
+    label: string,
+    known: readonly string[],
+    read: () => ReadonlyMap<string | number, number>,
+  ): void => {
     new Counter({
       name,
       help,
@@ -71,35 +103,99 @@ export function createMetrics(sources: MetricsSources): Registry {
   };
 
   gauge("tickwire_connections", "Open WebSocket connections.", hub.connections);
-  counter("tickwire_connections_opened_total", "WebSocket connections accepted.", () => hub.stats.connectionsOpened);
-  labelled("tickwire_connections_closed_total", "WebSocket connections closed, by reason.", "reason", CLOSE_REASONS, () => hub.stats.connectionsClosed);
+  counter(
+    "tickwire_connections_opened_total",
+    "WebSocket connections accepted.",
+    () => hub.stats.connectionsOpened,
+  );
+  labelled(
+    "tickwire_connections_closed_total",
+    "WebSocket connections closed, by reason.",
+    "reason",
+    CLOSE_REASONS,
+    () => hub.stats.connectionsClosed,
+  );
   labelled(
     "tickwire_upgrades_rejected_total",
     "WebSocket upgrades refused, by reason.",
     "reason",
     [],
-    () => new Map([["subprotocol", gateway.stats.upgradesRejectedSubprotocol], ["draining", gateway.stats.upgradesRejectedDraining]]),
+    () =>
+      new Map([
+        ["subprotocol", gateway.stats.upgradesRejectedSubprotocol],
+        ["draining", gateway.stats.upgradesRejectedDraining],
+      ]),
   );
   gauge("tickwire_subscriptions", "Subscriptions held (connection × pattern).", hub.subscriptions);
-  gauge("tickwire_subscription_patterns", "Distinct subscription patterns with at least one subscriber.", hub.patterns);
+  gauge(
+    "tickwire_subscription_patterns",
+    "Distinct subscription patterns with at least one subscriber.",
+    hub.patterns,
+  );
   gauge("tickwire_topics", "Concrete topics seen since start (each keeps its sequence counter).", hub.topics);
-  counter("tickwire_control_messages_total", "Control frames received from clients.", () => hub.stats.controlMessages);
-  labelled("tickwire_client_errors_total", "Error replies sent to clients, by protocol error code.", "code", [], () => hub.stats.clientErrors);
-
-  counter("tickwire_feed_messages_total", "Messages received from NATS on feed subjects.", () => ingest.stats.messagesIn);
-  counter("tickwire_feed_events_accepted_total", "Feed messages validated, sequenced and fanned out.", () => ingest.stats.eventsAccepted);
-  labelled("tickwire_feed_rejected_total", "Malformed feed messages dropped, by reason.", "reason", [], () => ingest.stats.rejected);
-  counter("tickwire_feed_duplicates_suppressed_total", "Second deliveries of one NATS message through overlapping subscriptions.", () => ingest.stats.duplicatesSuppressed);
-
-  counter("tickwire_events_routed_total", "Events with at least one subscriber.", () => hub.stats.eventsRouted);
-  counter("tickwire_events_unrouted_total", "Events that arrived with no subscriber left.", () => hub.stats.eventsUnrouted);
-  counter("tickwire_frames_sent_total", "Data frames written to sockets.", () => hub.stats.framesOut);
-  counter("tickwire_sent_bytes_total", "Data frame bytes written to sockets.", () => hub.stats.bytesOut);
-  labelled("tickwire_events_dropped_total", "Events a socket did not get, by reason.", "reason", ["slow_consumer", "backpressure"], () =>
-    new Map([["slow_consumer", hub.stats.dropsSlowConsumer], ["backpressure", hub.stats.dropsBackpressure]]),
+  counter(
+    "tickwire_control_messages_total",
+    "Control frames received from clients.",
+    () => hub.stats.controlMessages,
+  );
+  labelled(
+    "tickwire_client_errors_total",
+    "Error replies sent to clients, by protocol error code.",
+    "code",
+    [],
+    () => hub.stats.clientErrors,
   );
 
-  gauge("tickwire_nats_connected", "1 while the NATS connection is up.", () => (ingest.stats.state === "connected" ? 1 : 0));
+  counter(
+    "tickwire_feed_messages_total",
+    "Messages received from NATS on feed subjects.",
+    () => ingest.stats.messagesIn,
+  );
+  counter(
+    "tickwire_feed_events_accepted_total",
+    "Feed messages validated, sequenced and fanned out.",
+    () => ingest.stats.eventsAccepted,
+  );
+  labelled(
+    "tickwire_feed_rejected_total",
+    "Malformed feed messages dropped, by reason.",
+    "reason",
+    [],
+    () => ingest.stats.rejected,
+  );
+  counter(
+    "tickwire_feed_duplicates_suppressed_total",
+    "Second deliveries of one NATS message through overlapping subscriptions.",
+    () => ingest.stats.duplicatesSuppressed,
+  );
+
+  counter(
+    "tickwire_events_routed_total",
+    "Events with at least one subscriber.",
+    () => hub.stats.eventsRouted,
+  );
+  counter(
+    "tickwire_events_unrouted_total",
+    "Events that arrived with no subscriber left.",
+    () => hub.stats.eventsUnrouted,
+  );
+  counter("tickwire_frames_sent_total", "Data frames written to sockets.", () => hub.stats.framesOut);
+  counter("tickwire_sent_bytes_total", "Data frame bytes written to sockets.", () => hub.stats.bytesOut);
+  labelled(
+    "tickwire_events_dropped_total",
+    "Events a socket did not get, by reason.",
+    "reason",
+    ["slow_consumer", "backpressure"],
+    () =>
+      new Map([
+        ["slow_consumer", hub.stats.dropsSlowConsumer],
+        ["backpressure", hub.stats.dropsBackpressure],
+      ]),
+  );
+
+  gauge("tickwire_nats_connected", "1 while the NATS connection is up.", () =>
+    ingest.stats.state === "connected" ? 1 : 0,
+  );
   new Gauge({
     name: "tickwire_nats_state",
     help: "NATS connection state (1 for the current state).",
@@ -109,7 +205,11 @@ export function createMetrics(sources: MetricsSources): Registry {
       for (const state of NATS_STATES) this.labels(state).set(ingest.stats.state === state ? 1 : 0);
     },
   });
-  gauge("tickwire_nats_subscriptions", "NATS subscriptions held (follows client demand).", ingest.natsSubscriptions);
+  gauge(
+    "tickwire_nats_subscriptions",
+    "NATS subscriptions held (follows client demand).",
+    ingest.natsSubscriptions,
+  );
   counter("tickwire_nats_disconnects_total", "NATS connection losses.", () => ingest.stats.disconnects);
   counter("tickwire_nats_reconnects_total", "NATS reconnections.", () => ingest.stats.reconnects);
   counter("tickwire_nats_errors_total", "NATS errors reported by the client.", () => ingest.stats.errors);

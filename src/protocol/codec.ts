@@ -21,7 +21,8 @@ export function encodeControl(message: ControlMessage, encoding: Encoding): Uint
   return encoding === "msgpack" ? packr.pack(message) : JSON.stringify(message);
 }
 
-export type DecodedFrame = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly msg: string };
+export type DecodedFrame =
+  { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly msg: string };
 
 /** Decodes a client frame: binary frames are msgpack, text frames JSON, whatever the connection's encoding. */
 export function decodeClientFrame(data: ArrayBuffer, isBinary: boolean): DecodedFrame {
@@ -29,6 +30,9 @@ export function decodeClientFrame(data: ArrayBuffer, isBinary: boolean): Decoded
     if (isBinary) return { ok: true, value: unpackr.unpack(new Uint8Array(data)) };
     return { ok: true, value: JSON.parse(Buffer.from(data).toString("utf8")) };
   } catch {
-    return { ok: false, msg: isBinary ? "binary frame is not valid msgpack" : "text frame is not valid JSON" };
+    return {
+      ok: false,
+      msg: isBinary ? "binary frame is not valid msgpack" : "text frame is not valid JSON",
+    };
   }
 }

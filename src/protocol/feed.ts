@@ -35,7 +35,11 @@ export function topicOfSubject(subject: string, prefixLength: number): FeedTopic
   const tokens = topic.split(".");
   if (tokens.length !== 3) return { ok: false, reason: FeedRejectReason.BAD_SUBJECT };
   const type = tokens[2] as string;
-  if (!isEventType(type) || !SUBJECT_TOKEN.test(tokens[0] as string) || !SUBJECT_TOKEN.test(tokens[1] as string)) {
+  if (
+    !isEventType(type) ||
+    !SUBJECT_TOKEN.test(tokens[0] as string) ||
+    !SUBJECT_TOKEN.test(tokens[1] as string)
+  ) {
     return { ok: false, reason: FeedRejectReason.BAD_SUBJECT };
   }
   return { ok: true, topic, type };
@@ -71,7 +75,10 @@ function looksLikeJson(payload: Uint8Array): boolean {
 }
 
 /** Checks `te` and the payload keys of `type`; returns the reason of the first problem, if any. */
-export function checkFeedFields(type: MarketEventType, fields: Readonly<Record<string, unknown>>): FeedRejectReason | undefined {
+export function checkFeedFields(
+  type: MarketEventType,
+  fields: Readonly<Record<string, unknown>>,
+): FeedRejectReason | undefined {
   const te = fields["te"];
   if (te === undefined) return FeedRejectReason.MISSING_FIELD;
   if (typeof te !== "number" || !Number.isSafeInteger(te) || te < MIN_TE_US || te > MAX_TE_US) {
@@ -97,7 +104,15 @@ export function toMarketEvent(
   const te = fields["te"] as number;
   switch (type) {
     case "trade":
-      return { e: type, t: topic, q: seq, te, ts: sentMicros, p: fields["p"] as number, z: fields["z"] as number };
+      return {
+        e: type,
+        t: topic,
+        q: seq,
+        te,
+        ts: sentMicros,
+        p: fields["p"] as number,
+        z: fields["z"] as number,
+      };
     case "quote":
       return {
         e: type,

@@ -38,4 +38,10 @@ export {
   type DecodedFeed,
   type FeedTopic,
 } from "./feed.ts";
-export { decodeClientFrame, encodeControl, type ControlMessage, type DecodedFrame, type Reply } from "./codec.ts";
+export {
+  decodeClientFrame,
+  encodeControl,
+  type ControlMessage,
+  type DecodedFrame,
+  type Reply,
+} from "./codec.ts";

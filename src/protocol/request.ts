@@ -8,7 +8,12 @@ export const MAX_TOPICS_PER_REQUEST = 1024;
 const MAX_ID_LENGTH = 64;
 
 export type Request =
-  | { readonly method: "subscribe"; readonly id: RequestId; readonly topics: readonly unknown[]; readonly snapshot: boolean }
+  | {
+      readonly method: "subscribe";
+      readonly id: RequestId;
+      readonly topics: readonly unknown[];
+      readonly snapshot: boolean;
+    }
   | { readonly method: "unsubscribe"; readonly id: RequestId; readonly topics: readonly unknown[] }
   | { readonly method: "list"; readonly id: RequestId }
   | { readonly method: "ping"; readonly id: RequestId };
@@ -19,7 +24,8 @@ export interface RequestError {
   readonly msg: string;
 }
 
-export type ParsedRequest = { readonly ok: true; readonly request: Request } | ({ readonly ok: false } & RequestError);
+export type ParsedRequest =
+  { readonly ok: true; readonly request: Request } | ({ readonly ok: false } & RequestError);
 
 const METHODS = "subscribe, unsubscribe, list, ping";
 
@@ -28,7 +34,8 @@ const METHODS = "subscribe, unsubscribe, list, ping";
  * each is validated on its own so that a subscribe succeeds for the good ones.
  */
 export function parseRequest(value: unknown): ParsedRequest {
-  if (!isPlainMap(value)) return fail(null, ErrorCode.BAD_REQUEST, `request must be a map, got ${describe(value)}`);
+  if (!isPlainMap(value))
+    return fail(null, ErrorCode.BAD_REQUEST, `request must be a map, got ${describe(value)}`);
   const rawId = value["id"];
   let id: RequestId | null = null;
   if (typeof rawId === "number" && Number.isFinite(rawId)) id = rawId;
@@ -36,12 +43,15 @@ export function parseRequest(value: unknown): ParsedRequest {
   const method = value["method"];
   if (id === null) {
     const why =
-      rawId === undefined ? "request has no id" : `id must be a number or a string of at most ${MAX_ID_LENGTH} characters`;
+      rawId === undefined
+        ? "request has no id"
+        : `id must be a number or a string of at most ${MAX_ID_LENGTH} characters`;
     return fail(null, ErrorCode.BAD_REQUEST, why);
   }
   if (typeof method !== "string") return fail(id, ErrorCode.BAD_REQUEST, "request has no method string");
   const params = value["params"] ?? {};
-  if (!isPlainMap(params)) return fail(id, ErrorCode.BAD_REQUEST, `params must be a map, got ${describe(params)}`);
+  if (!isPlainMap(params))
+    return fail(id, ErrorCode.BAD_REQUEST, `params must be a map, got ${describe(params)}`);
 
   switch (method) {
     case "subscribe": {
@@ -51,25 +61,35 @@ export function parseRequest(value: unknown): ParsedRequest {
       if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `subscribe: unknown param "${extra}"`);
       for (const unsupported of ["maxHz", "onSlow"]) {
         if (params[unsupported] !== undefined) {
-          return fail(id, ErrorCode.BAD_REQUEST, `subscribe: param "${unsupported}" is not supported by this gateway yet`);
+          return fail(
+            id,
+            ErrorCode.BAD_REQUEST,
+            `subscribe: param "${unsupported}" is not supported by this gateway yet`,
+          );
         }
       }
       const snapshot = params["snapshot"] ?? true;
-      if (typeof snapshot !== "boolean") return fail(id, ErrorCode.BAD_REQUEST, "subscribe: snapshot must be a boolean");
+      if (typeof snapshot !== "boolean")
+        return fail(id, ErrorCode.BAD_REQUEST, "subscribe: snapshot must be a boolean");
       return { ok: true, request: { method, id, topics, snapshot } };
     }
     case "unsubscribe": {
       const topics = readTopics(id, params);
       if (!Array.isArray(topics)) return topics;
       const extra = unknownKeys(params, ["topics"]);
-      if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `unsubscribe: unknown param "${extra}"`);
+      if (extra !== undefined)
+        return fail(id, ErrorCode.BAD_REQUEST, `unsubscribe: unknown param "${extra}"`);
       return { ok: true, request: { method, id, topics } };
     }
     case "list":
     case "ping":
       return { ok: true, request: { method, id } };
     default:
-      return fail(id, ErrorCode.UNKNOWN_METHOD, `unknown method "${method.slice(0, 64)}" (known: ${METHODS})`);
+      return fail(
+        id,
+        ErrorCode.UNKNOWN_METHOD,
+        `unknown method "${method.slice(0, 64)}" (known: ${METHODS})`,
+      );
   }
 }
 
@@ -79,7 +99,11 @@ function readTopics(id: RequestId, params: Record<string, unknown>): unknown[] |
     return fail(id, ErrorCode.BAD_REQUEST, "params.topics must be a non-empty array of topic strings");
   }
   if (topics.length > MAX_TOPICS_PER_REQUEST) {
-    return fail(id, ErrorCode.LIMIT, `params.topics has ${topics.length} entries; at most ${MAX_TOPICS_PER_REQUEST} per request`);
+    return fail(
+      id,
+      ErrorCode.LIMIT,
+      `params.topics has ${topics.length} entries; at most ${MAX_TOPICS_PER_REQUEST} per request`,
+    );
   }
   return topics as unknown[];
 }

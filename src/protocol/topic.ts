@@ -35,7 +35,9 @@ export function checkPattern(pattern: unknown): PatternCheck {
     } else if (token === "*") {
       wildcard = true;
     } else if (!TOKEN.test(token)) {
-      return bad(`topic "${pattern}": token "${token}" is empty or has a character outside [A-Za-z0-9_-+=:@~^]`);
+      return bad(
+        `topic "${pattern}": token "${token}" is empty or has a character outside [A-Za-z0-9_-+=:@~^]`,
+      );
     }
   }
   if (tokens.length < 3 && tokens[tokens.length - 1] !== ">") {

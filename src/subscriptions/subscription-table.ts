@@ -58,7 +58,8 @@ export class SubscriptionTable<S> {
     if (entry === undefined) {
       entry = new TopicEntry<S>(name, name.split("."));
       for (const pattern of this.#patterns.values()) {
-        if (patternMatches(pattern.tokens, entry.tokens)) for (const s of pattern.subscribers) entry.subscribers.add(s);
+        if (patternMatches(pattern.tokens, entry.tokens))
+          for (const s of pattern.subscribers) entry.subscribers.add(s);
       }
       this.#topics.set(name, entry);
     }
@@ -77,7 +78,11 @@ export class SubscriptionTable<S> {
     for (const raw of patterns) {
       const check = checkPattern(raw);
       if (!check.ok) {
-        errors.push({ topic: typeof raw === "string" ? raw.slice(0, 256) : String(raw).slice(0, 64), code: check.code, msg: check.msg });
+        errors.push({
+          topic: typeof raw === "string" ? raw.slice(0, 256) : String(raw).slice(0, 64),
+          code: check.code,
+          msg: check.msg,
+        });
         continue;
       }
       const pattern = raw as string;
@@ -114,7 +119,10 @@ export class SubscriptionTable<S> {
   }
 
   /** Unsubscribes from each pattern held; patterns not held are reported per topic. */
-  remove(subscriber: S, patterns: readonly unknown[]): { readonly removed: readonly string[]; readonly errors: readonly TopicError[] } {
+  remove(
+    subscriber: S,
+    patterns: readonly unknown[],
+  ): { readonly removed: readonly string[]; readonly errors: readonly TopicError[] } {
     const removed: string[] = [];
     const errors: TopicError[] = [];
     const mine = this.#bySubscriber.get(subscriber);
@@ -122,7 +130,11 @@ export class SubscriptionTable<S> {
       if (typeof raw !== "string" || mine?.has(raw) !== true) {
         const check = checkPattern(raw);
         const topic = typeof raw === "string" ? raw.slice(0, 256) : String(raw).slice(0, 64);
-        errors.push(check.ok ? { topic, code: ErrorCode.UNKNOWN_TOPIC, msg: `not subscribed to "${topic}"` } : { topic, code: check.code, msg: check.msg });
+        errors.push(
+          check.ok
+            ? { topic, code: ErrorCode.UNKNOWN_TOPIC, msg: `not subscribed to "${topic}"` }
+            : { topic, code: check.code, msg: check.msg },
+        );
         continue;
       }
       this.#removeOne(subscriber, mine, raw);
