@@ -1,7 +1,7 @@
 import { CloseCode, encodeFeedPayload, nowMicros } from "./protocol/index.ts";
 import { Hub } from "./fanout/index.ts";
 import { FeedPublisher, NatsIngest } from "./ingest/index.ts";
-import { Gateway, loadUws } from "./gateway/index.ts";
+import { Gateway, GatewayStats, loadUws } from "./gateway/index.ts";
 import { createMetrics } from "./metrics/index.ts";
 import { DemoFeed, NatsServerProcess } from "./embedded/index.ts";
 import type { Config } from "./config/index.ts";
@@ -64,6 +64,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   interest.target = natsIngest;
 
   let gateway: Gateway | undefined;
+  const gatewayStats = new GatewayStats();
   const registry = createMetrics({
     hub: {
       connections: () => hub.connectionCount,
@@ -73,16 +74,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       stats: hub.stats,
     },
     ingest: { natsSubscriptions: () => natsIngest.subscriptionCount, stats: natsIngest.stats },
-    gateway: {
-      stats: {
-        get upgradesRejectedSubprotocol() {
-          return gateway?.stats.upgradesRejectedSubprotocol ?? 0;
-        },
-        get upgradesRejectedDraining() {
-          return gateway?.stats.upgradesRejectedDraining ?? 0;
-        },
-      },
-    },
+    gateway: { stats: gatewayStats },
   });
 
   try {
@@ -103,6 +95,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
           detail: { listening: gateway?.listening === true, nats: natsIngest.stats.state },
         }),
       },
+      gatewayStats,
     );
   } catch (error) {
     await embedded?.dispose();

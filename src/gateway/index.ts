@@ -4,6 +4,7 @@ export {
   GatewayStats,
   STREAM_PATH,
   chooseSubprotocol,
+  uwsPayloadCap,
   type GatewayOptions,
   type HttpEndpoints,
 } from "./server.ts";

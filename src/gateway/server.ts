@@ -1,5 +1,5 @@
 import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
-import { Subprotocol, type Encoding } from "../protocol/index.ts";
+import { CloseCode, Subprotocol, type Encoding } from "../protocol/index.ts";
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import type { Uws } from "./uws.ts";
 
@@ -7,7 +7,11 @@ export interface GatewayOptions {
   readonly host: string;
   /** TCP port; 0 picks a free one (read it back from {@link Gateway.port}). */
   readonly port: number;
-  /** Largest client frame accepted, in bytes; a larger one closes the connection with 1009. */
+  /**
+   * Largest client frame accepted, in bytes; a larger one closes the connection with 1009 and a reason.
+   * uWS itself is given a 4× (at least 1 MiB) hard cap: frames beyond that are cut off by uWS without a
+   * close frame (1006), because uWS buffers a frame before we see it.
+   */
   readonly maxMessageBytes: number;
   /** Idle timeout in ms (0, or 8000–960000; uWS takes whole seconds). */
   readonly idleTimeoutMs: number;
@@ -33,6 +37,13 @@ interface UserData {
 export class GatewayStats {
   upgradesRejectedSubprotocol = 0;
   upgradesRejectedDraining = 0;
+  /** Client frames over maxMessageBytes (connection closed with 1009). */
+  framesTooBig = 0;
+}
+
+/** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
+export function uwsPayloadCap(maxMessageBytes: number): number {
+  return Math.max(4 * maxMessageBytes, 1024 * 1024);
 }
 
 /** {@link FrameSink} over a uWS WebSocket; guards against use after close (uWS throws then). */
@@ -57,18 +68,24 @@ class UwsSink implements FrameSink {
 
 /** The uWebSockets.js server: the only code that touches uWS objects. */
 export class Gateway {
-  readonly stats = new GatewayStats();
   #listenSocket: us_listen_socket | undefined;
   #port = 0;
 
   private constructor(
     private readonly uws: Uws,
     private readonly app: TemplatedApp,
+    readonly stats: GatewayStats,
   ) {}
 
-  static async start(uws: Uws, hub: Hub, options: GatewayOptions, http: HttpEndpoints): Promise<Gateway> {
+  static async start(
+    uws: Uws,
+    hub: Hub,
+    options: GatewayOptions,
+    http: HttpEndpoints,
+    stats = new GatewayStats(),
+  ): Promise<Gateway> {
     const app = uws.App();
-    const gateway = new Gateway(uws, app);
+    const gateway = new Gateway(uws, app, stats);
     gateway.#routes(hub, options, http);
     await new Promise<void>((resolve, reject) => {
       app.listen(options.host, options.port, (listenSocket) => {
@@ -111,7 +128,7 @@ export class Gateway {
     const stats = this.stats;
     this.app.ws<UserData>(STREAM_PATH, {
       compression: this.uws.DISABLED,
-      maxPayloadLength: options.maxMessageBytes,
+      maxPayloadLength: uwsPayloadCap(options.maxMessageBytes),
       idleTimeout: Math.round(options.idleTimeoutMs / 1000),
       maxBackpressure: options.maxBackpressureBytes,
       closeOnBackpressureLimit: 0,
@@ -146,8 +163,17 @@ export class Gateway {
         data.session = hub.open(data.sink, data.encoding);
       },
       message: (ws, message, isBinary) => {
-        const session = ws.getUserData().session;
-        if (session !== undefined) hub.receive(session, message, isBinary);
+        const { session, sink } = ws.getUserData();
+        if (session === undefined || sink === undefined) return;
+        if (message.byteLength > options.maxMessageBytes) {
+          stats.framesTooBig++;
+          sink.close(
+            CloseCode.MESSAGE_TOO_BIG,
+            `message too big: ${message.byteLength} bytes, limit ${options.maxMessageBytes}`,
+          );
+          return;
+        }
+        hub.receive(session, message, isBinary);
       },
       close: (ws, code) => {
         const data = ws.getUserData();

@@ -41,6 +41,7 @@ export interface MetricsSources {
     readonly stats: {
       readonly upgradesRejectedSubprotocol: number;
       readonly upgradesRejectedDraining: number;
+      readonly framesTooBig: number;
     };
   };
 }
@@ -125,6 +126,11 @@ export function createMetrics(sources: MetricsSources): Registry {
         ["subprotocol", gateway.stats.upgradesRejectedSubprotocol],
         ["draining", gateway.stats.upgradesRejectedDraining],
       ]),
+  );
+  counter(
+    "tickwire_client_frames_too_big_total",
+    "Client frames over max-message-bytes (connection closed with 1009).",
+    () => gateway.stats.framesTooBig,
   );
   gauge("tickwire_subscriptions", "Subscriptions held (connection × pattern).", hub.subscriptions);
   gauge(

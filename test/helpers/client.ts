@@ -1,0 +1,124 @@
+import { Packr, Unpackr } from "msgpackr";
+import WebSocket from "ws";
+
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+const packr = new Packr({ useRecords: false });
+
+export type Message = Record<string, unknown>;
+
+/** A real WebSocket client (the `ws` library) that decodes every frame and records it. */
+export class TestClient {
+  readonly messages: Message[] = [];
+  readonly frames: { binary: boolean; size: number }[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  #nextId = 1;
+  #waiters: { check: () => boolean; resolve: () => void }[] = [];
+
+  private constructor(readonly ws: WebSocket) {
+    this.closed = new Promise((resolve) =>
+      ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    ws.on("message", (data: Buffer, isBinary) => {
+      this.frames.push({ binary: isBinary, size: data.length });
+      const value: unknown = isBinary ? unpackr.unpack(data) : JSON.parse(data.toString("utf8"));
+      for (const m of Array.isArray(value) ? value : [value]) this.messages.push(m as Message);
+      this.#wake();
+    });
+    ws.on("close", () => this.#wake());
+  }
+
+  /** Connects with the given subprotocols (none: the server's default, msgpack). */
+  static async connect(url: string, protocols: string[] = []): Promise<TestClient> {
+    const ws = new WebSocket(url, protocols, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("error", reject);
+    });
+    ws.on("error", () => undefined);
+    return new TestClient(ws);
+  }
+
+  get events(): Message[] {
+    return this.messages.filter((m) => typeof m["e"] === "string" && m["e"] !== "snapshot_end");
+  }
+
+  /** Sends a request and resolves with its reply (matched by id). */
+  async request(
+    method: string,
+    params?: Record<string, unknown>,
+    binary = this.ws.protocol !== "tickwire.v1.json",
+  ): Promise<Message> {
+    const id = this.#nextId++;
+    this.send({ method, id, ...(params === undefined ? {} : { params }) }, binary);
+    return this.waitFor((m) => m["id"] === id && ("result" in m || "error" in m));
+  }
+
+  /** Sends a message encoded as msgpack (binary) or JSON (text). */
+  send(value: unknown, binary: boolean): void {
+    if (binary) this.ws.send(Buffer.from(packr.pack(value)), { binary: true });
+    else this.ws.send(JSON.stringify(value), { binary: false });
+  }
+
+  sendRaw(data: Buffer | string, binary: boolean): void {
+    this.ws.send(data, { binary });
+  }
+
+  /** Resolves with the first recorded message matching `match` (already received or future). */
+  async waitFor(match: (m: Message) => boolean, timeoutMs = 5000): Promise<Message> {
+    let found: Message | undefined;
+    await this.until(
+      () => (found = this.messages.find(match)) !== undefined,
+      timeoutMs,
+      "a matching message",
+    );
+    return found as Message;
+  }
+
+  /** Waits until `check` holds, re-checking on every frame and on close. */
+  async until(check: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+    if (check()) return;
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        reject(
+          new Error(
+            `timed out after ${timeoutMs} ms waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5))}`,
+          ),
+        );
+      }, timeoutMs);
+      const waiter = {
+        check,
+        resolve: () => {
+          clearTimeout(timer);
+          if (check()) resolve();
+          else
+            reject(
+              new Error(
+                `connection closed while waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5))}`,
+              ),
+            );
+        },
+      };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  async subscribe(topics: string[], snapshot = false): Promise<Message> {
+    return this.request("subscribe", { topics, snapshot });
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close(1000);
+    await this.closed;
+  }
+
+  #wake(): void {
+    for (const waiter of [...this.#waiters]) {
+      if (waiter.check() || this.ws.readyState === WebSocket.CLOSED) {
+        this.#waiters = this.#waiters.filter((w) => w !== waiter);
+        waiter.resolve();
+      }
+    }
+  }
+}

@@ -1,0 +1,115 @@
+import { loadConfig, type Config } from "../../src/config/index.ts";
+import { NatsServerProcess } from "../../src/embedded/index.ts";
+import { FeedPublisher } from "../../src/ingest/index.ts";
+import { createLogger } from "../../src/logging/index.ts";
+import { startService, type Service } from "../../src/main.ts";
+import { encodeFeedPayload } from "../../src/protocol/index.ts";
+import type { TestClient } from "./client.ts";
+
+/** A real nats-server (with monitoring), the real gateway on a free port, and a feed publisher. */
+export interface Stack {
+  readonly nats: NatsServerProcess;
+  readonly service: Service;
+  readonly publisher: FeedPublisher;
+  /** ws://127.0.0.1:PORT/v1/stream */
+  readonly wsUrl: string;
+  /** http://127.0.0.1:PORT */
+  readonly httpUrl: string;
+  /** Publishes one feed message on md.<topic> (fields msgpack-encoded unless raw bytes are given). */
+  publish(topic: string, fields: Readonly<Record<string, number>> | Uint8Array | string): void;
+  /** Publishes and waits until nats-server has processed it. */
+  publishAndFlush(
+    topic: string,
+    fields: Readonly<Record<string, number>> | Uint8Array | string,
+  ): Promise<void>;
+  /** Subscribes and waits until nats-server shows the gateway's interest, so a publish cannot race it. */
+  subscribe(client: TestClient, topics: string[]): Promise<Record<string, unknown>>;
+  /** Scrapes /metrics and returns the value of one sample (`name{labels}`), 0 when absent. */
+  metric(sample: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+export async function startStack(overrides: Partial<Config> = {}): Promise<Stack> {
+  const nats = await NatsServerProcess.start({ monitorPort: 0 });
+  const base = loadConfig([], {});
+  const config = Object.freeze({ ...base, port: 0, natsUrl: nats.url, logLevel: "silent", ...overrides });
+  const service = await startService(config, createLogger(config.logLevel));
+  await service.natsReady;
+  const publisher = await FeedPublisher.connect(nats.url, "test-feed");
+  const httpUrl = `http://127.0.0.1:${service.port}`;
+  const payload = (fields: Readonly<Record<string, number>> | Uint8Array | string): Uint8Array =>
+    typeof fields === "string"
+      ? Buffer.from(fields)
+      : fields instanceof Uint8Array
+        ? fields
+        : encodeFeedPayload(fields);
+  return {
+    nats,
+    service,
+    publisher,
+    wsUrl: `ws://127.0.0.1:${service.port}/v1/stream`,
+    httpUrl,
+    publish: (topic, fields) => publisher.publish(`md.${topic}`, payload(fields)),
+    publishAndFlush: async (topic, fields) => {
+      publisher.publish(`md.${topic}`, payload(fields));
+      await publisher.flush();
+    },
+    subscribe: async (client, topics) => {
+      const reply = await client.subscribe(topics);
+      await eventually(
+        async () => {
+          const held = await natsSubscriptionsOfGateway(nats);
+          return topics.every((t) => held.includes(`md.${t}`));
+        },
+        `NATS interest in ${topics.join(", ")}`,
+      );
+      return reply;
+    },
+    metric: async (sample) => metricValue(await (await fetch(`${httpUrl}/metrics`)).text(), sample),
+    close: async () => {
+      await publisher.close();
+      await service.stop();
+      await nats.dispose();
+    },
+  };
+}
+
+export function metricValue(text: string, sample: string): number {
+  for (const line of text.split("\n")) {
+    if (line.startsWith(sample + " ")) return Number(line.slice(sample.length + 1));
+  }
+  return 0;
+}
+
+/** A valid quote payload at time now. */
+export function quote(bp: number, extra: Record<string, number> = {}): Record<string, number> {
+  return { te: Date.now() * 1000, bp, bz: 100, ap: bp + 0.01, az: 200, ...extra };
+}
+
+export function trade(p: number, z = 10): Record<string, number> {
+  return { te: Date.now() * 1000, p, z };
+}
+
+/** Polls `check` every 20 ms until it returns true or `timeoutMs` passes (then throws `what`). */
+export async function eventually(
+  check: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+/** NATS subscriptions the gateway holds, read from nats-server's monitoring endpoint. */
+export async function natsSubscriptionsOfGateway(nats: NatsServerProcess): Promise<string[]> {
+  const response = await fetch(`${nats.monitorUrl}/connz?subs=1`);
+  const body = (await response.json()) as {
+    connections?: { name?: string; subscriptions_list?: string[] }[];
+  };
+  const gateway = body.connections?.find((c) => c.name === "tickwire-gateway");
+  return [...(gateway?.subscriptions_list ?? [])].sort();
+}
