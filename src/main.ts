@@ -30,7 +30,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   let embedded: NatsServerProcess | undefined;
   let natsUrl = config.natsUrl;
   if (natsUrl === "") {
-    embedded = await NatsServerProcess.start({ jetstream: false });
+    embedded = await NatsServerProcess.start({ binary: config.natsServerBin });
     natsUrl = embedded.url;
     log.info({ natsUrl, pid: process.pid }, "embedded mode: started a local nats-server");
   }

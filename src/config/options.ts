@@ -38,6 +38,7 @@ export interface Config {
   readonly shutdownGraceMs: number;
   readonly retryAfterMs: number;
   readonly demoRatePerSec: number;
+  readonly natsServerBin: string;
   readonly logLevel: string;
 }
 
@@ -235,6 +236,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 200,
     help: "embedded mode: demo feed rate over all symbols (0 = no demo feed)",
     check: range(0, 1_000_000),
+  },
+  {
+    key: "natsServerBin",
+    flag: "nats-server-bin",
+    env: ["TICKWIRE_NATS_SERVER_BIN"],
+    kind: "string",
+    unit: "path",
+    default: "nats-server",
+    help: "embedded mode: the nats-server executable, a name looked up on PATH (and /usr/sbin) or a path",
+    check: (v: string) => (v.length > 0 ? undefined : "must not be empty"),
   },
   {
     key: "logLevel",

@@ -7,9 +7,9 @@ import { delimiter, join } from "node:path";
 export class NatsServerNotFoundError extends Error {
   override readonly name = "NatsServerNotFoundError";
   readonly code = "TICKWIRE_ERR_NATS_SERVER_NOT_FOUND";
-  constructor() {
+  constructor(binary: string) {
     super(
-      "nats-server is not on PATH (nor in /usr/sbin or /usr/local/sbin); embedded mode needs it. " +
+      `${binary} is not an executable${binary.includes("/") ? "" : " on PATH (nor in /usr/sbin or /usr/local/sbin)"}; embedded mode needs nats-server. ` +
         "Install it (Debian/Ubuntu: `sudo apt-get install -y nats-server`), or point tickwire at a running NATS with --nats nats://HOST:4222.",
     );
   }
@@ -21,6 +21,8 @@ export class NatsServerStartError extends Error {
 }
 
 export interface NatsServerOptions {
+  /** Executable name or path (default "nats-server"), see {@link findNatsServer}. */
+  readonly binary?: string;
   /** Client port; 0 (default) picks a free loopback port. */
   readonly port?: number;
   /** Monitoring (HTTP) port; 0 picks a free one; undefined disables monitoring. */
@@ -31,11 +33,16 @@ export interface NatsServerOptions {
   readonly startTimeoutMs?: number;
 }
 
-/** Finds `nats-server` on PATH, then in the sbin folders Debian installs it to. */
-export function findNatsServer(path = process.env["PATH"] ?? ""): string {
-  const dirs = [...path.split(delimiter).filter(Boolean), "/usr/sbin", "/usr/local/sbin"];
+/**
+ * Resolves the nats-server executable: a path is used as is; a bare name is looked up on PATH, then in
+ * the sbin folders Debian installs it to (not on a normal user's PATH).
+ */
+export function findNatsServer(binary = "nats-server", path = process.env["PATH"] ?? ""): string {
+  const dirs = binary.includes("/")
+    ? [""]
+    : [...path.split(delimiter).filter(Boolean), "/usr/sbin", "/usr/local/sbin"];
   for (const dir of dirs) {
-    const candidate = join(dir, "nats-server");
+    const candidate = dir === "" ? binary : join(dir, binary);
     try {
       accessSync(candidate, constants.X_OK);
       return candidate;
@@ -43,7 +50,7 @@ export function findNatsServer(path = process.env["PATH"] ?? ""): string {
       // not here; keep looking
     }
   }
-  throw new NatsServerNotFoundError();
+  throw new NatsServerNotFoundError(binary);
 }
 
 /** A free TCP port on 127.0.0.1 (there is a short race until the caller binds it). */
@@ -75,7 +82,7 @@ export class NatsServerProcess {
   ) {}
 
   static async start(options: NatsServerOptions = {}): Promise<NatsServerProcess> {
-    const binary = findNatsServer();
+    const binary = findNatsServer(options.binary);
     const port = options.port === undefined || options.port === 0 ? await freePort() : options.port;
     const monitorPort = options.monitorPort === 0 ? await freePort() : options.monitorPort;
     const server = new NatsServerProcess(binary, port, monitorPort, options);
