@@ -2,6 +2,7 @@ import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uW
 import { CloseCode, Subprotocol, type Encoding } from "../protocol/index.ts";
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import type { Uws } from "./uws.ts";
+import { LIVE_PAGE_HTML } from "./live-page.ts";
 
 export interface GatewayOptions {
   readonly host: string;
@@ -182,6 +183,12 @@ export class Gateway {
       },
     });
 
+    this.app.get("/", (res) => {
+      res
+        .writeHeader("content-type", "text/html; charset=utf-8")
+        .writeHeader("cache-control", "no-cache")
+        .end(LIVE_PAGE_HTML);
+    });
     this.app.get("/healthz", (res) => {
       res.writeHeader("content-type", "text/plain").end("ok\n");
     });

@@ -23,12 +23,15 @@ function failed(value: unknown): RequestError {
 
 void describe("parseRequest: methods", () => {
   void it("parses a subscribe with topics, defaulting snapshot to true", () => {
-    assert.deepEqual(ok({ method: "subscribe", id: 1, params: { topics: ["xnas.AAPL.quote", "xnas.*.trade"] } }), {
-      method: "subscribe",
-      id: 1,
-      topics: ["xnas.AAPL.quote", "xnas.*.trade"],
-      snapshot: true,
-    });
+    assert.deepEqual(
+      ok({ method: "subscribe", id: 1, params: { topics: ["xnas.AAPL.quote", "xnas.*.trade"] } }),
+      {
+        method: "subscribe",
+        id: 1,
+        topics: ["xnas.AAPL.quote", "xnas.*.trade"],
+        snapshot: true,
+      },
+    );
   });
 
   void it("parses a subscribe with snapshot false or true", () => {
@@ -39,7 +42,11 @@ void describe("parseRequest: methods", () => {
   });
 
   void it("returns subscribe topics unchecked, so bad ones can be reported one by one", () => {
-    const request = ok({ method: "subscribe", id: 2, params: { topics: ["x.y.trade", 7, "bad topic", null] } });
+    const request = ok({
+      method: "subscribe",
+      id: 2,
+      params: { topics: ["x.y.trade", 7, "bad topic", null] },
+    });
     assert.deepEqual(request.method === "subscribe" && request.topics, ["x.y.trade", 7, "bad topic", null]);
   });
 
@@ -74,7 +81,11 @@ void describe("parseRequest: methods", () => {
   });
 
   void it("refuses a missing or non-string method with 4000, echoing the id", () => {
-    assert.deepEqual(failed({ id: 1 }), { id: 1, code: ErrorCode.BAD_REQUEST, msg: "request has no method string" });
+    assert.deepEqual(failed({ id: 1 }), {
+      id: 1,
+      code: ErrorCode.BAD_REQUEST,
+      msg: "request has no method string",
+    });
     assert.deepEqual(failed({ id: 1, method: 5 }), {
       id: 1,
       code: ErrorCode.BAD_REQUEST,
@@ -102,7 +113,11 @@ void describe("parseRequest: request and id", () => {
   });
 
   void it("refuses a request without id with 4000 and id null", () => {
-    assert.deepEqual(failed({ method: "ping" }), { id: null, code: ErrorCode.BAD_REQUEST, msg: "request has no id" });
+    assert.deepEqual(failed({ method: "ping" }), {
+      id: null,
+      code: ErrorCode.BAD_REQUEST,
+      msg: "request has no id",
+    });
   });
 
   void it("refuses ids of the wrong type with 4000 and id null", () => {
@@ -121,7 +136,11 @@ void describe("parseRequest: request and id", () => {
   });
 
   void it("checks the id before the method, so a bad id hides an unknown method", () => {
-    assert.deepEqual(failed({ method: "nope" }), { id: null, code: ErrorCode.BAD_REQUEST, msg: "request has no id" });
+    assert.deepEqual(failed({ method: "nope" }), {
+      id: null,
+      code: ErrorCode.BAD_REQUEST,
+      msg: "request has no id",
+    });
   });
 });
 
@@ -167,19 +186,25 @@ void describe("parseRequest: params", () => {
   });
 
   void it("refuses unknown subscribe params with 4000 naming the param", () => {
-    assert.deepEqual(failed({ method: "subscribe", id: 1, params: { topics: ["a.b.quote"], snapshots: true } }), {
-      id: 1,
-      code: ErrorCode.BAD_REQUEST,
-      msg: 'subscribe: unknown param "snapshots"',
-    });
+    assert.deepEqual(
+      failed({ method: "subscribe", id: 1, params: { topics: ["a.b.quote"], snapshots: true } }),
+      {
+        id: 1,
+        code: ErrorCode.BAD_REQUEST,
+        msg: 'subscribe: unknown param "snapshots"',
+      },
+    );
   });
 
   void it("refuses unknown unsubscribe params with 4000 naming the param", () => {
-    assert.deepEqual(failed({ method: "unsubscribe", id: 1, params: { topics: ["a.b.quote"], snapshot: true } }), {
-      id: 1,
-      code: ErrorCode.BAD_REQUEST,
-      msg: 'unsubscribe: unknown param "snapshot"',
-    });
+    assert.deepEqual(
+      failed({ method: "unsubscribe", id: 1, params: { topics: ["a.b.quote"], snapshot: true } }),
+      {
+        id: 1,
+        code: ErrorCode.BAD_REQUEST,
+        msg: 'unsubscribe: unknown param "snapshot"',
+      },
+    );
   });
 
   void it("refuses maxHz and onSlow as not supported yet with 4000", () => {
@@ -187,11 +212,14 @@ void describe("parseRequest: params", () => {
       ["maxHz", 10],
       ["onSlow", "conflate"],
     ] as const) {
-      assert.deepEqual(failed({ method: "subscribe", id: 2, params: { topics: ["a.b.quote"], [param]: value } }), {
-        id: 2,
-        code: ErrorCode.BAD_REQUEST,
-        msg: `subscribe: param "${param}" is not supported by this gateway yet`,
-      });
+      assert.deepEqual(
+        failed({ method: "subscribe", id: 2, params: { topics: ["a.b.quote"], [param]: value } }),
+        {
+          id: 2,
+          code: ErrorCode.BAD_REQUEST,
+          msg: `subscribe: param "${param}" is not supported by this gateway yet`,
+        },
+      );
     }
   });
 
@@ -210,7 +238,16 @@ void describe("isPlainMap", () => {
   void it("is true for objects only, not arrays, null or binary", () => {
     assert.equal(isPlainMap({}), true);
     assert.equal(isPlainMap({ a: 1 }), true);
-    for (const value of [null, undefined, [], "x", 1, new Uint8Array(1), Buffer.alloc(1), new DataView(new ArrayBuffer(1))]) {
+    for (const value of [
+      null,
+      undefined,
+      [],
+      "x",
+      1,
+      new Uint8Array(1),
+      Buffer.alloc(1),
+      new DataView(new ArrayBuffer(1)),
+    ]) {
       assert.equal(isPlainMap(value), false);
     }
   });
