@@ -9,7 +9,7 @@ const ci = readFileSync(new URL("../.ci/run", import.meta.url), "utf8");
 describe("README stays true", () => {
   it("the configuration table has a row per option with its variables and default", () => {
     for (const option of OPTIONS) {
-      const row = readme.split("\n").find((line) => line.startsWith(`| \`--${option.flag}\` |`));
+      const row = readme.split("\n").find((line) => new RegExp(`^\\|\\s*\`--${option.flag}\`\\s*\\|`).test(line));
       assert.ok(row, `README has no row for --${option.flag}`);
       for (const env of option.env) assert.ok(row.includes(`\`${env}\``), `${option.flag}: ${env}`);
       assert.ok(
@@ -17,7 +17,7 @@ describe("README stays true", () => {
         `${option.flag}: default`,
       );
     }
-    const rows = readme.split("\n").filter((line) => /^\| `--[a-z-]+` \|/.test(line));
+    const rows = readme.split("\n").filter((line) => /^\|\s*`--[a-z-]+`\s*\|/.test(line));
     assert.equal(rows.length, OPTIONS.length, "no rows for options that no longer exist");
   });
 
