@@ -64,6 +64,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   interest.target = natsIngest;
 
   let gateway: Gateway | undefined;
+  let draining = false;
   const gatewayStats = new GatewayStats();
   const registry = createMetrics({
     hub: {
@@ -90,9 +91,10 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       },
       {
         metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
+        internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
         readiness: () => ({
-          ready: gateway?.listening === true && natsIngest.connected,
-          detail: { listening: gateway?.listening === true, nats: natsIngest.stats.state },
+          ready: !draining && gateway?.listening === true && natsIngest.connected,
+          detail: { listening: gateway?.listening === true, draining, nats: natsIngest.stats.state },
         }),
       },
       gatewayStats,
@@ -121,6 +123,14 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
 
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
+    draining = true;
+    if (config.drainDelayMs > 0) {
+      log.info(
+        { drainDelayMs: config.drainDelayMs },
+        "draining: readyz reports 503 before clients are closed",
+      );
+      await new Promise((resolve) => setTimeout(resolve, config.drainDelayMs));
+    }
     listening.stopAccepting();
     const reason = JSON.stringify({ msg: "server shutting down", retryAfterMs: config.retryAfterMs });
     hub.closeAll(CloseCode.GOING_AWAY, reason);

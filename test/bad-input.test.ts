@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { TestClient, type Message } from "./helpers/client.ts";
+import { TestClient } from "./helpers/client.ts";
 import { quote, startStack, trade, type Stack } from "./helpers/stack.ts";
 
 type ErrorReply = { id: unknown; error: { code: number; msg: string } };
@@ -137,6 +137,23 @@ describe("bad client input gets a numbered error or close code, is counted, and 
     await client.close();
   });
 
+  it("topics that are maps, arrays or a map with a toString key are refused per topic, never crash", async () => {
+    const client = await TestClient.connect(stack.wsUrl, ["tickwire.v1.json"]);
+    const hostile: unknown[] = [{ toString: 1 }, { valueOf: 2 }, [1, 2], null, true, "xnas.AAPL.trade"];
+    const reply = await client.request("subscribe", { topics: hostile, snapshot: false }, false);
+    const result = reply["result"] as { subscribed: string[]; errors: { topic: string; code: number }[] };
+    assert.deepEqual(result.subscribed, ["xnas.AAPL.trade"]);
+    assert.deepEqual(
+      result.errors.map((e) => e.code),
+      [4002, 4002, 4002, 4002, 4002],
+    );
+    const unsub = await client.request("unsubscribe", { topics: [{ toString: 1 }] }, false);
+    assert.equal((unsub["result"] as { errors: { code: number }[] }).errors[0]?.code, 4002);
+    await stillWorks(client);
+    assert.equal(await stack.metric("tickwire_internal_errors_total"), 0);
+    await client.close();
+  });
+
   it("a subscribe past the per-connection topic limit is refused whole with 4006 and changes nothing", async () => {
     const limited = await startStack({ maxTopicsPerConnection: 5 });
     try {
@@ -174,7 +191,7 @@ describe("bad client input gets a numbered error or close code, is counted, and 
     for (let i = 0; i < 400; i++) client.send({ method: "ping", id: i }, true);
     const closed = await client.closed;
     assert.equal(closed.code, 4008);
-    const replies = client.messages as Message[];
+    const replies = client.messages;
     const ok = replies.filter((m) => "result" in m).length;
     const limited = replies.filter((m) => (m as unknown as ErrorReply).error?.code === 4008).length;
     assert.ok(ok >= 100 && ok < 120, `the burst of ~100 was served (got ${ok})`);

@@ -209,7 +209,12 @@ describe("delivery: NATS feed → gateway → WebSocket clients", () => {
     assert.equal((await fetch(`${stack.httpUrl}/healthz`)).status, 200);
     const ready = await fetch(`${stack.httpUrl}/readyz`);
     assert.equal(ready.status, 200);
-    assert.deepEqual(await ready.json(), { ready: true, listening: true, nats: "connected" });
+    assert.deepEqual(await ready.json(), {
+      ready: true,
+      listening: true,
+      draining: false,
+      nats: "connected",
+    });
     assert.equal((await fetch(`${stack.httpUrl}/nope`)).status, 404);
   });
 });

@@ -36,6 +36,7 @@ describe("NATS outage", () => {
       assert.deepEqual(await (await fetch(`${stack.httpUrl}/readyz`)).json(), {
         ready: false,
         listening: true,
+        draining: false,
         nats: "reconnecting",
       });
       assert.equal(await stack.metric("tickwire_nats_connected"), 0);
@@ -81,6 +82,28 @@ describe("process lifecycle (tickwire serve as a child process)", () => {
       assert.deepEqual(await cli.exit(), { code: 0, signal: null });
       assert.ok(cli.logs.some((l) => l["msg"] === "stopped"));
       assert.equal(await portOpen(port), false, "the gateway port is closed");
+    } finally {
+      await nats.dispose();
+    }
+  });
+
+  it("with a drain delay, readyz turns 503 while clients stay connected, then clients get 1001", async () => {
+    const nats = await NatsServerProcess.start();
+    try {
+      const cli = CliProcess.run(["serve", "--port", "0", "--nats", nats.url, "--drain-delay-ms", "1500"]);
+      const port = await cli.port();
+      await eventually(async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200, "ready");
+      const client = await TestClient.connect(`ws://127.0.0.1:${port}/v1/stream`);
+      cli.child.kill("SIGTERM");
+      await eventually(
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 503,
+        "readyz 503 while draining",
+      );
+      const body = (await (await fetch(`http://127.0.0.1:${port}/readyz`)).json()) as { draining: boolean };
+      assert.equal(body.draining, true);
+      assert.equal(client.ws.readyState, client.ws.OPEN, "clients are not closed during the drain delay");
+      assert.equal((await client.closed).code, 1001);
+      assert.deepEqual(await cli.exit(), { code: 0, signal: null });
     } finally {
       await nats.dispose();
     }

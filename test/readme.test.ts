@@ -9,7 +9,9 @@ const ci = readFileSync(new URL("../.ci/run", import.meta.url), "utf8");
 describe("README stays true", () => {
   it("the configuration table has a row per option with its variables and default", () => {
     for (const option of OPTIONS) {
-      const row = readme.split("\n").find((line) => new RegExp(`^\\|\\s*\`--${option.flag}\`\\s*\\|`).test(line));
+      const row = readme
+        .split("\n")
+        .find((line) => new RegExp(`^\\|\\s*\`--${option.flag}\`\\s*\\|`).test(line));
       assert.ok(row, `README has no row for --${option.flag}`);
       for (const env of option.env) assert.ok(row.includes(`\`${env}\``), `${option.flag}: ${env}`);
       assert.ok(

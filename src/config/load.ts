@@ -16,17 +16,26 @@ export class ConfigError extends Error {
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const problems: string[] = [];
-  let values: Record<string, string | boolean | undefined> = {};
-  try {
-    const parsed = parseArgs({
-      args: [...argv],
-      options: Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
-      strict: true,
-      allowPositionals: false,
-    });
-    values = parsed.values;
-  } catch (error) {
-    problems.push(`${(error as Error).message} (see tickwire --help)`);
+  // Non-strict parse so that an unknown flag is reported together with every other problem.
+  const { values, tokens } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
+    strict: false,
+    allowPositionals: true,
+    tokens: true,
+  });
+  const known = new Set(OPTIONS.map((o) => o.flag));
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token?.kind === "option" && !known.has(token.name)) {
+      problems.push(`unknown option ${token.rawName} (see tickwire --help)`);
+      // `--bogus 1`: the "1" belongs to the unknown option, not a separate problem.
+      if (token.value === undefined && tokens[i + 1]?.kind === "positional") i++;
+    } else if (token?.kind === "option" && typeof values[token.name] !== "string") {
+      problems.push(`${token.rawName} needs a value (see tickwire --help)`);
+    } else if (token?.kind === "positional") {
+      problems.push(`unexpected argument "${token.value}" (see tickwire --help)`);
+    }
   }
   const out: Record<string, number | string> = {};
   for (const spec of OPTIONS) {
@@ -43,10 +52,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     if (problem !== undefined) problems.push(`${source}=${JSON.stringify(raw ?? value)}: ${problem}`);
     out[spec.key] = value;
   }
-  if (
-    problems.length === 0 &&
-    (out["maxBackpressureBytes"] as number) < (out["maxBufferedBytes"] as number)
-  ) {
+  const backpressure = out["maxBackpressureBytes"];
+  const buffered = out["maxBufferedBytes"];
+  if (typeof backpressure === "number" && typeof buffered === "number" && backpressure < buffered) {
     problems.push("max-backpressure-bytes must be at least max-buffered-bytes");
   }
   if (problems.length > 0) throw new ConfigError(problems);

@@ -36,6 +36,7 @@ export interface Config {
   readonly natsMaxPingsOut: number;
   readonly natsReconnectWaitMs: number;
   readonly shutdownGraceMs: number;
+  readonly drainDelayMs: number;
   readonly retryAfterMs: number;
   readonly demoRatePerSec: number;
   readonly natsServerBin: string;
@@ -164,7 +165,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "integer",
     unit: "messages",
     default: 100,
-    help: "control-message burst per connection; this many refusals in a row close the connection with 4008",
+    help: "control-message burst per connection; after this many refusals in a row (each answered 4008) the next message closes the connection with 4008",
     check: range(1, 100_000),
   },
   {
@@ -215,6 +216,16 @@ export const OPTIONS: readonly OptionSpec[] = [
     unit: "ms",
     default: 5000,
     help: "on SIGTERM/SIGINT, longest wait for clients to close and NATS to drain before exiting",
+    check: range(0, 600_000),
+  },
+  {
+    key: "drainDelayMs",
+    flag: "drain-delay-ms",
+    env: ["TICKWIRE_DRAIN_DELAY_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 0,
+    help: "on SIGTERM/SIGINT, report not ready (/readyz 503) this long before closing clients, so a load balancer stops sending new ones",
     check: range(0, 600_000),
   },
   {

@@ -1,4 +1,4 @@
-import type { MarketEvent } from "../protocol/index.ts";
+import { encodeEventJson, type MarketEvent } from "../protocol/index.ts";
 
 /** An update encoded once for every subscriber: msgpack bytes up front, JSON text on first need. */
 export class EncodedEvent {
@@ -10,6 +10,6 @@ export class EncodedEvent {
 
   /** JSON text frame; pure ASCII (topics are ASCII), so its length is its byte length. */
   get json(): string {
-    return (this.#json ??= JSON.stringify(this.event));
+    return (this.#json ??= encodeEventJson(this.event));
   }
 }

@@ -103,8 +103,8 @@ export class Hub {
     const now = performance.now();
     if (!this.#admit(session, now)) {
       if (session.rejectedInARow > this.options.controlBurst) {
+        // Counted as a close (reason rate_limited), not as one more error reply.
         this.#flushNow(session);
-        this.stats.countClientError(ErrorCode.RATE_LIMITED);
         session.sink.close(CloseCode.RATE_LIMITED, "rate limited: too many control messages");
         return;
       }
@@ -232,7 +232,10 @@ export class Hub {
     for (let i = 0; i < outbox.length; i++) {
       const frame = outbox[i] as Uint8Array | string | ControlFrame;
       if (frame instanceof ControlFrame) {
-        if (sink.send(frame.data, isBinary) !== SendResult.DROPPED) stats.framesOut++;
+        // Only uWS's hard backpressure limit can refuse a reply; count it (the slow-consumer
+        // policy closes such sockets).
+        if (sink.send(frame.data, isBinary) === SendResult.DROPPED) stats.controlFramesDropped++;
+        else stats.controlFramesOut++;
         continue;
       }
       if (slow) {
@@ -254,5 +257,7 @@ export class Hub {
 function idOf(value: unknown): RequestId | null {
   if (!isPlainMap(value)) return null;
   const id = value["id"];
-  return typeof id === "number" || (typeof id === "string" && id.length <= 64) ? id : null;
+  return (typeof id === "number" && Number.isFinite(id)) || (typeof id === "string" && id.length <= 64)
+    ? id
+    : null;
 }

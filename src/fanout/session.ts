@@ -1,7 +1,10 @@
 import type { Encoding } from "../protocol/index.ts";
 import type { FrameSink } from "./sink.ts";
 
-/** A control reply or control event queued in an outbox; never dropped for a slow socket. */
+/**
+ * A control reply or control event queued in an outbox. Never skipped for a slow socket (data events
+ * are); only the WebSocket layer's hard backpressure limit can refuse it, and that is counted.
+ */
 export class ControlFrame {
   constructor(readonly data: Uint8Array | string) {}
 }

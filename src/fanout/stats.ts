@@ -8,6 +8,7 @@ export const CloseReason = {
   SLOW_CONSUMER: "slow_consumer",
   RATE_LIMITED: "rate_limited",
   ABNORMAL: "abnormal",
+  INTERNAL_ERROR: "internal_error",
   OTHER: "other",
 } as const;
 export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];
@@ -27,6 +28,8 @@ export function closeReasonOf(code: number): CloseReason {
       return CloseReason.RATE_LIMITED;
     case 1006:
       return CloseReason.ABNORMAL;
+    case 1011:
+      return CloseReason.INTERNAL_ERROR;
     default:
       return CloseReason.OTHER;
   }
@@ -57,6 +60,10 @@ export class HubStats {
   dropsSlowConsumer = 0;
   dropsBackpressure = 0;
   controlMessages = 0;
+  /** Replies and control events written. */
+  controlFramesOut = 0;
+  /** Replies and control events refused by the WebSocket layer (socket over its backpressure limit). */
+  controlFramesDropped = 0;
   /** Error replies sent, by protocol error code. */
   readonly clientErrors = new Map<number, number>();
 

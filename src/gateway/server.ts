@@ -24,6 +24,8 @@ export interface GatewayOptions {
 export interface HttpEndpoints {
   metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
   readiness(): { readonly ready: boolean; readonly detail: Readonly<Record<string, unknown>> };
+  /** Called with an unexpected exception thrown while handling a client frame. */
+  internalError(error: unknown): void;
 }
 
 export const STREAM_PATH = "/v1/stream";
@@ -40,6 +42,8 @@ export class GatewayStats {
   upgradesRejectedDraining = 0;
   /** Client frames over maxMessageBytes (connection closed with 1009). */
   framesTooBig = 0;
+  /** Bugs caught at the edge while handling a client frame (connection closed with 1011). */
+  internalErrors = 0;
 }
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
@@ -127,6 +131,7 @@ export class Gateway {
 
   #routes(hub: Hub, options: GatewayOptions, http: HttpEndpoints): void {
     const stats = this.stats;
+    const onInternalError = (error: unknown): void => http.internalError(error);
     this.app.ws<UserData>(STREAM_PATH, {
       compression: this.uws.DISABLED,
       maxPayloadLength: uwsPayloadCap(options.maxMessageBytes),
@@ -156,7 +161,7 @@ export class Gateway {
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
         const userData: UserData = { encoding, session: undefined, sink: undefined };
-        res.upgrade(userData, key, offered === "" ? "" : chosen, extensions, context);
+        res.upgrade(userData, key, offered.trim() === "" ? "" : chosen, extensions, context);
       },
       open: (ws) => {
         const data = ws.getUserData();
@@ -174,7 +179,15 @@ export class Gateway {
           );
           return;
         }
-        hub.receive(session, message, isBinary);
+        try {
+          hub.receive(session, message, isBinary);
+        } catch (error) {
+          // Input handling must never throw (tests cover every known input); if a bug slips through,
+          // it costs this one connection, is counted and logged, and the process stays up.
+          stats.internalErrors++;
+          onInternalError(error);
+          sink.close(CloseCode.INTERNAL_ERROR, "internal error");
+        }
       },
       close: (ws, code) => {
         const data = ws.getUserData();

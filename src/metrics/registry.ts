@@ -21,6 +21,8 @@ export interface MetricsSources {
       readonly dropsSlowConsumer: number;
       readonly dropsBackpressure: number;
       readonly controlMessages: number;
+      readonly controlFramesOut: number;
+      readonly controlFramesDropped: number;
       readonly clientErrors: ReadonlyMap<number, number>;
     };
   };
@@ -42,6 +44,7 @@ export interface MetricsSources {
       readonly upgradesRejectedSubprotocol: number;
       readonly upgradesRejectedDraining: number;
       readonly framesTooBig: number;
+      readonly internalErrors: number;
     };
   };
 }
@@ -54,6 +57,7 @@ const CLOSE_REASONS = [
   "slow_consumer",
   "rate_limited",
   "abnormal",
+  "internal_error",
   "other",
 ];
 
@@ -132,6 +136,11 @@ export function createMetrics(sources: MetricsSources): Registry {
     "Client frames over max-message-bytes (connection closed with 1009).",
     () => gateway.stats.framesTooBig,
   );
+  counter(
+    "tickwire_internal_errors_total",
+    "Unexpected exceptions caught while handling a client frame (connection closed with 1011).",
+    () => gateway.stats.internalErrors,
+  );
   gauge("tickwire_subscriptions", "Subscriptions held (connection × pattern).", hub.subscriptions);
   gauge(
     "tickwire_subscription_patterns",
@@ -143,6 +152,16 @@ export function createMetrics(sources: MetricsSources): Registry {
     "tickwire_control_messages_total",
     "Control frames received from clients.",
     () => hub.stats.controlMessages,
+  );
+  counter(
+    "tickwire_control_frames_sent_total",
+    "Replies and control events written.",
+    () => hub.stats.controlFramesOut,
+  );
+  counter(
+    "tickwire_control_frames_dropped_total",
+    "Replies and control events refused by the WebSocket layer (socket over max-backpressure-bytes).",
+    () => hub.stats.controlFramesDropped,
   );
   labelled(
     "tickwire_client_errors_total",

@@ -18,7 +18,18 @@ export type ControlMessage = Reply | SnapshotEndEvent;
 
 /** Encodes a control message for a connection: a binary msgpack frame or a JSON text. */
 export function encodeControl(message: ControlMessage, encoding: Encoding): Uint8Array | string {
-  return encoding === "msgpack" ? packr.pack(message) : JSON.stringify(message);
+  return encoding === "msgpack" ? packr.pack(withIntegerTimestamp(message)) : JSON.stringify(message);
+}
+
+/**
+ * msgpackr writes integers of 2^32 and above as float64; a µs timestamp (`result.ts` of ping) must
+ * reach msgpack clients as an integer (BRIEF: integer microseconds), so it is packed as a BigInt (int64).
+ */
+function withIntegerTimestamp(message: ControlMessage): unknown {
+  if (!("result" in message)) return message;
+  const ts = message.result["ts"];
+  if (typeof ts !== "number" || !Number.isSafeInteger(ts)) return message;
+  return { ...message, result: { ...message.result, ts: BigInt(ts) } };
 }
 
 export type DecodedFrame =

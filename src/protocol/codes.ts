@@ -18,7 +18,7 @@ export const ErrorCode = {
   UNKNOWN_TOPIC: 4004,
   /** The method is not one of the v1 methods. */
   UNKNOWN_METHOD: 4005,
-  /** The request would break a limit (topics per connection); refused whole, nothing changed. */
+  /** The request would break a limit (topics per connection, topics per request); refused whole, nothing changed. */
   LIMIT: 4006,
   /** Too many control messages; the request was not processed. */
   RATE_LIMITED: 4008,
@@ -32,6 +32,8 @@ export const CloseCode = {
   GOING_AWAY: 1001,
   /** A client frame exceeded `maxMessageBytes` (sent by the WebSocket layer). */
   MESSAGE_TOO_BIG: 1009,
+  /** A bug in the gateway while handling this connection's frame; the process keeps running. */
+  INTERNAL_ERROR: 1011,
   /** The socket stayed over its buffer limit; reserved for the slow-consumer policy. */
   SLOW_CONSUMER: 4007,
   /** The client kept sending control messages after being rate limited. */

@@ -146,3 +146,27 @@ export class EventEncoder {
     }
   }
 }
+
+/**
+ * JSON text of an event with the same keys, in the same order, as {@link EventEncoder.encode}: `f`
+ * only when non-zero, `n` only when set, payload keys last.
+ */
+export function encodeEventJson(event: MarketEvent): string {
+  const flags = event.f ?? 0;
+  let head = `{"e":"${event.e}","t":${JSON.stringify(event.t)},"q":${event.q},"te":${event.te},"ts":${event.ts}`;
+  if (flags !== 0) head += `,"f":${flags}`;
+  if (event.n !== undefined) head += `,"n":${event.n}`;
+  switch (event.e) {
+    case "trade":
+      return `${head},"p":${num(event.p)},"z":${num(event.z)}}`;
+    case "quote":
+      return `${head},"bp":${num(event.bp)},"bz":${num(event.bz)},"ap":${num(event.ap)},"az":${num(event.az)}}`;
+    case "bar":
+      return `${head},"o":${num(event.o)},"h":${num(event.h)},"l":${num(event.l)},"c":${num(event.c)},"v":${num(event.v)}}`;
+  }
+}
+
+/** Feed validation guarantees finite numbers; JSON.stringify's number format is what clients parse. */
+function num(value: number): string {
+  return JSON.stringify(value);
+}

@@ -49,9 +49,14 @@ export type DecodedFeed =
   | { readonly ok: true; readonly fields: Readonly<Record<string, unknown>> }
   | { readonly ok: false; readonly reason: FeedRejectReason };
 
-/** Decodes a feed payload: JSON when it starts with `{` (optionally after white space), else msgpack. */
+/**
+ * Decodes a feed payload: JSON when it starts with `{` or `[` (optionally after white space), else
+ * msgpack. (As msgpack those bytes would be a bare integer, never a valid feed message.)
+ */
 export function decodeFeedPayload(payload: Uint8Array, maxBytes: number): DecodedFeed {
   if (payload.length > maxBytes) return { ok: false, reason: FeedRejectReason.TOO_LARGE };
+  // 0xc1 is "never used" in msgpack; msgpackr decodes it to a placeholder object instead of failing.
+  if (payload[0] === 0xc1) return { ok: false, reason: FeedRejectReason.DECODE_ERROR };
   let value: unknown;
   try {
     value = looksLikeJson(payload)
@@ -68,7 +73,7 @@ export function decodeFeedPayload(payload: Uint8Array, maxBytes: number): Decode
 function looksLikeJson(payload: Uint8Array): boolean {
   for (let i = 0; i < payload.length; i++) {
     const byte = payload[i];
-    if (byte === 0x7b) return true; // "{"
+    if (byte === 0x7b || byte === 0x5b) return true; // "{" or "["
     if (byte !== 0x20 && byte !== 0x0a && byte !== 0x0d && byte !== 0x09) return false;
   }
   return false;

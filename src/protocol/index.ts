@@ -26,7 +26,7 @@ export {
   type SnapshotEndEvent,
   type TradeEvent,
 } from "./event.ts";
-export { EventEncoder } from "./event-encoder.ts";
+export { EventEncoder, encodeEventJson } from "./event-encoder.ts";
 export {
   FEED_REJECT_REASONS,
   FeedRejectReason,

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { ErrorCode } from "./codes.ts";
 import {
   MAX_TOPICS_PER_REQUEST,
@@ -21,8 +22,8 @@ function failed(value: unknown): RequestError {
   return { id: parsed.id, code: parsed.code, msg: parsed.msg };
 }
 
-void describe("parseRequest: methods", () => {
-  void it("parses a subscribe with topics, defaulting snapshot to true", () => {
+describe("parseRequest: methods", () => {
+  it("parses a subscribe with topics, defaulting snapshot to true", () => {
     assert.deepEqual(
       ok({ method: "subscribe", id: 1, params: { topics: ["xnas.AAPL.quote", "xnas.*.trade"] } }),
       {
@@ -34,14 +35,14 @@ void describe("parseRequest: methods", () => {
     );
   });
 
-  void it("parses a subscribe with snapshot false or true", () => {
+  it("parses a subscribe with snapshot false or true", () => {
     const off = ok({ method: "subscribe", id: "a", params: { topics: ["x.y.bar"], snapshot: false } });
     assert.equal(off.method === "subscribe" && off.snapshot, false);
     const on = ok({ method: "subscribe", id: "a", params: { topics: ["x.y.bar"], snapshot: true } });
     assert.equal(on.method === "subscribe" && on.snapshot, true);
   });
 
-  void it("returns subscribe topics unchecked, so bad ones can be reported one by one", () => {
+  it("returns subscribe topics unchecked, so bad ones can be reported one by one", () => {
     const request = ok({
       method: "subscribe",
       id: 2,
@@ -50,7 +51,7 @@ void describe("parseRequest: methods", () => {
     assert.deepEqual(request.method === "subscribe" && request.topics, ["x.y.trade", 7, "bad topic", null]);
   });
 
-  void it("parses an unsubscribe with topics", () => {
+  it("parses an unsubscribe with topics", () => {
     assert.deepEqual(ok({ method: "unsubscribe", id: 3, params: { topics: ["xnas.AAPL.quote"] } }), {
       method: "unsubscribe",
       id: 3,
@@ -58,14 +59,14 @@ void describe("parseRequest: methods", () => {
     });
   });
 
-  void it("parses list and ping with or without params", () => {
+  it("parses list and ping with or without params", () => {
     assert.deepEqual(ok({ method: "list", id: 4 }), { method: "list", id: 4 });
     assert.deepEqual(ok({ method: "ping", id: "p" }), { method: "ping", id: "p" });
     assert.deepEqual(ok({ method: "list", id: 5, params: {} }), { method: "list", id: 5 });
     assert.deepEqual(ok({ method: "ping", id: 6, params: {} }), { method: "ping", id: 6 });
   });
 
-  void it("refuses an unknown method with 4005, echoing the id and listing the known methods", () => {
+  it("refuses an unknown method with 4005, echoing the id and listing the known methods", () => {
     const error = failed({ method: "auth2", id: 9 });
     assert.equal(error.id, 9);
     assert.equal(error.code, ErrorCode.UNKNOWN_METHOD);
@@ -73,14 +74,14 @@ void describe("parseRequest: methods", () => {
     assert.match(error.msg, /subscribe, unsubscribe, list, ping/);
   });
 
-  void it("truncates a long unknown method name to 64 characters in the message", () => {
+  it("truncates a long unknown method name to 64 characters in the message", () => {
     const error = failed({ method: "m".repeat(1000), id: 9 });
     assert.equal(error.code, ErrorCode.UNKNOWN_METHOD);
     assert.ok(error.msg.includes(`"${"m".repeat(64)}"`));
     assert.ok(!error.msg.includes("m".repeat(65)));
   });
 
-  void it("refuses a missing or non-string method with 4000, echoing the id", () => {
+  it("refuses a missing or non-string method with 4000, echoing the id", () => {
     assert.deepEqual(failed({ id: 1 }), {
       id: 1,
       code: ErrorCode.BAD_REQUEST,
@@ -94,8 +95,8 @@ void describe("parseRequest: methods", () => {
   });
 });
 
-void describe("parseRequest: request and id", () => {
-  void it("refuses a request that is not a map with 4000 and id null", () => {
+describe("parseRequest: request and id", () => {
+  it("refuses a request that is not a map with 4000 and id null", () => {
     for (const [value, what] of [
       [null, "null"],
       [[1, 2], "an array"],
@@ -112,7 +113,7 @@ void describe("parseRequest: request and id", () => {
     }
   });
 
-  void it("refuses a request without id with 4000 and id null", () => {
+  it("refuses a request without id with 4000 and id null", () => {
     assert.deepEqual(failed({ method: "ping" }), {
       id: null,
       code: ErrorCode.BAD_REQUEST,
@@ -120,22 +121,22 @@ void describe("parseRequest: request and id", () => {
     });
   });
 
-  void it("refuses ids of the wrong type with 4000 and id null", () => {
+  it("refuses ids of the wrong type with 4000 and id null", () => {
     for (const id of [null, true, { n: 1 }, [1], Number.NaN, Number.POSITIVE_INFINITY, "x".repeat(65)]) {
       const error = failed({ method: "ping", id });
-      assert.equal(error.id, null, String(id));
+      assert.equal(error.id, null, inspect(id));
       assert.equal(error.code, ErrorCode.BAD_REQUEST);
       assert.match(error.msg, /id must be a number or a string of at most 64 characters/);
     }
   });
 
-  void it("accepts numeric and string ids up to 64 characters and echoes them unchanged", () => {
+  it("accepts numeric and string ids up to 64 characters and echoes them unchanged", () => {
     for (const id of [0, -1, 1.5, 2 ** 53, "", "abc", "x".repeat(64)]) {
       assert.equal(ok({ method: "ping", id }).id, id);
     }
   });
 
-  void it("checks the id before the method, so a bad id hides an unknown method", () => {
+  it("checks the id before the method, so a bad id hides an unknown method", () => {
     assert.deepEqual(failed({ method: "nope" }), {
       id: null,
       code: ErrorCode.BAD_REQUEST,
@@ -144,8 +145,8 @@ void describe("parseRequest: request and id", () => {
   });
 });
 
-void describe("parseRequest: params", () => {
-  void it("refuses params that are not a map with 4000, echoing the id", () => {
+describe("parseRequest: params", () => {
+  it("refuses params that are not a map with 4000, echoing the id", () => {
     for (const [params, what] of [
       [[], "an array"],
       ["topics", "string"],
@@ -160,7 +161,7 @@ void describe("parseRequest: params", () => {
     }
   });
 
-  void it("refuses subscribe and unsubscribe with missing, empty or non-array topics with 4000", () => {
+  it("refuses subscribe and unsubscribe with missing, empty or non-array topics with 4000", () => {
     for (const method of ["subscribe", "unsubscribe"]) {
       for (const params of [undefined, {}, { topics: [] }, { topics: "xnas.AAPL.quote" }, { topics: null }]) {
         assert.deepEqual(failed({ method, id: 8, params }), {
@@ -172,7 +173,7 @@ void describe("parseRequest: params", () => {
     }
   });
 
-  void it(`accepts ${MAX_TOPICS_PER_REQUEST} topics and refuses ${MAX_TOPICS_PER_REQUEST + 1} with 4006`, () => {
+  it(`accepts ${MAX_TOPICS_PER_REQUEST} topics and refuses ${MAX_TOPICS_PER_REQUEST + 1} with 4006`, () => {
     const topics = Array.from({ length: MAX_TOPICS_PER_REQUEST }, (_, i) => `xnas.S${i}.quote`);
     for (const method of ["subscribe", "unsubscribe"]) {
       const request = ok({ method, id: 1, params: { topics } });
@@ -185,7 +186,7 @@ void describe("parseRequest: params", () => {
     }
   });
 
-  void it("refuses unknown subscribe params with 4000 naming the param", () => {
+  it("refuses unknown subscribe params with 4000 naming the param", () => {
     assert.deepEqual(
       failed({ method: "subscribe", id: 1, params: { topics: ["a.b.quote"], snapshots: true } }),
       {
@@ -196,7 +197,7 @@ void describe("parseRequest: params", () => {
     );
   });
 
-  void it("refuses unknown unsubscribe params with 4000 naming the param", () => {
+  it("refuses unknown unsubscribe params with 4000 naming the param", () => {
     assert.deepEqual(
       failed({ method: "unsubscribe", id: 1, params: { topics: ["a.b.quote"], snapshot: true } }),
       {
@@ -207,7 +208,7 @@ void describe("parseRequest: params", () => {
     );
   });
 
-  void it("refuses maxHz and onSlow as not supported yet with 4000", () => {
+  it("refuses maxHz and onSlow as not supported yet with 4000", () => {
     for (const [param, value] of [
       ["maxHz", 10],
       ["onSlow", "conflate"],
@@ -223,7 +224,7 @@ void describe("parseRequest: params", () => {
     }
   });
 
-  void it("refuses a snapshot that is not a boolean with 4000", () => {
+  it("refuses a snapshot that is not a boolean with 4000", () => {
     for (const snapshot of [1, 0, "true", [], {}]) {
       assert.deepEqual(failed({ method: "subscribe", id: 3, params: { topics: ["a.b.quote"], snapshot } }), {
         id: 3,
@@ -234,8 +235,8 @@ void describe("parseRequest: params", () => {
   });
 });
 
-void describe("isPlainMap", () => {
-  void it("is true for objects only, not arrays, null or binary", () => {
+describe("isPlainMap", () => {
+  it("is true for objects only, not arrays, null or binary", () => {
     assert.equal(isPlainMap({}), true);
     assert.equal(isPlainMap({ a: 1 }), true);
     for (const value of [

@@ -117,8 +117,11 @@ function fail(id: RequestId | null, code: ErrorCode, msg: string): ParsedRequest
   return { ok: false, id, code, msg };
 }
 
+/** A map decoded from JSON or msgpack: a plain object (msgpackr decodes some bytes to class instances). */
 export function isPlainMap(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value) && !ArrayBuffer.isView(value);
+  if (typeof value !== "object" || value === null) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
 }
 
 function describe(value: unknown): string {

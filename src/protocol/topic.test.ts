@@ -19,32 +19,32 @@ function matches(pattern: string, topic: string): boolean {
   return patternMatches(pattern.split("."), topic.split("."));
 }
 
-void describe("checkPattern", () => {
-  void it("accepts a concrete topic of each event type and splits it into its tokens", () => {
+describe("checkPattern", () => {
+  it("accepts a concrete topic of each event type and splits it into its tokens", () => {
     for (const type of EVENT_TYPES) {
       assert.deepEqual(accepted(`xnas.AAPL.${type}`), { tokens: ["xnas", "AAPL", type], wildcard: false });
     }
   });
 
-  void it("accepts every allowed token character", () => {
+  it("accepts every allowed token character", () => {
     assert.deepEqual(accepted("binance.BTC-USDT.trade").tokens, ["binance", "BTC-USDT", "trade"]);
     assert.equal(accepted("v_1.a+b=c:d@e~f^g.quote").wildcard, false);
     assert.equal(accepted("0.9.bar").wildcard, false);
   });
 
-  void it("accepts tokens of 64 characters and refuses 65", () => {
+  it("accepts tokens of 64 characters and refuses 65", () => {
     assert.equal(accepted(`xnas.${"A".repeat(64)}.quote`).wildcard, false);
     assert.equal(refused(`xnas.${"A".repeat(65)}.quote`).code, ErrorCode.BAD_TOPIC);
   });
 
-  void it("accepts * in any position as a wildcard", () => {
+  it("accepts * in any position as a wildcard", () => {
     assert.deepEqual(accepted("xnas.*.quote"), { tokens: ["xnas", "*", "quote"], wildcard: true });
     assert.deepEqual(accepted("*.AAPL.trade"), { tokens: ["*", "AAPL", "trade"], wildcard: true });
     assert.deepEqual(accepted("xnas.AAPL.*"), { tokens: ["xnas", "AAPL", "*"], wildcard: true });
     assert.deepEqual(accepted("*.*.*"), { tokens: ["*", "*", "*"], wildcard: true });
   });
 
-  void it("accepts > as the last token with one, two or three tokens", () => {
+  it("accepts > as the last token with one, two or three tokens", () => {
     assert.deepEqual(accepted(">"), { tokens: [">"], wildcard: true });
     assert.deepEqual(accepted("xnas.>"), { tokens: ["xnas", ">"], wildcard: true });
     assert.deepEqual(accepted("*.>"), { tokens: ["*", ">"], wildcard: true });
@@ -54,7 +54,7 @@ void describe("checkPattern", () => {
     });
   });
 
-  void it("refuses > anywhere but the last token with 4002", () => {
+  it("refuses > anywhere but the last token with 4002", () => {
     for (const pattern of [">.AAPL.quote", "xnas.>.quote", ">.>"]) {
       const { code, msg } = refused(pattern);
       assert.equal(code, ErrorCode.BAD_TOPIC, pattern);
@@ -62,7 +62,7 @@ void describe("checkPattern", () => {
     }
   });
 
-  void it("refuses more than 3 tokens with 4002, even when the last is >", () => {
+  it("refuses more than 3 tokens with 4002, even when the last is >", () => {
     for (const pattern of ["xnas.AAPL.quote.x", "a.b.c.>", "xnas.AAPL.quote."]) {
       const { code, msg } = refused(pattern);
       assert.equal(code, ErrorCode.BAD_TOPIC, pattern);
@@ -70,7 +70,7 @@ void describe("checkPattern", () => {
     }
   });
 
-  void it("refuses fewer than 3 tokens without a trailing > with 4002", () => {
+  it("refuses fewer than 3 tokens without a trailing > with 4002", () => {
     for (const pattern of ["xnas", "xnas.AAPL", "*", "xnas.*", "*.*"]) {
       const { code, msg } = refused(pattern);
       assert.equal(code, ErrorCode.BAD_TOPIC, pattern);
@@ -78,7 +78,7 @@ void describe("checkPattern", () => {
     }
   });
 
-  void it("refuses empty tokens and characters outside the token set with 4002", () => {
+  it("refuses empty tokens and characters outside the token set with 4002", () => {
     for (const pattern of [
       "xnas..quote",
       ".AAPL.quote",
@@ -96,11 +96,11 @@ void describe("checkPattern", () => {
     }
   });
 
-  void it("refuses the empty string with 4002", () => {
+  it("refuses the empty string with 4002", () => {
     assert.deepEqual(refused(""), { code: ErrorCode.BAD_TOPIC, msg: "topic is empty" });
   });
 
-  void it(`refuses a topic longer than ${MAX_TOPIC_LENGTH} characters with 4002 before reading its tokens`, () => {
+  it(`refuses a topic longer than ${MAX_TOPIC_LENGTH} characters with 4002 before reading its tokens`, () => {
     const tooLong = `xnas.${"S".repeat(MAX_TOPIC_LENGTH - 10)}.quote`;
     assert.equal(tooLong.length, MAX_TOPIC_LENGTH + 1);
     assert.deepEqual(refused(tooLong), {
@@ -113,12 +113,12 @@ void describe("checkPattern", () => {
     assert.doesNotMatch(refused(atLimit).msg, /longer than/);
   });
 
-  void it("accepts the longest topic three legal tokens can make", () => {
+  it("accepts the longest topic three legal tokens can make", () => {
     const longest = `${"V".repeat(64)}.${"S".repeat(64)}.quote`;
     assert.equal(accepted(longest).tokens.length, 3);
   });
 
-  void it("refuses a non-string with 4002 naming its type", () => {
+  it("refuses a non-string with 4002 naming its type", () => {
     for (const [value, type] of [
       [42, "number"],
       [null, "object"],
@@ -134,7 +134,7 @@ void describe("checkPattern", () => {
     }
   });
 
-  void it("refuses an unknown event type with 4004, not 4002", () => {
+  it("refuses an unknown event type with 4004, not 4002", () => {
     for (const pattern of ["xnas.AAPL.quotes", "xnas.*.book", "*.*.Trade", "xnas.AAPL.tradee"]) {
       const { code, msg } = refused(pattern);
       assert.equal(code, ErrorCode.UNKNOWN_TOPIC, pattern);
@@ -143,15 +143,15 @@ void describe("checkPattern", () => {
     }
   });
 
-  void it("reports a syntax error as 4002 even when the type is also unknown", () => {
+  it("reports a syntax error as 4002 even when the type is also unknown", () => {
     assert.equal(refused("xnas.AA PL.book").code, ErrorCode.BAD_TOPIC);
     assert.equal(refused("xnas..book").code, ErrorCode.BAD_TOPIC);
     assert.equal(refused("a.b.book.x").code, ErrorCode.BAD_TOPIC);
   });
 });
 
-void describe("isEventType", () => {
-  void it("knows exactly trade, quote and bar", () => {
+describe("isEventType", () => {
+  it("knows exactly trade, quote and bar", () => {
     assert.deepEqual([...EVENT_TYPES], ["trade", "quote", "bar"]);
     for (const type of EVENT_TYPES) assert.equal(isEventType(type), true);
     for (const type of ["", "Trade", "quotes", "*", ">", "snapshot_end", "heartbeat"]) {
@@ -160,19 +160,19 @@ void describe("isEventType", () => {
   });
 });
 
-void describe("patternMatches", () => {
-  void it("matches a literal pattern only against the same topic", () => {
+describe("patternMatches", () => {
+  it("matches a literal pattern only against the same topic", () => {
     assert.equal(matches("xnas.AAPL.quote", "xnas.AAPL.quote"), true);
     assert.equal(matches("xnas.AAPL.quote", "xnas.AAPL.trade"), false);
     assert.equal(matches("xnas.AAPL.quote", "xnas.MSFT.quote"), false);
     assert.equal(matches("xnas.AAPL.quote", "xlon.AAPL.quote"), false);
   });
 
-  void it("is case sensitive", () => {
+  it("is case sensitive", () => {
     assert.equal(matches("xnas.aapl.quote", "xnas.AAPL.quote"), false);
   });
 
-  void it("lets * match exactly one token", () => {
+  it("lets * match exactly one token", () => {
     assert.equal(matches("xnas.*.quote", "xnas.AAPL.quote"), true);
     assert.equal(matches("xnas.*.quote", "xnas.MSFT.quote"), true);
     assert.equal(matches("xnas.*.quote", "xnas.AAPL.trade"), false);
@@ -183,7 +183,7 @@ void describe("patternMatches", () => {
     assert.equal(matches("xnas.*", "xnas.AAPL.quote"), false);
   });
 
-  void it("lets > match one or more remaining tokens", () => {
+  it("lets > match one or more remaining tokens", () => {
     assert.equal(matches("binance.BTC-USDT.>", "binance.BTC-USDT.trade"), true);
     assert.equal(matches("binance.>", "binance.BTC-USDT.trade"), true);
     assert.equal(matches("binance.>", "binance.ETH-USDT.quote"), true);
@@ -193,14 +193,14 @@ void describe("patternMatches", () => {
     assert.equal(matches("binance.>", "xnas.AAPL.trade"), false);
   });
 
-  void it("does not let > match zero tokens", () => {
+  it("does not let > match zero tokens", () => {
     assert.equal(matches("xnas.AAPL.>", "xnas.AAPL"), false);
     assert.equal(matches("xnas.>", "xnas"), false);
     assert.equal(patternMatches([">"], []), false);
     assert.equal(matches("*.>", "xnas"), false);
   });
 
-  void it("does not match a topic with fewer or more tokens than a pattern without >", () => {
+  it("does not match a topic with fewer or more tokens than a pattern without >", () => {
     assert.equal(matches("xnas.AAPL.quote", "xnas.AAPL"), false);
     assert.equal(matches("xnas.AAPL", "xnas.AAPL.quote"), false);
     assert.equal(patternMatches([], ["xnas"]), false);

@@ -74,20 +74,20 @@ export class SubscriptionTable<S> {
     const mine = this.#bySubscriber.get(subscriber);
     const errors: TopicError[] = [];
     const fresh = new Map<string, PatternCheck & { ok: true }>();
-    const already: string[] = [];
+    const accepted = new Set<string>(); // request order, each pattern once
     for (const raw of patterns) {
       const check = checkPattern(raw);
       if (!check.ok) {
         errors.push({
-          topic: typeof raw === "string" ? raw.slice(0, 256) : String(raw).slice(0, 64),
+          topic: describeTopic(raw),
           code: check.code,
           msg: check.msg,
         });
         continue;
       }
       const pattern = raw as string;
-      if (mine?.has(pattern) === true) already.push(pattern);
-      else if (!fresh.has(pattern)) fresh.set(pattern, check);
+      accepted.add(pattern);
+      if (mine?.has(pattern) !== true && !fresh.has(pattern)) fresh.set(pattern, check);
     }
     const have = mine?.size ?? 0;
     if (have + fresh.size > this.maxPatternsPerSubscriber) {
@@ -115,7 +115,7 @@ export class SubscriptionTable<S> {
       this.#forEachTopic(pattern, entry, (topic) => topic.subscribers.add(subscriber));
       if (first) this.listener.patternActive(pattern);
     }
-    return { ok: true, added: [...already, ...fresh.keys()], errors };
+    return { ok: true, added: [...accepted], errors };
   }
 
   /** Unsubscribes from each pattern held; patterns not held are reported per topic. */
@@ -129,7 +129,7 @@ export class SubscriptionTable<S> {
     for (const raw of patterns) {
       if (typeof raw !== "string" || mine?.has(raw) !== true) {
         const check = checkPattern(raw);
-        const topic = typeof raw === "string" ? raw.slice(0, 256) : String(raw).slice(0, 64);
+        const topic = describeTopic(raw);
         errors.push(
           check.ok
             ? { topic, code: ErrorCode.UNKNOWN_TOPIC, msg: `not subscribed to "${topic}"` }
@@ -197,4 +197,12 @@ export class SubscriptionTable<S> {
     }
     for (const topic of this.#topics.values()) if (patternMatches(entry.tokens, topic.tokens)) fn(topic);
   }
+}
+
+/** A printable name for a topic entry of any type; never throws (a map with a `toString` key would). */
+function describeTopic(raw: unknown): string {
+  if (typeof raw === "string") return raw.slice(0, 256);
+  if (typeof raw === "number" || typeof raw === "boolean" || raw === null || raw === undefined)
+    return String(raw);
+  return Array.isArray(raw) ? "(array)" : `(${typeof raw})`;
 }
