@@ -1,0 +1,519 @@
+/**
+ * Fan-out ceiling (PERF-NOTES.md "Fan-out ceiling on this machine"): C WebSocket clients, each
+ * subscribed to T of M topics, a server-side publisher pumping P publishes per event-loop turn;
+ * delivered messages per second counted at the clients. Two server variants, one after the other in
+ * this process, alternating their order each round:
+ *
+ *   raw-uws   uWS.js `ws.subscribe` + `app.publish(topic, bytes, true)`: the topic tree in C++, the ceiling
+ *   tickwire  the real `Hub` + `Gateway` from src/: v1 subscribe, one encode per update, per-socket
+ *             outbox written once per turn inside `cork`
+ *
+ * The clients (bench/lib/ws-client.ts) run in child processes and only walk frame headers, so the
+ * server keeps one of the 2 cores to itself. Target (issue): tickwire ≥ 0.9× raw uWS.
+ *
+ *   cd bench && node --import tsx fanout-ceiling.ts [--rounds 5] [--variants raw-uws,tickwire] [--smoke]
+ */
+import { availableParallelism } from "node:os";
+import { PerformanceObserver } from "node:perf_hooks";
+import { setTimeout as sleep } from "node:timers/promises";
+import { EncodedEvent, type Hub } from "../src/fanout/index.ts";
+import { loadUws } from "../src/gateway/index.ts";
+import { EventEncoder, nowMicros, toMarketEvent } from "../src/protocol/index.ts";
+import { parseOptions } from "./lib/args.ts";
+import { ClientFleet, sourceAddressesFor, type FleetMark } from "./lib/client-fleet.ts";
+import { topicsOfClient } from "./lib/client-protocol.ts";
+import {
+  HOST,
+  STREAM_PATH,
+  defaultConfig,
+  startRawUws,
+  startTickwire,
+  topicNames,
+  type RawUwsServer,
+  type TickwireServer,
+} from "./lib/servers.ts";
+import { infoMarkdown, int, machineCpuTicks, median, runInfo, table, writeResults } from "./lib/run-info.ts";
+
+/** Garbage-collection pauses of this (the server) process, summed as they are reported. */
+const gc = { count: 0, ms: 0 };
+const gcObserver = new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    gc.count++;
+    gc.ms += entry.duration;
+  }
+});
+gcObserver.observe({ entryTypes: ["gc"] });
+
+const VARIANTS = ["raw-uws", "tickwire"] as const;
+type Variant = (typeof VARIANTS)[number];
+const TARGET_RATIO = 0.9;
+
+const opts = parseOptions(
+  "fanout-ceiling: delivered msgs/s of raw uWS pub/sub vs tickwire's Hub + Gateway",
+  {
+    clients: 1000,
+    topics: 100,
+    topicsPerClient: 10,
+    publishesPerTurn: 200,
+    warmupS: 2,
+    durationS: 10,
+    rounds: 5,
+    clientProcesses: 1,
+    variants: "raw-uws,tickwire",
+  },
+  { clients: 50, warmupS: 0.5, durationS: 1, rounds: 1 },
+  {
+    clients: { help: "WebSocket clients" },
+    topics: { help: "topics published round-robin" },
+    topicsPerClient: { help: "topics each client subscribes to" },
+    publishesPerTurn: { help: "publishes per event-loop turn (one setImmediate)" },
+    warmupS: { help: "seconds of publishing before counting" },
+    durationS: { help: "seconds counted" },
+    rounds: { help: "rounds; each runs every variant, order alternating" },
+    clientProcesses: { help: "child processes the clients are spread over" },
+    variants: { help: "comma-separated, of raw-uws, tickwire" },
+  },
+);
+const variants = opts.variants.split(",").map((v) => v.trim()) as Variant[];
+for (const v of variants) {
+  if (!VARIANTS.includes(v))
+    throw new Error(`--variants: unknown variant "${v}" (known: ${VARIANTS.join(", ")})`);
+}
+
+/** Publishes round-robin over the topics, `perTurn` per `setImmediate` turn, until stopped. */
+abstract class Publisher {
+  published = 0;
+  turns = 0;
+  readonly perTopic: number[];
+  #running = false;
+  #next = 0;
+  readonly #pump = (): void => {
+    if (!this.#running) return;
+    let index = this.#next;
+    const count = this.perTopic.length;
+    for (let i = 0; i < this.perTurn; i++) {
+      this.publishOne(index);
+      this.perTopic[index]!++;
+      index = index + 1 === count ? 0 : index + 1;
+    }
+    this.#next = index;
+    this.published += this.perTurn;
+    this.turns++;
+    // Rescheduled last, so tickwire's per-turn flush (queued by the first publish) runs before the
+    // next pump: every turn writes what the previous one published, as uWS drains per loop iteration.
+    setImmediate(this.#pump);
+  };
+
+  constructor(
+    readonly topics: readonly string[],
+    private readonly perTurn: number,
+  ) {
+    this.perTopic = topics.map(() => 0);
+  }
+
+  protected abstract publishOne(topicIndex: number): void;
+
+  start(): void {
+    this.#running = true;
+    setImmediate(this.#pump);
+  }
+
+  stop(): void {
+    this.#running = false;
+  }
+}
+
+/** Sample quote fields, as decodeFeedPayload returns them from a feed message. */
+function quoteFields(seq: number, te: number): Record<string, number> {
+  const tick = seq % 200;
+  return { te, bp: 187.25 + tick / 100, bz: 100 + tick, ap: 187.27 + tick / 100, az: 300 + tick };
+}
+
+/** What NatsIngest#onMessage does per accepted message, minus NATS and decoding. */
+class TickwirePublisher extends Publisher {
+  readonly #encoder = new EventEncoder();
+  constructor(
+    private readonly hub: Hub,
+    topics: readonly string[],
+    perTurn: number,
+  ) {
+    super(topics, perTurn);
+  }
+  protected publishOne(topicIndex: number): void {
+    const topic = this.hub.topic(this.topics[topicIndex]!);
+    const ts = nowMicros();
+    const event = toMarketEvent("quote", topic.name, ++topic.seq, ts, quoteFields(topic.seq, ts - 150));
+    this.hub.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
+  }
+}
+
+/** `app.publish` of a pre-encoded quote per topic, the same size as tickwire's (sequence ~1000). */
+class RawUwsPublisher extends Publisher {
+  readonly #payloads: Uint8Array[];
+  constructor(
+    private readonly server: RawUwsServer,
+    topics: readonly string[],
+    perTurn: number,
+  ) {
+    super(topics, perTurn);
+    const encoder = new EventEncoder();
+    const ts = nowMicros();
+    this.#payloads = topics.map((t) =>
+      Uint8Array.from(encoder.encode(toMarketEvent("quote", t, 1000, ts, quoteFields(1000, ts - 150)))),
+    );
+  }
+  protected publishOne(topicIndex: number): void {
+    this.server.app.publish(this.topics[topicIndex]!, this.#payloads[topicIndex]!, true, false);
+  }
+}
+
+interface ServerMark {
+  readonly atMs: number;
+  readonly published: number;
+  readonly turns: number;
+  readonly cpuUs: number;
+  readonly elu: EventLoopUtilization;
+  readonly drops: number;
+  readonly machine: ReturnType<typeof machineCpuTicks>;
+  readonly gcCount: number;
+  readonly gcMs: number;
+}
+type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
+
+interface VariantRun {
+  readonly variant: Variant;
+  readonly round: number;
+  readonly connectMs: number;
+  readonly measuredS: number;
+  /** Events received by all clients per second (the headline number). */
+  readonly deliveredPerSec: number;
+  /** WebSocket frames per second (equal to events while every frame holds one event). */
+  readonly framesPerSec: number;
+  readonly publishedPerSec: number;
+  readonly turnsPerSec: number;
+  /** Messages each client got per event-loop turn, on average. */
+  readonly messagesPerClientPerTurn: number;
+  readonly meanPayloadBytes: number;
+  readonly serverCpuPct: number;
+  /** Server process CPU (user + system) per delivered event: less sensitive to other load than the rate. */
+  readonly serverCpuNsPerEvent: number;
+  readonly serverEventLoopUtilization: number;
+  /** Server GC pauses per second of the window (count and milliseconds). */
+  readonly serverGcPerSec: number;
+  readonly serverGcMsPerSec: number;
+  readonly clientCpuPct: number;
+  /** Whole machine busy, in % of one core (200 = both cores); minus server and clients = other work. */
+  readonly machineBusyPct: number | null;
+  /** Over the whole run (warm-up included): 1 − delivered / (Σ publishes × subscribers of the topic). */
+  readonly lossPct: number;
+  /** tickwire only: events skipped for slow consumers or refused by uWS backpressure, in the window. */
+  readonly serverDropsInWindow: number | null;
+}
+
+async function runVariant(variant: Variant, round: number): Promise<VariantRun> {
+  const uws = loadUws();
+  const config = defaultConfig();
+  const names = topicNames(opts.topics);
+  let tickwire: TickwireServer | undefined;
+  let raw: RawUwsServer | undefined;
+  let publisher: Publisher;
+  let drops = (): number => 0;
+  if (variant === "tickwire") {
+    tickwire = await startTickwire(uws, config);
+    const stats = tickwire.hub.stats;
+    drops = () => stats.dropsSlowConsumer + stats.dropsBackpressure;
+    publisher = new TickwirePublisher(tickwire.hub, names, opts.publishesPerTurn);
+  } else {
+    raw = await startRawUws(uws, config);
+    publisher = new RawUwsPublisher(raw, names, opts.publishesPerTurn);
+  }
+  const port = (tickwire ?? raw)!.port;
+  const fleet = ClientFleet.spawn(Math.max(1, opts.clientProcesses));
+  try {
+    const connectMs = await fleet.connect(
+      {
+        host: HOST,
+        port,
+        path: STREAM_PATH,
+        topicNames: names,
+        topicsPerClient: opts.topicsPerClient,
+        sourceAddresses: sourceAddressesFor(opts.clients),
+        concurrency: 256,
+      },
+      0,
+      opts.clients,
+      120_000,
+    );
+    const subscribers = names.map(() => 0);
+    for (let c = 0; c < opts.clients; c++) {
+      for (const t of topicsOfClient(c, names, opts.topicsPerClient)) subscribers[names.indexOf(t)]!++;
+    }
+    const serverMark = (): ServerMark => {
+      const cpu = process.cpuUsage();
+      return {
+        atMs: performance.now(),
+        published: publisher.published,
+        turns: publisher.turns,
+        cpuUs: cpu.user + cpu.system,
+        elu: performance.eventLoopUtilization(),
+        drops: drops(),
+        machine: machineCpuTicks(),
+        gcCount: gc.count,
+        gcMs: gc.ms,
+      };
+    };
+    const before = await fleet.mark();
+    publisher.start();
+    await sleep(opts.warmupS * 1000);
+    const c0 = await fleet.mark();
+    const s0 = serverMark();
+    await sleep(opts.durationS * 1000);
+    const c1 = await fleet.mark();
+    const s1 = serverMark();
+    publisher.stop();
+    const settled = await settle(fleet, c1);
+    const expected = publisher.perTopic.reduce((sum, n, t) => sum + n * subscribers[t]!, 0);
+    const delivered = settled.events - before.events;
+
+    const clientS = (c1.atMs - c0.atMs) / 1000;
+    const serverS = (s1.atMs - s0.atMs) / 1000;
+    const frames = c1.frames - c0.frames;
+    const events = c1.events - c0.events;
+    const serverCpuUs = s1.cpuUs - s0.cpuUs;
+    const machine =
+      s0.machine !== undefined && s1.machine !== undefined && s1.machine.total > s0.machine.total
+        ? Math.round(
+            ((s1.machine.busy - s0.machine.busy) / (s1.machine.total - s0.machine.total)) *
+              availableParallelism() *
+              1000,
+          ) / 10
+        : null;
+    const turns = s1.turns - s0.turns;
+    const run: VariantRun = {
+      variant,
+      round,
+      connectMs: Math.round(connectMs),
+      measuredS: round3(clientS),
+      deliveredPerSec: Math.round(events / clientS),
+      framesPerSec: Math.round(frames / clientS),
+      publishedPerSec: Math.round((s1.published - s0.published) / serverS),
+      turnsPerSec: Math.round(turns / serverS),
+      messagesPerClientPerTurn: round3(events / opts.clients / Math.max(1, turns)),
+      meanPayloadBytes: round3((c1.payloadBytes - c0.payloadBytes) / Math.max(1, frames)),
+      serverCpuPct: Math.round((serverCpuUs / 1e4 / serverS) * 10) / 10,
+      serverCpuNsPerEvent: Math.round((serverCpuUs * 1000 * (clientS / serverS)) / Math.max(1, events)),
+      serverEventLoopUtilization: round3(performance.eventLoopUtilization(s1.elu, s0.elu).utilization),
+      serverGcPerSec: Math.round(((s1.gcCount - s0.gcCount) / serverS) * 10) / 10,
+      serverGcMsPerSec: Math.round(((s1.gcMs - s0.gcMs) / serverS) * 10) / 10,
+      clientCpuPct: Math.round(((c1.cpuUs - c0.cpuUs) / 1e4 / clientS) * 10) / 10,
+      machineBusyPct: machine,
+      lossPct: expected === 0 ? 0 : Math.round((1 - delivered / expected) * 1e5) / 1e3,
+      serverDropsInWindow: variant === "tickwire" ? s1.drops - s0.drops : null,
+    };
+    await fleet.close();
+    if (tickwire !== undefined && tickwire.internalErrors.length > 0) {
+      throw new Error(`tickwire reported ${tickwire.internalErrors.length} internal error(s)`, {
+        cause: tickwire.internalErrors[0],
+      });
+    }
+    return run;
+  } catch (error) {
+    publisher.stop();
+    fleet.kill();
+    throw error;
+  } finally {
+    await (tickwire ?? raw)!.close();
+  }
+}
+
+/** After the publisher stops: waits (≤ 5 s) until the clients have read everything in flight. */
+async function settle(fleet: ClientFleet, last: FleetMark): Promise<FleetMark> {
+  let previous = last;
+  for (let i = 0; i < 25; i++) {
+    await sleep(200);
+    const mark = await fleet.mark();
+    if (mark.frames === previous.frames) return mark;
+    previous = mark;
+  }
+  return previous;
+}
+
+function round3(n: number): number {
+  return Math.round(n * 1000) / 1000;
+}
+
+const info = runInfo();
+const parameters = {
+  clients: opts.clients,
+  topics: opts.topics,
+  topicsPerClient: opts.topicsPerClient,
+  subscribersPerTopic: (opts.clients * opts.topicsPerClient) / opts.topics,
+  publishesPerTurn: opts.publishesPerTurn,
+  warmupS: opts.warmupS,
+  durationS: opts.durationS,
+  rounds: opts.rounds,
+  clientProcesses: opts.clientProcesses,
+  variants,
+  limits: (({ maxBackpressureBytes, maxBufferedBytes, idleTimeoutMs, maxMessageBytes }) => ({
+    maxBackpressureBytes,
+    maxBufferedBytes,
+    idleTimeoutMs,
+    maxMessageBytes,
+  }))(defaultConfig()),
+};
+console.log(`fanout-ceiling: ${JSON.stringify(parameters)}`);
+
+const runs: VariantRun[] = [];
+for (let round = 1; round <= opts.rounds; round++) {
+  const order = round % 2 === 1 ? variants : [...variants].reverse();
+  for (const variant of order) {
+    const run = await runVariant(variant, round);
+    runs.push(run);
+    console.log(
+      `round ${round} ${variant.padEnd(8)} delivered ${int(run.deliveredPerSec).padStart(10)} msgs/s` +
+        `  (server CPU ${run.serverCpuPct}% = ${run.serverCpuNsPerEvent} ns/msg, clients CPU ${run.clientCpuPct}%,` +
+        ` machine ${run.machineBusyPct ?? "?"}% of ${availableParallelism() * 100}%, GC ${run.serverGcMsPerSec} ms/s,` +
+        ` loss ${run.lossPct}%,` +
+        ` ${run.messagesPerClientPerTurn} msgs/client/turn, ${run.meanPayloadBytes} B payload)`,
+    );
+  }
+}
+
+gcObserver.disconnect();
+
+const summary = variants.map((variant) => {
+  const mine = runs.filter((r) => r.variant === variant);
+  return {
+    variant,
+    medianDeliveredPerSec: median(mine.map((r) => r.deliveredPerSec)),
+    minDeliveredPerSec: Math.min(...mine.map((r) => r.deliveredPerSec)),
+    maxDeliveredPerSec: Math.max(...mine.map((r) => r.deliveredPerSec)),
+    medianServerCpuNsPerEvent: median(mine.map((r) => r.serverCpuNsPerEvent)),
+  };
+});
+/**
+ * Runs whose server was below this CPU share were not server-bound (other work on the machine, or
+ * the clients): their rates say little about the server. The CPU cost per event still holds.
+ */
+const SATURATED_CPU_PCT = 90;
+const unsaturated = runs.filter((r) => r.serverCpuPct < SATURATED_CPU_PCT);
+const rawNs = summary.find((s) => s.variant === "raw-uws")?.medianServerCpuNsPerEvent;
+const twNs = summary.find((s) => s.variant === "tickwire")?.medianServerCpuNsPerEvent;
+/** raw ns/event ÷ tickwire ns/event: the throughput ratio if both servers had a core to themselves. */
+const cpuCostRatio = rawNs !== undefined && twNs !== undefined && twNs > 0 ? round3(rawNs / twNs) : null;
+const rawMedian = summary.find((s) => s.variant === "raw-uws")?.medianDeliveredPerSec;
+const twMedian = summary.find((s) => s.variant === "tickwire")?.medianDeliveredPerSec;
+const ratio =
+  rawMedian !== undefined && twMedian !== undefined && rawMedian > 0 ? twMedian / rawMedian : null;
+/** Ratio within each round (same conditions, back to back). */
+const roundRatios: number[] = [];
+for (let round = 1; round <= opts.rounds; round++) {
+  const r = runs.find((x) => x.round === round && x.variant === "raw-uws");
+  const t = runs.find((x) => x.round === round && x.variant === "tickwire");
+  if (r !== undefined && t !== undefined && r.deliveredPerSec > 0)
+    roundRatios.push(round3(t.deliveredPerSec / r.deliveredPerSec));
+}
+const verdict =
+  ratio === null ? "n/a" : ratio >= TARGET_RATIO ? `met (≥ ${TARGET_RATIO}×)` : `MISSED (< ${TARGET_RATIO}×)`;
+console.log(
+  summary.map((s) => `${s.variant}: median ${int(s.medianDeliveredPerSec)} msgs/s`).join("; ") +
+    (ratio !== null
+      ? `; tickwire/raw = ${ratio.toFixed(3)} (per round: ${roundRatios.join(", ")}); target ${verdict}` +
+        `; server CPU per event raw/tickwire = ${cpuCostRatio ?? "n/a"}`
+      : "") +
+    (unsaturated.length > 0 ? `; ${unsaturated.length} run(s) with server CPU < ${SATURATED_CPU_PCT}%` : ""),
+);
+
+const markdown = [
+  `## ${info.startedAt}${opts.smoke ? " (smoke)" : ""}`,
+  "",
+  infoMarkdown(info),
+  `- parameters: ${opts.clients} clients × ${opts.topicsPerClient} of ${opts.topics} topics ` +
+    `(${parameters.subscribersPerTopic} subscribers per topic), ${opts.publishesPerTurn} publishes per ` +
+    `setImmediate turn, ${opts.warmupS} s warm-up + ${opts.durationS} s counted, ${opts.rounds} round(s), ` +
+    `clients in ${opts.clientProcesses} child process(es); limits ${JSON.stringify(parameters.limits)}`,
+  "",
+  table(
+    ["server variant", "delivered msgs/s (median)", "min–max", "vs raw uWS", "server CPU ns/msg (median)"],
+    summary.map((s) => [
+      s.variant,
+      int(s.medianDeliveredPerSec),
+      `${int(s.minDeliveredPerSec)}–${int(s.maxDeliveredPerSec)}`,
+      rawMedian !== undefined && rawMedian > 0 ? (s.medianDeliveredPerSec / rawMedian).toFixed(3) : "n/a",
+      s.medianServerCpuNsPerEvent,
+    ]),
+  ),
+  "",
+  ratio !== null
+    ? `tickwire / raw uWS = **${ratio.toFixed(3)}** (per round: ${roundRatios.join(", ")}); target ${TARGET_RATIO}×: **${verdict}**. ` +
+      `Server CPU per delivered message, raw ÷ tickwire: ${cpuCostRatio ?? "n/a"}.`
+    : "",
+  unsaturated.length > 0
+    ? `\n${unsaturated.length} run(s) had server CPU < ${SATURATED_CPU_PCT}% (${unsaturated
+        .map((r) => `round ${r.round} ${r.variant}: ${r.serverCpuPct}%`)
+        .join(", ")}): the server was not the bottleneck there (other load on the machine, or the clients).`
+    : "",
+  "",
+  table(
+    [
+      "round",
+      "variant",
+      "delivered/s",
+      "published/s",
+      "turns/s",
+      "msgs/client/turn",
+      "payload B",
+      "frames/s",
+      "server CPU %",
+      "server CPU ns/msg",
+      "server GC/s (ms/s)",
+      "clients CPU %",
+      "machine busy %",
+      "loss %",
+      "server drops",
+    ],
+    runs.map((r) => [
+      r.round,
+      r.variant,
+      int(r.deliveredPerSec),
+      int(r.publishedPerSec),
+      int(r.turnsPerSec),
+      r.messagesPerClientPerTurn,
+      r.meanPayloadBytes,
+      int(r.framesPerSec),
+      r.serverCpuPct,
+      r.serverCpuNsPerEvent,
+      `${r.serverGcPerSec} (${r.serverGcMsPerSec})`,
+      r.clientCpuPct,
+      r.machineBusyPct ?? "n/a",
+      r.lossPct,
+      r.serverDropsInWindow ?? "n/a",
+    ]),
+  ),
+]
+  .join("\n")
+  .replace(/\n{3,}/g, "\n\n");
+
+const files = writeResults(
+  opts.resultsDir,
+  "fanout-ceiling",
+  "Fan-out ceiling: raw uWS vs tickwire",
+  {
+    info,
+    parameters,
+    summary,
+    ratio,
+    roundRatios,
+    cpuCostRatio,
+    target: TARGET_RATIO,
+    smoke: opts.smoke,
+    runs,
+  },
+  markdown,
+);
+console.log(`results: ${files.markdown} and ${files.json}`);
+
+if (runs.some((r) => r.deliveredPerSec <= 0)) {
+  console.error("fanout-ceiling: a variant delivered nothing; the benchmark is broken");
+  process.exitCode = 1;
+}

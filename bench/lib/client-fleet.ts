@@ -1,0 +1,164 @@
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import type { ConnectCommand, FromClients, MarkReport, ToClients } from "./client-protocol.ts";
+import { childExecArgv } from "./run-info.ts";
+
+const CLIENT_PROCESS = fileURLToPath(new URL("./client-process.ts", import.meta.url));
+
+export interface FleetTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  readonly topicNames: readonly string[];
+  readonly topicsPerClient: number;
+  readonly sourceAddresses: readonly string[];
+  readonly concurrency: number;
+}
+
+/** Sum of the marks of every client process. */
+export interface FleetMark {
+  readonly frames: number;
+  readonly events: number;
+  readonly payloadBytes: number;
+  /** Mean over processes of their `performance.now()`; only differences of marks are meaningful. */
+  readonly atMs: number;
+  readonly cpuUs: number;
+  readonly open: number;
+}
+
+/**
+ * Benchmark clients in child processes (not the server's process, so their CPU and memory are
+ * their own). Every wait is bounded: a stuck child fails the benchmark instead of hanging it.
+ */
+export class ClientFleet {
+  readonly #children: ChildProcess[];
+  readonly #exited: Promise<unknown>[];
+
+  private constructor(children: ChildProcess[]) {
+    this.#children = children;
+    this.#exited = children.map(
+      (child) => new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal }))),
+    );
+  }
+
+  static spawn(processes: number): ClientFleet {
+    const children: ChildProcess[] = [];
+    for (let i = 0; i < processes; i++) {
+      children.push(
+        fork(CLIENT_PROCESS, [], {
+          execArgv: childExecArgv(),
+          stdio: ["ignore", "inherit", "inherit", "ipc"],
+        }),
+      );
+    }
+    return new ClientFleet(children);
+  }
+
+  /** Opens clients [from, from + count), split evenly over the processes; resolves when all are subscribed. */
+  async connect(target: FleetTarget, from: number, count: number, timeoutMs: number): Promise<number> {
+    const started = performance.now();
+    const n = this.#children.length;
+    await Promise.all(
+      this.#children.map((child, i) => {
+        const share = Math.floor(count / n) + (i < count % n ? 1 : 0);
+        const offset = from + i * Math.floor(count / n) + Math.min(i, count % n);
+        const command: ConnectCommand = { type: "connect", ...target, from: offset, count: share };
+        return this.#request(child, command, "connected", timeoutMs);
+      }),
+    );
+    return performance.now() - started;
+  }
+
+  async mark(timeoutMs = 10_000): Promise<FleetMark> {
+    const marks = (await Promise.all(
+      this.#children.map((child) => this.#request(child, { type: "mark" }, "mark", timeoutMs)),
+    )) as MarkReport[];
+    let frames = 0;
+    let events = 0;
+    let payloadBytes = 0;
+    let atMs = 0;
+    let cpuUs = 0;
+    let open = 0;
+    for (const m of marks) {
+      frames += m.frames;
+      events += m.events;
+      payloadBytes += m.payloadBytes;
+      atMs += m.atMs / marks.length;
+      cpuUs += m.cpuUserUs + m.cpuSystemUs;
+      open += m.open;
+    }
+    return { frames, events, payloadBytes, atMs, cpuUs, open };
+  }
+
+  /** Closes every client (close frame, then TCP end) and waits for the processes to exit. */
+  async close(timeoutMs = 10_000): Promise<void> {
+    await Promise.all(
+      this.#children.map((child) =>
+        child.connected ? this.#request(child, { type: "close" }, "closed", timeoutMs) : undefined,
+      ),
+    );
+    await withTimeout(Promise.all(this.#exited), timeoutMs, "client processes did not exit");
+  }
+
+  /** Last resort on failure: kill the client processes this fleet started. */
+  kill(): void {
+    for (const child of this.#children) if (child.exitCode === null) child.kill("SIGKILL");
+  }
+
+  #request(
+    child: ChildProcess,
+    command: ToClients,
+    reply: FromClients["type"],
+    timeoutMs: number,
+  ): Promise<FromClients> {
+    return withTimeout(
+      new Promise<FromClients>((resolve, reject) => {
+        const onMessage = (message: FromClients): void => {
+          if (message.type === "error") {
+            cleanup();
+            reject(new Error(`client process ${child.pid}: ${message.message}`));
+          } else if (message.type === reply) {
+            cleanup();
+            resolve(message);
+          }
+        };
+        const onExit = (code: number | null): void => {
+          cleanup();
+          reject(new Error(`client process ${child.pid} exited (code ${code}) while waiting for "${reply}"`));
+        };
+        const cleanup = (): void => {
+          child.off("message", onMessage);
+          child.off("exit", onExit);
+        };
+        child.on("message", onMessage);
+        child.once("exit", onExit);
+        child.send(command);
+      }),
+      timeoutMs,
+      `client process ${child.pid} did not answer "${command.type}" within ${timeoutMs} ms`,
+    );
+  }
+}
+
+export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(message)), timeoutMs);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Source addresses for `clients` connections: one 127.0.0.x per 20,000 (the ephemeral port range
+ * here is 32768–60999 per source address, PERF-NOTES.md).
+ */
+export function sourceAddressesFor(clients: number): string[] {
+  const count = Math.max(1, Math.ceil(clients / 20_000));
+  return Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
+}

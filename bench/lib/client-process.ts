@@ -1,0 +1,116 @@
+/**
+ * Child process holding benchmark WebSocket clients, so that their CPU and memory are not the
+ * server's. Driven over IPC by {@link ClientFleet}; exits by itself after `close` or when the parent
+ * goes away.
+ */
+import {
+  subscribeRequest,
+  topicsOfClient,
+  type ConnectCommand,
+  type FromClients,
+  type ToClients,
+} from "./client-protocol.ts";
+import { FrameTotals, WsClient } from "./ws-client.ts";
+
+const CLOSE_GRACE_MS = 3000;
+
+const totals = new FrameTotals();
+const clients: WsClient[] = [];
+
+function send(message: FromClients): void {
+  process.send?.(message);
+}
+
+/** Opens `count` clients, each subscribing; resolves when every one has its subscribe reply. */
+async function connectAll(command: ConnectCommand): Promise<void> {
+  const started = performance.now();
+  let next = 0;
+  const openOne = async (): Promise<void> => {
+    for (; next < command.count;) {
+      const index = command.from + next++;
+      const addresses = command.sourceAddresses;
+      const client = new WsClient(
+        {
+          host: command.host,
+          port: command.port,
+          path: command.path,
+          localAddress: addresses.length > 0 ? addresses[index % addresses.length] : undefined,
+        },
+        totals,
+      );
+      clients.push(client);
+      const replied = new Promise<void>((resolve) => client.onFrame(() => resolve()));
+      await client.opened;
+      client.sendText(subscribeRequest(topicsOfClient(index, command.topicNames, command.topicsPerClient)));
+      await replied;
+      client.onFrame(undefined);
+    }
+  };
+  const workers: Promise<void>[] = [];
+  for (let w = 0; w < Math.min(command.concurrency, command.count); w++) workers.push(openOne());
+  await Promise.all(workers);
+  send({ type: "connected", clients: clients.length, ms: performance.now() - started });
+}
+
+async function closeAll(): Promise<void> {
+  const closed = clients.map(
+    (client) =>
+      new Promise<void>((resolve) => {
+        if (client.socket.destroyed) resolve();
+        else client.socket.once("close", () => resolve());
+      }),
+  );
+  for (const client of clients) client.close();
+  let destroyed = 0;
+  const timer = setTimeout(() => {
+    for (const client of clients) {
+      if (!client.socket.destroyed) {
+        destroyed++;
+        client.socket.destroy();
+      }
+    }
+  }, CLOSE_GRACE_MS);
+  await Promise.all(closed);
+  clearTimeout(timer);
+  send({ type: "closed", destroyed });
+  process.disconnect();
+}
+
+function fail(error: unknown): void {
+  send({ type: "error", message: error instanceof Error ? error.message : String(error) });
+  for (const client of clients) client.socket.destroy();
+  process.exitCode = 1;
+  process.disconnect();
+}
+
+process.on("message", (message: ToClients) => {
+  switch (message.type) {
+    case "connect":
+      connectAll(message).catch(fail);
+      return;
+    case "mark": {
+      const cpu = process.cpuUsage();
+      let open = 0;
+      for (const client of clients) if (client.isOpen) open++;
+      send({
+        type: "mark",
+        frames: totals.frames,
+        events: totals.events,
+        payloadBytes: totals.payloadBytes,
+        atMs: performance.now(),
+        cpuUserUs: cpu.user,
+        cpuSystemUs: cpu.system,
+        open,
+      });
+      return;
+    }
+    case "close":
+      closeAll().catch(fail);
+      return;
+  }
+});
+
+// The parent died or closed the channel: drop everything so this process cannot linger.
+process.on("disconnect", () => {
+  for (const client of clients) client.socket.destroy();
+});

@@ -1,0 +1,58 @@
+/** Messages between a benchmark and its client processes (Node IPC, JSON). */
+
+export interface ConnectCommand {
+  readonly type: "connect";
+  readonly host: string;
+  readonly port: number;
+  readonly path: string;
+  /** Global index of the first client to open; client i subscribes to topics (i·T + k) mod M, k < T. */
+  readonly from: number;
+  readonly count: number;
+  readonly topicNames: readonly string[];
+  readonly topicsPerClient: number;
+  /** Source addresses used in turn (127.0.0.x), to get past one address's ephemeral port range. */
+  readonly sourceAddresses: readonly string[];
+  /** Handshakes in flight at once (the listen backlog is bounded: somaxconn 4096). */
+  readonly concurrency: number;
+}
+
+export type ToClients = ConnectCommand | { readonly type: "mark" } | { readonly type: "close" };
+
+export interface MarkReport {
+  readonly type: "mark";
+  /** Data frames received by every client of the process so far (subscribe replies included). */
+  readonly frames: number;
+  /** Events in those frames (array frames count their elements). */
+  readonly events: number;
+  readonly payloadBytes: number;
+  /** `performance.now()` of the client process when it counted. */
+  readonly atMs: number;
+  readonly cpuUserUs: number;
+  readonly cpuSystemUs: number;
+  /** Clients whose connection is open. */
+  readonly open: number;
+}
+
+export type FromClients =
+  | { readonly type: "connected"; readonly clients: number; readonly ms: number }
+  | MarkReport
+  | { readonly type: "closed"; readonly destroyed: number }
+  | { readonly type: "error"; readonly message: string };
+
+/** The topics client `index` subscribes to: T consecutive topics, wrapping at M. */
+export function topicsOfClient(
+  index: number,
+  topicNames: readonly string[],
+  topicsPerClient: number,
+): string[] {
+  const topics: string[] = [];
+  for (let k = 0; k < topicsPerClient; k++) {
+    topics.push(topicNames[(index * topicsPerClient + k) % topicNames.length] as string);
+  }
+  return topics;
+}
+
+/** The v1 subscribe request each client sends (proto/PROTOCOL.md); the raw uWS server reads it too. */
+export function subscribeRequest(topics: readonly string[]): string {
+  return JSON.stringify({ method: "subscribe", id: 1, params: { topics, snapshot: false } });
+}
