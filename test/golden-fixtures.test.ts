@@ -6,9 +6,11 @@ import {
   EVENT_TYPES,
   EventEncoder,
   encodeControl,
+  encodeEventJson,
   type ControlMessage,
   type MarketEvent,
 } from "../src/protocol/index.ts";
+import { BatchWriter, SendResult, type FrameSink } from "../src/fanout/index.ts";
 
 /**
  * Golden fixtures (proto/fixtures): every `NAME.msgpack` holds the exact bytes of one frame and
@@ -24,6 +26,22 @@ const stems = (ext: string): string[] =>
   files.filter((name) => name.endsWith(ext)).map((name) => name.slice(0, -ext.length));
 const names = [...new Set([...stems(".msgpack"), ...stems(".json")])].sort();
 const doc = readFileSync(new URL("PROTOCOL.md", PROTO), "utf8");
+
+/** What the gateway writes for a run of events in one turn: the real BatchWriter into a capturing sink. */
+function batchOf(frames: (Uint8Array | string)[], isBinary: boolean): Uint8Array | string {
+  let out: Uint8Array | string = "";
+  const sink: FrameSink = {
+    send: (frame) => {
+      out = typeof frame === "string" ? frame : Uint8Array.from(frame);
+      return SendResult.SENT;
+    },
+    cork: (fn) => fn(),
+    bufferedBytes: () => 0,
+    close: () => undefined,
+  };
+  new BatchWriter().write(sink, isBinary, frames, 0, frames.length);
+  return out;
+}
 
 function isMarketEvent(value: unknown): value is MarketEvent {
   const e = (value as { e?: unknown }).e;
@@ -54,9 +72,14 @@ void describe("golden fixtures in proto/fixtures", () => {
       void it("re-encodes to the same msgpack bytes", () => {
         const bytes = read(".msgpack");
         const value: unknown = unpackr.unpack(bytes);
-        const encoded = isMarketEvent(value)
-          ? new EventEncoder().encode(value)
-          : encodeControl(value as ControlMessage, "msgpack");
+        const encoded = Array.isArray(value)
+          ? batchOf(
+              value.map((event) => new EventEncoder().encode(event as MarketEvent)),
+              true,
+            )
+          : isMarketEvent(value)
+            ? new EventEncoder().encode(value)
+            : encodeControl(value as ControlMessage, "msgpack");
         assert.ok(encoded instanceof Uint8Array, "msgpack encoding gives bytes");
         assert.equal(Buffer.from(encoded).toString("hex"), bytes.toString("hex"));
       });
@@ -64,10 +87,15 @@ void describe("golden fixtures in proto/fixtures", () => {
       void it("encodes to the compact JSON of the .json file", () => {
         const canonical = JSON.stringify(JSON.parse(read(".json").toString("utf8")));
         const value: unknown = unpackr.unpack(read(".msgpack"));
-        // Data events go out as JSON.stringify of the event (fanout/encoded-event.ts).
-        const text = isMarketEvent(value)
-          ? JSON.stringify(value)
-          : encodeControl(value as ControlMessage, "json");
+        // Data events go out through encodeEventJson (fanout/encoded-event.ts), arrays through BatchWriter.
+        const text = Array.isArray(value)
+          ? batchOf(
+              value.map((event) => encodeEventJson(event as MarketEvent)),
+              false,
+            )
+          : isMarketEvent(value)
+            ? encodeEventJson(value)
+            : encodeControl(value as ControlMessage, "json");
         assert.equal(text, canonical);
       });
 

@@ -11,6 +11,7 @@ import { CloseReason } from "./stats.ts";
 
 interface SentFrame {
   readonly data: Uint8Array | string;
+  readonly bytes: Uint8Array | string;
   readonly isBinary: boolean;
 }
 
@@ -27,7 +28,13 @@ class MemorySink implements FrameSink {
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
     assert.ok(this.inCork, "frames are written inside cork");
     if (this.refuse) return SendResult.DROPPED;
-    this.frames.push({ data: frame, isBinary });
+    // `data` is what was passed (identity checks: encode once); `bytes` a copy taken as uWS does,
+    // since batched frames are views of a scratch buffer reused after `send`.
+    this.frames.push({
+      data: frame,
+      bytes: typeof frame === "string" ? frame : Uint8Array.from(frame),
+      isBinary,
+    });
     return SendResult.SENT;
   }
   cork(fn: () => void): void {
@@ -97,7 +104,7 @@ function request(hub: Hub, session: Session, value: unknown): void {
 }
 
 function decode(frame: SentFrame): unknown {
-  return typeof frame.data === "string" ? JSON.parse(frame.data) : unpackr.unpack(frame.data);
+  return typeof frame.bytes === "string" ? JSON.parse(frame.bytes) : unpackr.unpack(frame.bytes);
 }
 
 const decodedFrames = (sink: MemorySink): unknown[] => sink.frames.map(decode);
@@ -331,21 +338,39 @@ describe("Hub: publish", () => {
     hub.publish(hub.topic("xnas.AAPL.quote"), update);
     await turn();
     assert.deepEqual(decode(j.sink.frames[0] as SentFrame), decode(m.sink.frames[0] as SentFrame));
-    assert.deepEqual(j.sink.frames, [{ data: JSON.stringify(update.event), isBinary: false }]);
+    const text = JSON.stringify(update.event);
+    assert.deepEqual(j.sink.frames, [{ data: text, bytes: text, isBinary: false }]);
     assert.equal(m.sink.frames[0]?.data, update.msgpack);
   });
 
-  it("writes all of a turn's updates to a socket in order inside one cork", async () => {
+  it("writes all of a turn's updates to a socket in order, as one msgpack array frame inside one cork", async () => {
     const { hub } = setup();
     const a = await subscribed(hub, ["xnas.*.quote"]);
     const updates = ["xnas.AAPL.quote", "xnas.MSFT.quote", "xnas.AAPL.quote"].map(quote);
     for (const update of updates) hub.publish(hub.topic(update.event.t), update);
     await turn();
     assert.equal(a.sink.corks, 1);
+    assert.equal(a.sink.frames.length, 1);
+    // The array is the shared encoded bytes behind a fixarray header, byte for byte.
     assert.deepEqual(
-      a.sink.frames.map((f) => f.data),
-      updates.map((u) => u.msgpack),
+      Buffer.from(a.sink.frames[0]!.bytes as Uint8Array),
+      Buffer.concat([Buffer.from([0x93]), ...updates.map((u) => u.msgpack)]),
     );
+    assert.deepEqual(decodedFrames(a.sink), [updates.map((u) => u.event)]);
+    assert.equal(a.session.eventsSent, 3);
+    assert.equal(hub.stats.eventsOut, 3);
+    assert.equal(hub.stats.framesOut, 1);
+  });
+
+  it("writes a JSON connection's updates of a turn as one JSON array text", async () => {
+    const { hub } = setup();
+    const a = await subscribed(hub, ["xnas.*.quote"], "json");
+    const updates = ["xnas.AAPL.quote", "xnas.MSFT.quote"].map(quote);
+    for (const update of updates) hub.publish(hub.topic(update.event.t), update);
+    await turn();
+    assert.equal(a.sink.frames.length, 1);
+    assert.equal(a.sink.frames[0]!.isBinary, false);
+    assert.deepEqual(decodedFrames(a.sink), [updates.map((u) => u.event)]);
   });
 
   it("counts an update with no subscriber as unrouted and sends nothing", async () => {
@@ -380,7 +405,7 @@ describe("Hub: slow consumers", () => {
     hub.publish(topic, quote("xnas.AAPL.quote"));
     await turn();
     assert.equal(slow.sink.frames.length, 0);
-    assert.equal(fast.sink.frames.length, 2);
+    assert.equal(fast.sink.frames.length, 1, "one array frame of both events");
     assert.equal(slow.session.eventsDropped, 2);
     assert.equal(slow.session.eventsSent, 0);
     assert.equal(fast.session.eventsDropped, 0);

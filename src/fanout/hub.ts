@@ -13,6 +13,7 @@ import {
 } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener, type TopicEntry } from "../subscriptions/index.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
+import { BatchWriter } from "./batch-writer.ts";
 import { ControlFrame, Session } from "./session.ts";
 import { SendResult, type FrameSink } from "./sink.ts";
 import { HubStats, closeReasonOf } from "./stats.ts";
@@ -45,6 +46,10 @@ export class Hub {
   #flushScheduled = false;
   #nextId = 1;
   readonly #flushAll = (): void => this.#flushQueued();
+  readonly #batches = new BatchWriter();
+  /** The session whose outbox `#writeFlushing` writes (cork takes a callback; one shared, no closure per session). */
+  #flushing: Session | undefined;
+  readonly #writeFlushing = (): void => this.#writeOutbox();
 
   constructor(
     private readonly options: HubOptions,
@@ -60,7 +65,6 @@ export class Hub {
   /** Registers a new connection. */
   open(sink: FrameSink, encoding: Encoding): Session {
     const session = new Session(this.#nextId++, encoding, sink, this.options.controlBurst, performance.now());
-    session.flush = () => this.#writeOutbox(session);
     this.#sessions.add(session);
     this.stats.connectionsOpened++;
     return session;
@@ -71,6 +75,7 @@ export class Hub {
     if (session.closed) return;
     session.closed = true;
     session.outbox.length = 0;
+    session.controlQueued = 0;
     this.#sessions.delete(session);
     this.table.removeAll(session);
     this.stats.countClose(closeReasonOf(code));
@@ -83,13 +88,14 @@ export class Hub {
 
   /** Queues one encoded update for every subscriber of its topic. */
   publish(topic: Topic, event: EncodedEvent): void {
-    const subscribers = topic.subscribers;
-    if (subscribers.size === 0) {
+    const subscribers = topic.list;
+    if (subscribers.length === 0) {
       this.stats.eventsUnrouted++;
       return;
     }
     this.stats.eventsRouted++;
-    for (const session of subscribers) {
+    for (let i = 0; i < subscribers.length; i++) {
+      const session = subscribers[i] as Session;
       session.outbox.push(session.isBinary ? event.msgpack : event.json);
       if (!session.queued) this.#queue(session);
     }
@@ -194,6 +200,7 @@ export class Hub {
 
   #control(session: Session, message: ControlMessage): void {
     session.outbox.push(new ControlFrame(encodeControl(message, session.encoding)));
+    session.controlQueued++;
     if (!session.queued) this.#queue(session);
   }
 
@@ -207,7 +214,10 @@ export class Hub {
   }
 
   #flushNow(session: Session): void {
-    if (session.outbox.length > 0) session.sink.cork(session.flush);
+    if (session.outbox.length === 0) return;
+    this.#flushing = session;
+    session.sink.cork(this.#writeFlushing);
+    this.#flushing = undefined;
   }
 
   #flushQueued(): void {
@@ -217,40 +227,61 @@ export class Hub {
       const session = queued[i] as Session;
       session.queued = false;
       if (session.closed || session.outbox.length === 0) continue;
-      session.sink.cork(session.flush);
+      this.#flushing = session;
+      session.sink.cork(this.#writeFlushing);
     }
+    this.#flushing = undefined;
     queued.length = 0;
   }
 
-  /** Writes a session's outbox; runs inside `cork`. Over `maxBufferedBytes`, data frames are skipped. */
-  #writeOutbox(session: Session): void {
+  /**
+   * Writes the outbox of `#flushing`; runs inside `cork`. Runs of data events go out as array frames
+   * ({@link BatchWriter}); control frames go out alone, in order. Over `maxBufferedBytes`, data events
+   * are skipped and counted.
+   */
+  #writeOutbox(): void {
+    const session = this.#flushing;
+    if (session === undefined) return;
     const outbox = session.outbox;
-    const sink = session.sink;
-    const isBinary = session.isBinary;
-    const stats = this.stats;
-    const slow = sink.bufferedBytes() > this.options.maxBufferedBytes;
+    const slow = session.sink.bufferedBytes() > this.options.maxBufferedBytes;
+    if (session.controlQueued === 0) {
+      // The common turn: data events only, one run.
+      this.#writeEvents(session, 0, outbox.length, slow);
+      outbox.length = 0;
+      return;
+    }
+    session.controlQueued = 0;
+    let runStart = -1;
     for (let i = 0; i < outbox.length; i++) {
-      const frame = outbox[i] as Uint8Array | string | ControlFrame;
-      if (frame instanceof ControlFrame) {
-        // Only uWS's hard backpressure limit can refuse a reply; count it (the slow-consumer
-        // policy closes such sockets).
-        if (sink.send(frame.data, isBinary) === SendResult.DROPPED) stats.controlFramesDropped++;
-        else stats.controlFramesOut++;
+      const frame = outbox[i];
+      if (!(frame instanceof ControlFrame)) {
+        if (runStart < 0) runStart = i;
         continue;
       }
-      if (slow) {
-        session.eventsDropped++;
-        stats.dropsSlowConsumer++;
-      } else if (sink.send(frame, isBinary) === SendResult.DROPPED) {
-        session.eventsDropped++;
-        stats.dropsBackpressure++;
-      } else {
-        session.eventsSent++;
-        stats.framesOut++;
-        stats.bytesOut += frame.length;
-      }
+      if (runStart >= 0) this.#writeEvents(session, runStart, i, slow);
+      runStart = -1;
+      if (session.sink.send(frame.data, session.isBinary) === SendResult.DROPPED)
+        this.stats.controlFramesDropped++;
+      else this.stats.controlFramesOut++;
     }
+    if (runStart >= 0) this.#writeEvents(session, runStart, outbox.length, slow);
     outbox.length = 0;
+  }
+
+  #writeEvents(session: Session, from: number, to: number, slow: boolean): void {
+    const stats = this.stats;
+    if (slow) {
+      session.eventsDropped += to - from;
+      stats.dropsSlowConsumer += to - from;
+      return;
+    }
+    const result = this.#batches.write(session.sink, session.isBinary, session.outbox, from, to);
+    session.eventsSent += result.events;
+    session.eventsDropped += result.refused;
+    stats.eventsOut += result.events;
+    stats.framesOut += result.frames;
+    stats.bytesOut += result.bytes;
+    stats.dropsBackpressure += result.refused;
   }
 }
 

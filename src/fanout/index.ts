@@ -1,4 +1,5 @@
 export { Hub, type HubOptions, type Topic } from "./hub.ts";
+export { BatchWriter, MAX_BATCH_BYTES, type BatchResult } from "./batch-writer.ts";
 export { EncodedEvent } from "./encoded-event.ts";
 export { Session } from "./session.ts";
 export { SendResult, type FrameSink } from "./sink.ts";

@@ -11,14 +11,13 @@ export class ControlFrame {
 
 export type OutboxFrame = Uint8Array | string | ControlFrame;
 
-/**
- * Per-connection state, created at upgrade and held as the socket's typed user data. Counters are
- * plain numbers; `flush` is bound once here so the per-turn flush allocates no closure.
- */
+/** Per-connection state of the fan-out, created when the socket opens. Counters are plain numbers. */
 export class Session {
   /** Frames queued this event-loop turn, written in one corked batch by the hub. */
   readonly outbox: OutboxFrame[] = [];
   queued = false;
+  /** Control frames in `outbox` (0 lets the flush skip looking for them). */
+  controlQueued = 0;
   closed = false;
   /** Data events written to this socket. */
   eventsSent = 0;
@@ -29,8 +28,9 @@ export class Session {
   refilledAtMs: number;
   /** Control messages refused in a row for rate; past the burst the connection is closed. */
   rejectedInARow = 0;
-  /** Set by the hub: writes `outbox` to `sink` (bound to this session). */
-  flush: () => void = () => undefined;
+
+  /** msgpack connection (binary frames); false for JSON (text frames). */
+  readonly isBinary: boolean;
 
   constructor(
     readonly id: number,
@@ -41,9 +41,6 @@ export class Session {
   ) {
     this.tokens = controlBurst;
     this.refilledAtMs = nowMs;
-  }
-
-  get isBinary(): boolean {
-    return this.encoding === "msgpack";
+    this.isBinary = encoding === "msgpack";
   }
 }

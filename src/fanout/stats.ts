@@ -55,6 +55,9 @@ export class HubStats {
   eventsRouted = 0;
   /** Events with no subscriber when they arrived (NATS interest lags a client leaving). */
   eventsUnrouted = 0;
+  /** Data events written to sockets. */
+  eventsOut = 0;
+  /** WebSocket messages carrying data events (one message may carry an array of events). */
   framesOut = 0;
   bytesOut = 0;
   dropsSlowConsumer = 0;

@@ -30,12 +30,6 @@ export interface HttpEndpoints {
 
 export const STREAM_PATH = "/v1/stream";
 
-interface UserData {
-  readonly encoding: Encoding;
-  session: Session | undefined;
-  sink: UwsSink | undefined;
-}
-
 /** Plain counters of the HTTP/upgrade edge, exported by metrics/. */
 export class GatewayStats {
   upgradesRejectedSubprotocol = 0;
@@ -51,23 +45,33 @@ export function uwsPayloadCap(maxMessageBytes: number): number {
   return Math.max(4 * maxMessageBytes, 1024 * 1024);
 }
 
-/** {@link FrameSink} over a uWS WebSocket; guards against use after close (uWS throws then). */
-class UwsSink implements FrameSink {
+/**
+ * uWS user data. uWS copies the own properties of the object given to `upgrade` onto its own object
+ * (prototype methods are lost), so it stays a plain record pointing at the {@link Connection}.
+ */
+interface UserData {
+  readonly connection: Connection;
+}
+
+/** {@link FrameSink} over one uWS WebSocket; guards against use after close (uWS throws then). */
+class Connection implements FrameSink {
+  ws: WebSocket<UserData> | undefined;
+  session: Session | undefined;
   open = true;
-  constructor(private readonly ws: WebSocket<UserData>) {}
+  constructor(readonly encoding: Encoding) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
-    return this.ws.send(frame, isBinary, false) as SendResult;
+    return (this.ws as WebSocket<UserData>).send(frame, isBinary, false) as SendResult;
   }
   cork(fn: () => void): void {
-    if (this.open) this.ws.cork(fn);
+    if (this.open) this.ws?.cork(fn);
   }
   bufferedBytes(): number {
-    return this.ws.getBufferedAmount();
+    return (this.ws as WebSocket<UserData>).getBufferedAmount();
   }
   close(code: number, reason: string): void {
     if (!this.open) return;
     this.open = false;
-    this.ws.end(code, reason);
+    this.ws?.end(code, reason);
   }
 }
 
@@ -160,17 +164,18 @@ export class Gateway {
           return;
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
-        const userData: UserData = { encoding, session: undefined, sink: undefined };
+        const userData: UserData = { connection: new Connection(encoding) };
         res.upgrade(userData, key, offered.trim() === "" ? "" : chosen, extensions, context);
       },
       open: (ws) => {
-        const data = ws.getUserData();
-        data.sink = new UwsSink(ws);
-        data.session = hub.open(data.sink, data.encoding);
+        const connection = ws.getUserData().connection;
+        connection.ws = ws;
+        connection.session = hub.open(connection, connection.encoding);
       },
       message: (ws, message, isBinary) => {
-        const { session, sink } = ws.getUserData();
-        if (session === undefined || sink === undefined) return;
+        const sink = ws.getUserData().connection;
+        const session = sink.session;
+        if (session === undefined) return;
         if (message.byteLength > options.maxMessageBytes) {
           stats.framesTooBig++;
           sink.close(
@@ -190,9 +195,9 @@ export class Gateway {
         }
       },
       close: (ws, code) => {
-        const data = ws.getUserData();
-        if (data.sink !== undefined) data.sink.open = false;
-        if (data.session !== undefined) hub.closed(data.session, code);
+        const connection = ws.getUserData().connection;
+        connection.open = false;
+        if (connection.session !== undefined) hub.closed(connection.session, code);
       },
     });
 

@@ -16,6 +16,7 @@ export interface MetricsSources {
       readonly connectionsClosed: ReadonlyMap<string, number>;
       readonly eventsRouted: number;
       readonly eventsUnrouted: number;
+      readonly eventsOut: number;
       readonly framesOut: number;
       readonly bytesOut: number;
       readonly dropsSlowConsumer: number;
@@ -204,8 +205,17 @@ export function createMetrics(sources: MetricsSources): Registry {
     "Events that arrived with no subscriber left.",
     () => hub.stats.eventsUnrouted,
   );
-  counter("tickwire_frames_sent_total", "Data frames written to sockets.", () => hub.stats.framesOut);
-  counter("tickwire_sent_bytes_total", "Data frame bytes written to sockets.", () => hub.stats.bytesOut);
+  counter("tickwire_events_sent_total", "Data events written to sockets.", () => hub.stats.eventsOut);
+  counter(
+    "tickwire_frames_sent_total",
+    "WebSocket messages carrying data events (one message may carry an array of events).",
+    () => hub.stats.framesOut,
+  );
+  counter(
+    "tickwire_sent_bytes_total",
+    "Bytes of data-event messages written to sockets.",
+    () => hub.stats.bytesOut,
+  );
   labelled(
     "tickwire_events_dropped_total",
     "Events a socket did not get, by reason.",

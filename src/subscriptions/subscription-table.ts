@@ -13,8 +13,32 @@ export interface InterestListener {
 export class TopicEntry<S> {
   /** Last sequence number assigned on this topic (0 = none yet). */
   seq = 0;
+  readonly #members = new Set<S>();
+  #list: S[] | undefined = [];
+
   /** Every subscriber at most once, however many of its patterns match. */
-  readonly subscribers = new Set<S>();
+  get subscribers(): ReadonlySet<S> {
+    return this.#members;
+  }
+
+  /**
+   * The subscribers as an array, rebuilt only after a change: the per-update loop indexes an array
+   * instead of stepping a Set iterator.
+   */
+  get list(): readonly S[] {
+    return (this.#list ??= [...this.#members]);
+  }
+
+  add(subscriber: S): void {
+    if (this.#members.has(subscriber)) return;
+    this.#members.add(subscriber);
+    this.#list = undefined;
+  }
+
+  delete(subscriber: S): void {
+    if (this.#members.delete(subscriber)) this.#list = undefined;
+  }
+
   constructor(
     readonly name: string,
     readonly tokens: readonly string[],
@@ -58,8 +82,7 @@ export class SubscriptionTable<S> {
     if (entry === undefined) {
       entry = new TopicEntry<S>(name, name.split("."));
       for (const pattern of this.#patterns.values()) {
-        if (patternMatches(pattern.tokens, entry.tokens))
-          for (const s of pattern.subscribers) entry.subscribers.add(s);
+        if (patternMatches(pattern.tokens, entry.tokens)) for (const s of pattern.subscribers) entry.add(s);
       }
       this.#topics.set(name, entry);
     }
@@ -112,7 +135,7 @@ export class SubscriptionTable<S> {
       entry.subscribers.add(subscriber);
       own!.set(pattern, entry);
       this.#subscriptionCount++;
-      this.#forEachTopic(pattern, entry, (topic) => topic.subscribers.add(subscriber));
+      this.#forEachTopic(pattern, entry, (topic) => topic.add(subscriber));
       if (first) this.listener.patternActive(pattern);
     }
     return { ok: true, added: [...accepted], errors };
@@ -181,7 +204,7 @@ export class SubscriptionTable<S> {
     this.#forEachTopic(pattern, entry, (topic) => {
       if (!topic.subscribers.has(subscriber)) return;
       for (const other of mine.values()) if (patternMatches(other.tokens, topic.tokens)) return;
-      topic.subscribers.delete(subscriber);
+      topic.delete(subscriber);
     });
     if (entry.subscribers.size === 0) {
       this.#patterns.delete(pattern);
