@@ -30,4 +30,8 @@ if ((${#missing[@]} > 0)); then
 fi
 
 npm ci --no-audit --no-fund
+if [[ "${1:-}" == "--test" ]]; then
+  # The test command runs a smoke pass of every benchmark (bench/ is its own package).
+  npm --prefix bench ci --no-audit --no-fund
+fi
 echo "setup: done ($(nats-server --version 2>/dev/null || /usr/sbin/nats-server --version), node $(node --version))"
