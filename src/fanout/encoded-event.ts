@@ -1,8 +1,12 @@
-import { encodeEventJson, type MarketEvent } from "../protocol/index.ts";
+import { EventEncoder, EventFlag, encodeEventJson, type MarketEvent } from "../protocol/index.ts";
+
+/** Encodes the SNAPSHOT variants; off the hot path (once per cached event that someone snapshots). */
+const snapshotEncoder = new EventEncoder();
 
 /** An update encoded once for every subscriber: msgpack bytes up front, JSON text on first need. */
 export class EncodedEvent {
   #json: string | undefined;
+  #snapshot: EncodedEvent | undefined;
   constructor(
     readonly event: MarketEvent,
     readonly msgpack: Uint8Array,
@@ -12,4 +16,33 @@ export class EncodedEvent {
   get json(): string {
     return (this.#json ??= encodeEventJson(this.event));
   }
+
+  /**
+   * The same event flagged SNAPSHOT (same `q`, `te` and `ts`), encoded on first need and then shared by
+   * every subscriber that gets it as a snapshot, as the live bytes are.
+   */
+  get snapshot(): EncodedEvent {
+    return (this.#snapshot ??= snapshotOf(this.event));
+  }
+
+  /** Whether `msgpack` is a view of a larger buffer (the encoder's slab) rather than its own bytes. */
+  get isView(): boolean {
+    return this.msgpack.byteLength !== this.msgpack.buffer.byteLength;
+  }
+
+  /** The same event with exact-size bytes of its own (keeps caches made so far). */
+  detached(): EncodedEvent {
+    // `new Uint8Array(view)` copies; `Buffer#slice` would return another view.
+    const copy = new EncodedEvent(this.event, new Uint8Array(this.msgpack));
+    copy.#json = this.#json;
+    copy.#snapshot = this.#snapshot;
+    return copy;
+  }
+}
+
+function snapshotOf(event: MarketEvent): EncodedEvent {
+  const flagged: MarketEvent = { ...event, f: (event.f ?? 0) | EventFlag.SNAPSHOT };
+  // A copy, not a view of the encoder's 256 KiB slab: a cached snapshot can live for as long as its
+  // topic stays quiet, and a view would keep the whole slab alive with it.
+  return new EncodedEvent(flagged, new Uint8Array(snapshotEncoder.encode(flagged)));
 }

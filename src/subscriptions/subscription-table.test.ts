@@ -31,7 +31,12 @@ describe("SubscriptionTable: add", () => {
   it("subscribes to concrete topics and reports them as added", () => {
     const { table } = setup();
     const result = table.add("a", ["xnas.AAPL.quote", "xnas.MSFT.trade"]);
-    assert.deepEqual(result, { ok: true, added: ["xnas.AAPL.quote", "xnas.MSFT.trade"], errors: [] });
+    assert.deepEqual(result, {
+      ok: true,
+      added: ["xnas.AAPL.quote", "xnas.MSFT.trade"],
+      errors: [],
+      entered: [], // no topic entry exists yet
+    });
     assert.deepEqual(table.patternsOf("a"), ["xnas.AAPL.quote", "xnas.MSFT.trade"]);
     assert.deepEqual(subscribersOf(table, "xnas.AAPL.quote"), ["a"]);
     assert.deepEqual(subscribersOf(table, "xnas.MSFT.trade"), ["a"]);
@@ -85,6 +90,23 @@ describe("SubscriptionTable: add", () => {
     assert.deepEqual([...table.topic("xnas.AAPL.quote").subscribers], ["a"]);
     assert.deepEqual([...table.topic("xnas.MSFT.quote").subscribers], ["a"]);
     assert.equal(table.subscriptionCount, 4);
+  });
+
+  it("reports as entered each existing topic the new patterns bring, once, and none already covered", () => {
+    const { table } = setup();
+    const aapl = table.topic("xnas.AAPL.quote");
+    const msft = table.topic("xnas.MSFT.quote");
+    const trade = table.topic("xnas.AAPL.trade");
+    table.topic("binance.BTC-USDT.quote");
+    const first = table.add("a", ["xnas.AAPL.quote"]);
+    assert.ok(first.ok);
+    assert.deepEqual(first.entered, [aapl]);
+    const second = table.add("a", ["xnas.*.quote", "xnas.>", "xnas.AAPL.quote"]);
+    assert.ok(second.ok);
+    assert.deepEqual([...second.entered].map((t) => t.name).sort(), [msft, trade].map((t) => t.name).sort());
+    const again = table.add("a", ["xnas.>"]);
+    assert.ok(again.ok);
+    assert.deepEqual(again.entered, [], "a pattern already held brings nothing");
   });
 
   it("counts a pattern repeated in one request once", () => {

@@ -7,12 +7,18 @@ export interface InterestListener {
 }
 
 /**
- * One concrete topic: its sequence counter and the deduplicated set of subscribers whose patterns
- * match it. Entries are created on first use and kept, so sequence numbers survive interest changes.
+ * One concrete topic: its sequence counter, the last value published on it, and the deduplicated set
+ * of subscribers whose patterns match it. Entries are created on first use and kept, so sequence
+ * numbers (and last values) survive interest changes.
  */
-export class TopicEntry<S> {
+export class TopicEntry<S, V = unknown> {
   /** Last sequence number assigned on this topic (0 = none yet). */
   seq = 0;
+  /**
+   * Last value published on this topic (`undefined` = none yet). Set by the fan-out, which decides what
+   * a value is; the table only carries it so the per-update lookup stays one map get.
+   */
+  last: V | undefined = undefined;
   readonly #members = new Set<S>();
   #list: S[] | undefined = [];
 
@@ -29,10 +35,12 @@ export class TopicEntry<S> {
     return (this.#list ??= [...this.#members]);
   }
 
-  add(subscriber: S): void {
-    if (this.#members.has(subscriber)) return;
+  /** Adds `subscriber`; false when it was a member already (through another pattern). */
+  add(subscriber: S): boolean {
+    if (this.#members.has(subscriber)) return false;
     this.#members.add(subscriber);
     this.#list = undefined;
+    return true;
   }
 
   delete(subscriber: S): void {
@@ -51,8 +59,17 @@ interface PatternEntry<S> {
   readonly subscribers: Set<S>;
 }
 
-export type AddResult =
-  | { readonly ok: true; readonly added: readonly string[]; readonly errors: readonly TopicError[] }
+export type AddResult<S = unknown, V = unknown> =
+  | {
+      readonly ok: true;
+      readonly added: readonly string[];
+      readonly errors: readonly TopicError[];
+      /**
+       * Concrete topics (seen so far) that the subscriber did not receive before this call and now
+       * does, each once however many new patterns match it: what a snapshot covers.
+       */
+      readonly entered: readonly TopicEntry<S, V>[];
+    }
   | { readonly ok: false; readonly code: number; readonly msg: string };
 
 export interface TopicError {
@@ -65,9 +82,9 @@ export interface TopicError {
  * Per-topic subscription table with NATS wildcards (`*`, `>`). Work happens on subscription changes
  * so that the per-update lookup is one map get: `topic(name).subscribers`.
  */
-export class SubscriptionTable<S> {
+export class SubscriptionTable<S, V = unknown> {
   readonly #patterns = new Map<string, PatternEntry<S>>();
-  readonly #topics = new Map<string, TopicEntry<S>>();
+  readonly #topics = new Map<string, TopicEntry<S, V>>();
   readonly #bySubscriber = new Map<S, Map<string, PatternEntry<S>>>();
   #subscriptionCount = 0;
 
@@ -77,10 +94,10 @@ export class SubscriptionTable<S> {
   ) {}
 
   /** The entry for a concrete topic, created (and resolved against current patterns) on first use. */
-  topic(name: string): TopicEntry<S> {
+  topic(name: string): TopicEntry<S, V> {
     let entry = this.#topics.get(name);
     if (entry === undefined) {
-      entry = new TopicEntry<S>(name, name.split("."));
+      entry = new TopicEntry<S, V>(name, name.split("."));
       for (const pattern of this.#patterns.values()) {
         if (patternMatches(pattern.tokens, entry.tokens)) for (const s of pattern.subscribers) entry.add(s);
       }
@@ -93,7 +110,7 @@ export class SubscriptionTable<S> {
    * Subscribes `subscriber` to each valid pattern; invalid ones are reported per topic. Refused whole,
    * changing nothing, when the new patterns would exceed the per-subscriber limit.
    */
-  add(subscriber: S, patterns: readonly unknown[]): AddResult {
+  add(subscriber: S, patterns: readonly unknown[]): AddResult<S, V> {
     const mine = this.#bySubscriber.get(subscriber);
     const errors: TopicError[] = [];
     const fresh = new Map<string, PatternCheck & { ok: true }>();
@@ -120,6 +137,7 @@ export class SubscriptionTable<S> {
         msg: `subscription limit ${this.maxPatternsPerSubscriber} per connection would be exceeded (have ${have}, asked for ${fresh.size} new)`,
       };
     }
+    const entered: TopicEntry<S, V>[] = [];
     let own = mine;
     if (own === undefined && fresh.size > 0) {
       own = new Map();
@@ -135,10 +153,12 @@ export class SubscriptionTable<S> {
       entry.subscribers.add(subscriber);
       own!.set(pattern, entry);
       this.#subscriptionCount++;
-      this.#forEachTopic(pattern, entry, (topic) => topic.add(subscriber));
+      this.#forEachTopic(pattern, entry, (topic) => {
+        if (topic.add(subscriber)) entered.push(topic);
+      });
       if (first) this.listener.patternActive(pattern);
     }
-    return { ok: true, added: [...accepted], errors };
+    return { ok: true, added: [...accepted], errors, entered };
   }
 
   /** Unsubscribes from each pattern held; patterns not held are reported per topic. */
@@ -212,7 +232,7 @@ export class SubscriptionTable<S> {
     }
   }
 
-  #forEachTopic(pattern: string, entry: PatternEntry<S>, fn: (topic: TopicEntry<S>) => void): void {
+  #forEachTopic(pattern: string, entry: PatternEntry<S>, fn: (topic: TopicEntry<S, V>) => void): void {
     if (!entry.wildcard) {
       const topic = this.#topics.get(pattern);
       if (topic !== undefined) fn(topic);
