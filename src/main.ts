@@ -45,7 +45,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       controlBurst: config.controlBurst,
     },
     {
-      patternActive: (pattern) => interest.target?.patternActive(pattern),
+      patternActive: (pattern, tokens) => interest.target?.patternActive(pattern, tokens),
       patternIdle: (pattern) => interest.target?.patternIdle(pattern),
     },
   );

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
-import { quote, startStack, trade, type Stack } from "./helpers/stack.ts";
+import { eventually, quote, startStack, trade, type Stack } from "./helpers/stack.ts";
 
 type ErrorReply = { id: unknown; error: { code: number; msg: string } };
 
@@ -184,6 +184,16 @@ describe("bad client input gets a numbered error or close code, is counted, and 
     assert.match(closed.reason, /message too big: 16385 bytes, limit 16384/);
     assert.equal(await stack.metric("tickwire_client_frames_too_big_total"), 1);
     assert.equal(await stack.metric('tickwire_connections_closed_total{reason="message_too_big"}'), 1);
+  });
+
+  it("a frame beyond the WebSocket layer's hard cap (4 × limit, at least 1 MiB) is cut off: 1006", async () => {
+    const client = await TestClient.connect(stack.wsUrl);
+    client.sendRaw(Buffer.alloc(1024 * 1024 + 1, 0x20), false);
+    assert.equal((await client.closed).code, 1006);
+    await eventually(
+      async () => (await stack.metric('tickwire_connections_closed_total{reason="abnormal"}')) === 1,
+      "the abnormal close to be counted",
+    );
   });
 
   it("a flood of control messages gets 4008 replies, then a 4008 close", async () => {

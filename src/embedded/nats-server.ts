@@ -98,10 +98,6 @@ export class NatsServerProcess {
     return this.monitorPort === undefined ? undefined : `http://127.0.0.1:${this.monitorPort}`;
   }
 
-  get running(): boolean {
-    return this.#child !== undefined;
-  }
-
   async #spawn(): Promise<void> {
     const args = ["-a", "127.0.0.1", "-p", String(this.port)];
     if (this.monitorPort !== undefined) args.push("-m", String(this.monitorPort));

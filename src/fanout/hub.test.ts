@@ -168,20 +168,6 @@ describe("Hub: control requests", () => {
     assert.deepEqual(hub.table.patternsOf(session), ["xnas.AAPL.quote", "xnas.*.trade"]);
   });
 
-  it("sends no snapshot_end when the subscribe asks for no snapshot", async () => {
-    const { hub } = setup();
-    const { session, sink } = connect(hub, "json");
-    request(hub, session, {
-      method: "subscribe",
-      id: 2,
-      params: { topics: ["xnas.AAPL.quote"], snapshot: false },
-    });
-    await turn();
-    assert.deepEqual(decodedFrames(sink), [
-      { id: 2, result: { subscribed: ["xnas.AAPL.quote"], errors: [] } },
-    ]);
-  });
-
   it("replies in binary msgpack on a msgpack connection, to text or binary requests", async () => {
     const { hub } = setup();
     const { session, sink } = connect(hub, "msgpack");

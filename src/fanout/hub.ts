@@ -3,9 +3,9 @@ import {
   ErrorCode,
   decodeClientFrame,
   encodeControl,
-  isPlainMap,
   nowMicros,
   parseRequest,
+  requestIdOf,
   type ControlMessage,
   type Encoding,
   type Request,
@@ -48,7 +48,6 @@ export class Hub {
   readonly #sessions = new Set<Session>();
   readonly #queued: Session[] = [];
   #flushScheduled = false;
-  #nextId = 1;
   readonly #flushAll = (): void => this.#flushQueued();
   readonly #batches = new BatchWriter();
   /** Topics whose cached last value may still be a slab view (see #detachCachedViews). */
@@ -71,7 +70,7 @@ export class Hub {
 
   /** Registers a new connection. */
   open(sink: FrameSink, encoding: Encoding): Session {
-    const session = new Session(this.#nextId++, encoding, sink, this.options.controlBurst, performance.now());
+    const session = new Session(encoding, sink, this.options.controlBurst, performance.now());
     this.#sessions.add(session);
     this.stats.connectionsOpened++;
     return session;
@@ -133,16 +132,16 @@ export class Hub {
   receive(session: Session, data: ArrayBuffer, isBinary: boolean): void {
     if (session.closed) return;
     this.stats.controlMessages++;
-    const decoded = decodeClientFrame(data, isBinary);
-    const now = performance.now();
-    if (!this.#admit(session, now)) {
+    if (!this.#admit(session, performance.now())) {
       if (session.rejectedInARow > this.options.controlBurst) {
         // Counted as a close (reason rate_limited), not as one more error reply.
         this.#flushNow(session);
         session.sink.close(CloseCode.RATE_LIMITED, "rate limited: too many control messages");
         return;
       }
-      const id = decoded.ok ? idOf(decoded.value) : null;
+      // Decoded only to echo the id of the refused request.
+      const decoded = decodeClientFrame(data, isBinary);
+      const id = decoded.ok ? requestIdOf(decoded.value) : null;
       this.#error(
         session,
         id,
@@ -151,6 +150,7 @@ export class Hub {
       );
       return;
     }
+    const decoded = decodeClientFrame(data, isBinary);
     if (!decoded.ok) {
       this.#error(session, null, ErrorCode.BAD_REQUEST, decoded.msg);
       return;
@@ -329,12 +329,4 @@ export class Hub {
     stats.bytesOut += result.bytes;
     stats.dropsBackpressure += result.refused;
   }
-}
-
-function idOf(value: unknown): RequestId | null {
-  if (!isPlainMap(value)) return null;
-  const id = value["id"];
-  return (typeof id === "number" && Number.isFinite(id)) || (typeof id === "string" && id.length <= 64)
-    ? id
-    : null;
 }

@@ -33,7 +33,6 @@ export class Session {
   readonly isBinary: boolean;
 
   constructor(
-    readonly id: number,
     readonly encoding: Encoding,
     readonly sink: FrameSink,
     controlBurst: number,

@@ -35,15 +35,6 @@ export function closeReasonOf(code: number): CloseReason {
   }
 }
 
-/** Why an event did not reach a socket. */
-export const DropReason = {
-  /** The socket was over `maxBufferedBytes` at flush time; its events of that turn were skipped. */
-  SLOW_CONSUMER: "slow_consumer",
-  /** The WebSocket layer refused the frame (over its backpressure limit). */
-  BACKPRESSURE: "backpressure",
-} as const;
-export type DropReason = (typeof DropReason)[keyof typeof DropReason];
-
 /**
  * Plain counters of the fan-out, incremented on the hot path and exported by metrics/ at scrape
  * time (PERF-NOTES: a prom-client call per message costs 0.4–0.5 µs).
@@ -60,7 +51,9 @@ export class HubStats {
   /** WebSocket messages carrying data events (one message may carry an array of events). */
   framesOut = 0;
   bytesOut = 0;
+  /** Events skipped because the socket was over `maxBufferedBytes` at flush time. */
   dropsSlowConsumer = 0;
+  /** Events the WebSocket layer refused (socket over its backpressure limit). */
   dropsBackpressure = 0;
   controlMessages = 0;
   /** Replies and control events written. */

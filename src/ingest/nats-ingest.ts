@@ -10,7 +10,6 @@ import {
 import {
   EventEncoder,
   checkFeedFields,
-  checkPattern,
   decodeFeedPayload,
   nowMicros,
   patternMatches,
@@ -127,10 +126,8 @@ export class NatsIngest implements InterestListener {
     }
   }
 
-  patternActive(pattern: string): void {
-    const check = checkPattern(pattern);
-    if (!check.ok) throw new Error(`bug: invalid pattern reached ingest: ${pattern}`);
-    const interest: Interest = { id: this.#nextId++, tokens: check.tokens, subscription: undefined };
+  patternActive(pattern: string, tokens: readonly string[]): void {
+    const interest: Interest = { id: this.#nextId++, tokens, subscription: undefined };
     this.#interests.set(pattern, interest);
     if (this.#nc !== undefined && !this.#nc.isClosed()) this.#subscribe(this.#nc, pattern, interest);
   }

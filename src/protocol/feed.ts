@@ -1,6 +1,6 @@
 import { Packr, Unpackr } from "msgpackr";
 import { NON_NEGATIVE_KEYS, PAYLOAD_KEYS, type MarketEvent } from "./event.ts";
-import { isEventType, type MarketEventType } from "./topic.ts";
+import { TOPIC_TOKEN, isEventType, type MarketEventType } from "./topic.ts";
 import { isPlainMap } from "./request.ts";
 
 /**
@@ -20,7 +20,6 @@ export type FeedRejectReason = (typeof FeedRejectReason)[keyof typeof FeedReject
 export const FEED_REJECT_REASONS: readonly FeedRejectReason[] = Object.values(FeedRejectReason);
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
-const SUBJECT_TOKEN = /^[A-Za-z0-9_\-+=:@~^]{1,64}$/;
 /** Earliest and latest accepted `te`: years 2000 and 2200, in µs. Catches ms or ns sent as µs. */
 const MIN_TE_US = 946_684_800_000_000;
 const MAX_TE_US = 7_258_118_400_000_000;
@@ -37,8 +36,8 @@ export function topicOfSubject(subject: string, prefixLength: number): FeedTopic
   const type = tokens[2] as string;
   if (
     !isEventType(type) ||
-    !SUBJECT_TOKEN.test(tokens[0] as string) ||
-    !SUBJECT_TOKEN.test(tokens[1] as string)
+    !TOPIC_TOKEN.test(tokens[0] as string) ||
+    !TOPIC_TOKEN.test(tokens[1] as string)
   ) {
     return { ok: false, reason: FeedRejectReason.BAD_SUBJECT };
   }

@@ -11,6 +11,7 @@ export {
 export {
   MAX_TOPICS_PER_REQUEST,
   parseRequest,
+  requestIdOf,
   isPlainMap,
   type ParsedRequest,
   type Request,

@@ -37,9 +37,7 @@ export function parseRequest(value: unknown): ParsedRequest {
   if (!isPlainMap(value))
     return fail(null, ErrorCode.BAD_REQUEST, `request must be a map, got ${describe(value)}`);
   const rawId = value["id"];
-  let id: RequestId | null = null;
-  if (typeof rawId === "number" && Number.isFinite(rawId)) id = rawId;
-  else if (typeof rawId === "string" && rawId.length <= MAX_ID_LENGTH) id = rawId;
+  const id = asRequestId(rawId);
   const method = value["method"];
   if (id === null) {
     const why =
@@ -118,6 +116,17 @@ function fail(id: RequestId | null, code: ErrorCode, msg: string): ParsedRequest
 }
 
 /** A map decoded from JSON or msgpack: a plain object (msgpackr decodes some bytes to class instances). */
+/** The request id of a decoded frame, or null when it has none usable (also for error replies). */
+export function requestIdOf(value: unknown): RequestId | null {
+  return isPlainMap(value) ? asRequestId(value["id"]) : null;
+}
+
+function asRequestId(raw: unknown): RequestId | null {
+  if (typeof raw === "number" && Number.isFinite(raw)) return raw;
+  if (typeof raw === "string" && raw.length <= MAX_ID_LENGTH) return raw;
+  return null;
+}
+
 export function isPlainMap(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
   const proto = Object.getPrototypeOf(value) as unknown;

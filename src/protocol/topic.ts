@@ -6,7 +6,8 @@ export type MarketEventType = (typeof EVENT_TYPES)[number];
 
 /** Longest topic or pattern accepted, in bytes (all topic characters are ASCII). */
 export const MAX_TOPIC_LENGTH = 200;
-const TOKEN = /^[A-Za-z0-9_\-+=:@~^]{1,64}$/;
+/** One literal token of a topic (venue, symbol or type); feed subjects use the same grammar. */
+export const TOPIC_TOKEN = /^[A-Za-z0-9_\-+=:@~^]{1,64}$/;
 
 export function isEventType(token: string): token is MarketEventType {
   return token === "trade" || token === "quote" || token === "bar";
@@ -34,7 +35,7 @@ export function checkPattern(pattern: unknown): PatternCheck {
       wildcard = true;
     } else if (token === "*") {
       wildcard = true;
-    } else if (!TOKEN.test(token)) {
+    } else if (!TOPIC_TOKEN.test(token)) {
       return bad(
         `topic "${pattern}": token "${token}" is empty or has a character outside [A-Za-z0-9_-+=:@~^]`,
       );

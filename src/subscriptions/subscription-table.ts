@@ -2,7 +2,8 @@ import { ErrorCode, checkPattern, patternMatches, type PatternCheck } from "../p
 
 /** Told when a pattern gains its first subscriber or loses its last: the ingest's NATS interest. */
 export interface InterestListener {
-  patternActive(pattern: string): void;
+  /** `tokens` is the validated pattern split on "." (NATS subject tokens after the prefix). */
+  patternActive(pattern: string, tokens: readonly string[]): void;
   patternIdle(pattern: string): void;
 }
 
@@ -156,7 +157,7 @@ export class SubscriptionTable<S, V = unknown> {
       this.#forEachTopic(pattern, entry, (topic) => {
         if (topic.add(subscriber)) entered.push(topic);
       });
-      if (first) this.listener.patternActive(pattern);
+      if (first) this.listener.patternActive(pattern, check.tokens);
     }
     return { ok: true, added: [...accepted], errors, entered };
   }
