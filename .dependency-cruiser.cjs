@@ -69,7 +69,7 @@ module.exports = {
   options: {
     doNotFollow: { path: "node_modules" },
     tsPreCompilationDeps: true,
-    exclude: { path: "\\.test\\.ts$" },
+    exclude: { path: "\\.test(-support)?\\.ts$" },
     tsConfig: { fileName: "tsconfig.json" },
     enhancedResolveOptions: {
       exportsFields: ["exports"],

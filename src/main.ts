@@ -1,6 +1,6 @@
 import { CloseCode, encodeFeedPayload, nowMicros } from "./protocol/index.ts";
 import { Hub } from "./fanout/index.ts";
-import { FeedPublisher, NatsIngest } from "./ingest/index.ts";
+import { FeedPublisher, JetStreamHistory, NatsIngest } from "./ingest/index.ts";
 import { Gateway, GatewayStats, loadUws } from "./gateway/index.ts";
 import { createMetrics } from "./metrics/index.ts";
 import { DemoFeed, NatsServerProcess } from "./embedded/index.ts";
@@ -30,24 +30,41 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   let embedded: NatsServerProcess | undefined;
   let natsUrl = config.natsUrl;
   if (natsUrl === "") {
-    embedded = await NatsServerProcess.start({ binary: config.natsServerBin });
+    embedded = await NatsServerProcess.start({ binary: config.natsServerBin, jetstream: true });
     natsUrl = embedded.url;
     log.info({ natsUrl, pid: process.pid }, "embedded mode: started a local nats-server");
   }
 
-  // Hub and ingest refer to each other: the hub tells the ingest which patterns are wanted.
-  const interest = { target: undefined as NatsIngest | undefined };
+  // Hub and ingest refer to each other: the hub tells the ingest which patterns are wanted, and reads
+  // feed history through the ingest's NATS connection.
+  const late = { ingest: undefined as NatsIngest | undefined };
+  const historyReader = new JetStreamHistory(
+    () => late.ingest?.connection,
+    {
+      stream: config.historyStream,
+      subjectPrefix: config.subjectPrefix,
+      maxFeedPayloadBytes: config.maxFeedPayloadBytes,
+    },
+    log,
+  );
   const hub = new Hub(
     {
       maxTopicsPerConnection: config.maxTopicsPerConnection,
-      maxBufferedBytes: config.maxBufferedBytes,
+      slowSoftBytes: config.slowSoftBytes,
+      slowHardBytes: config.slowHardBytes,
+      slowCloseMs: config.slowCloseMs,
+      retryAfterMs: config.retryAfterMs,
+      heartbeatMs: config.heartbeatMs,
+      maxHz: config.maxHz,
+      historyTimeoutMs: config.historyTimeoutMs,
       controlRatePerSec: config.controlRatePerSec,
       controlBurst: config.controlBurst,
     },
     {
-      patternActive: (pattern, tokens) => interest.target?.patternActive(pattern, tokens),
-      patternIdle: (pattern) => interest.target?.patternIdle(pattern),
+      patternActive: (pattern, tokens) => late.ingest?.patternActive(pattern, tokens),
+      patternIdle: (pattern) => late.ingest?.patternIdle(pattern),
     },
+    config.historyStream === "off" ? undefined : historyReader,
   );
   const natsIngest = new NatsIngest(
     hub,
@@ -61,7 +78,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     },
     log,
   );
-  interest.target = natsIngest;
+  late.ingest = natsIngest;
 
   let gateway: Gateway | undefined;
   let draining = false;
@@ -72,9 +89,15 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       subscriptions: () => hub.table.subscriptionCount,
       patterns: () => hub.table.patternCount,
       topics: () => hub.table.topicCount,
+      slowConnections: () => hub.slowConnectionCount,
+      bufferedBytes: () => hub.bufferedBytes(),
       stats: hub.stats,
     },
-    ingest: { natsSubscriptions: () => natsIngest.subscriptionCount, stats: natsIngest.stats },
+    ingest: {
+      natsSubscriptions: () => natsIngest.subscriptionCount,
+      stats: natsIngest.stats,
+      historyErrors: () => historyReader.errors,
+    },
     gateway: { stats: gatewayStats },
   });
 
@@ -100,6 +123,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       gatewayStats,
     );
   } catch (error) {
+    hub.dispose();
     await embedded?.dispose();
     throw error;
   }
@@ -111,6 +135,13 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
 
   const natsReady = natsIngest.start();
   natsReady.catch((error: unknown) => log.error({ err: error }, "nats connection failed"));
+
+  if (embedded !== undefined && config.historyStream !== "off") {
+    // Embedded mode keeps the feed history itself, so snapshots work for topics nobody watched yet.
+    await natsReady;
+    await historyReader.ensureStream();
+    log.info({ stream: config.historyStream }, "embedded mode: feed history stream ready");
+  }
 
   let demo: DemoRunner | undefined;
   if (embedded !== undefined && config.demoRatePerSec > 0) {
@@ -140,6 +171,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       log.warn({ err: error }, "nats drain did not finish"),
     );
     listening.close();
+    hub.dispose();
     await embedded?.dispose();
     log.info({ open: hub.connectionCount }, "stopped");
   };

@@ -201,7 +201,9 @@ describe("delivery: NATS feed → gateway → WebSocket clients", () => {
     assert.equal(await stack.metric("tickwire_frames_sent_total"), framesBefore + 1);
     const text = await (await fetch(`${stack.httpUrl}/metrics`)).text();
     assert.match(text, /nodejs_eventloop_lag_seconds/);
-    assert.match(text, /tickwire_events_dropped_total\{reason="slow_consumer"\} 0/);
+    assert.match(text, /tickwire_events_dropped_total\{reason="backpressure"\} 0/);
+    assert.match(text, /tickwire_events_conflated_total\{cause="slow_consumer"\} 0/);
+    assert.match(text, /tickwire_slow_connections 0/);
     await client.close();
   });
 

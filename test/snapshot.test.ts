@@ -80,12 +80,14 @@ describe("snapshot: last-value cache → subscribe with snapshot", () => {
     await Promise.all([a.close(), j.close(), n.close()]);
   });
 
-  it("a topic published while the gateway held no interest in it has no snapshot yet", async () => {
+  it("without feed history, a topic published while the gateway held no interest in it has no snapshot and is named in snapshot_end.missing", async () => {
     await stack.publishAndFlush("xnas.NVDA.quote", quote(140));
     const b = await TestClient.connect(stack.wsUrl);
     const reply = await b.request("subscribe", { topics: ["xnas.NVDA.quote"], snapshot: true });
     await b.waitFor((m) => m["e"] === "snapshot_end");
-    assert.deepEqual(from(b, reply["id"]).slice(1), [{ e: "snapshot_end", id: reply["id"] }]);
+    assert.deepEqual(from(b, reply["id"]).slice(1), [
+      { e: "snapshot_end", id: reply["id"], missing: ["xnas.NVDA.quote"] },
+    ]);
     await b.close();
   });
 });

@@ -23,8 +23,13 @@ describe("loadConfig: sources", () => {
     assert.equal(config.natsUrl, "");
     assert.equal(config.subjectPrefix, "md");
     assert.equal(config.maxTopicsPerConnection, 1024);
-    assert.equal(config.maxBufferedBytes, 1048576);
-    assert.equal(config.maxBackpressureBytes, 2097152);
+    assert.equal(config.slowSoftBytes, 1048576);
+    assert.equal(config.slowHardBytes, 4194304);
+    assert.equal(config.slowCloseMs, 10000);
+    assert.equal(config.maxBackpressureBytes, 8388608);
+    assert.equal(config.heartbeatMs, 1000);
+    assert.equal(config.maxHz, 0);
+    assert.equal(config.historyStream, "TICKWIRE_LAST");
     assert.equal(config.idleTimeoutMs, 120000);
     assert.equal(config.controlRatePerSec, 50);
     assert.equal(config.controlBurst, 100);
@@ -227,21 +232,34 @@ describe("loadConfig: validation", () => {
     });
   }
 
-  it("refuses maxBackpressureBytes below maxBufferedBytes", () => {
-    assert.deepEqual(problemsOf(["--max-buffered-bytes", "2000000", "--max-backpressure-bytes", "1999999"]), [
-      "max-backpressure-bytes must be at least max-buffered-bytes",
+  it("refuses a hard watermark at or below the soft one", () => {
+    assert.deepEqual(problemsOf(["--slow-soft-bytes", "2000000", "--slow-hard-bytes", "2000000"]), [
+      "slow-hard-bytes must be above slow-soft-bytes",
     ]);
-    const equal = loadConfig(["--max-buffered-bytes", "2000000", "--max-backpressure-bytes", "2000000"], {});
-    assert.equal(equal.maxBackpressureBytes, equal.maxBufferedBytes);
   });
 
-  it("reports maxBackpressureBytes below maxBufferedBytes together with an unrelated problem", () => {
+  it("refuses maxBackpressureBytes below slowHardBytes", () => {
+    assert.deepEqual(problemsOf(["--slow-hard-bytes", "2000000", "--max-backpressure-bytes", "1999999"]), [
+      "max-backpressure-bytes must be at least slow-hard-bytes",
+    ]);
+    const equal = loadConfig(["--slow-hard-bytes", "2000000", "--max-backpressure-bytes", "2000000"], {});
+    assert.equal(equal.maxBackpressureBytes, equal.slowHardBytes);
+  });
+
+  it("reports maxBackpressureBytes below slowHardBytes together with an unrelated problem", () => {
     const problems = problemsOf(["--port", "70000"], {
-      TICKWIRE_MAX_BUFFERED_BYTES: "2000000",
+      TICKWIRE_SLOW_HARD_BYTES: "2000000",
       TICKWIRE_MAX_BACKPRESSURE_BYTES: "1000000",
     });
     assert.equal(problems.length, 2, `got ${JSON.stringify(problems)}`);
-    assert.ok(problems.includes("max-backpressure-bytes must be at least max-buffered-bytes"));
+    assert.ok(problems.includes("max-backpressure-bytes must be at least slow-hard-bytes"));
+  });
+
+  it("refuses a heartbeat period under 100 ms other than 0, and a maxHz cap over 1000", () => {
+    assert.deepEqual(problemsOf(["--heartbeat-ms", "50", "--max-hz", "1001"]), [
+      '--heartbeat-ms="50": must be 0 or 100 to 600000',
+      '--max-hz="1001": must be between 0 and 1000',
+    ]);
   });
 });
 

@@ -53,9 +53,13 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
     out[spec.key] = value;
   }
   const backpressure = out["maxBackpressureBytes"];
-  const buffered = out["maxBufferedBytes"];
-  if (typeof backpressure === "number" && typeof buffered === "number" && backpressure < buffered) {
-    problems.push("max-backpressure-bytes must be at least max-buffered-bytes");
+  const soft = out["slowSoftBytes"];
+  const hard = out["slowHardBytes"];
+  if (typeof soft === "number" && typeof hard === "number" && hard <= soft) {
+    problems.push("slow-hard-bytes must be above slow-soft-bytes");
+  }
+  if (typeof backpressure === "number" && typeof hard === "number" && backpressure < hard) {
+    problems.push("max-backpressure-bytes must be at least slow-hard-bytes");
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out as unknown as Config);

@@ -26,8 +26,14 @@ export interface Config {
   readonly subjectPrefix: string;
   readonly maxTopicsPerConnection: number;
   readonly maxMessageBytes: number;
-  readonly maxBufferedBytes: number;
+  readonly slowSoftBytes: number;
+  readonly slowHardBytes: number;
+  readonly slowCloseMs: number;
   readonly maxBackpressureBytes: number;
+  readonly heartbeatMs: number;
+  readonly maxHz: number;
+  readonly historyStream: string;
+  readonly historyTimeoutMs: number;
   readonly idleTimeoutMs: number;
   readonly controlRatePerSec: number;
   readonly controlBurst: number;
@@ -115,14 +121,34 @@ export const OPTIONS: readonly OptionSpec[] = [
     check: range(256, 16 * 1024 * 1024),
   },
   {
-    key: "maxBufferedBytes",
-    flag: "max-buffered-bytes",
-    env: ["TICKWIRE_MAX_BUFFERED_BYTES"],
+    key: "slowSoftBytes",
+    flag: "slow-soft-bytes",
+    env: ["TICKWIRE_SLOW_SOFT_BYTES"],
     kind: "integer",
     unit: "bytes",
     default: 1048576,
-    help: "per-socket send buffer above which the socket's events are skipped and counted as slow_consumer drops",
+    help: "soft watermark: a socket with more unsent is conflated (latest value per topic, flagged CONFLATED with n) until it drains under it",
     check: range(16384, 1024 * 1024 * 1024),
+  },
+  {
+    key: "slowHardBytes",
+    flag: "slow-hard-bytes",
+    env: ["TICKWIRE_SLOW_HARD_BYTES"],
+    kind: "integer",
+    unit: "bytes",
+    default: 4194304,
+    help: "hard watermark: a socket with more unsent is closed with 4007 (must be above slow-soft-bytes, at most max-backpressure-bytes)",
+    check: range(16384, 2 * 1024 * 1024 * 1024),
+  },
+  {
+    key: "slowCloseMs",
+    flag: "slow-close-ms",
+    env: ["TICKWIRE_SLOW_CLOSE_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 10000,
+    help: "a socket over the soft watermark this long without draining under it is closed with 4007 and a retry hint",
+    check: range(100, 3_600_000),
   },
   {
     key: "maxBackpressureBytes",
@@ -130,9 +156,50 @@ export const OPTIONS: readonly OptionSpec[] = [
     env: ["TICKWIRE_MAX_BACKPRESSURE_BYTES"],
     kind: "integer",
     unit: "bytes",
-    default: 2097152,
-    help: "uWS per-socket backpressure limit; frames past it are dropped by uWS and counted as backpressure drops (must be ≥ max-buffered-bytes)",
+    default: 8388608,
+    help: "uWS per-socket backpressure limit; frames past it are dropped by uWS and counted as backpressure drops (must be ≥ slow-hard-bytes)",
     check: range(16384, 2 * 1024 * 1024 * 1024),
+  },
+  {
+    key: "heartbeatMs",
+    flag: "heartbeat-ms",
+    env: ["TICKWIRE_HEARTBEAT_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 1000,
+    help: "period of the heartbeat event (sent, conflated, dropped counters) to every connection; 0 = none",
+    check: (v: number) => (v === 0 || (v >= 100 && v <= 600_000) ? undefined : "must be 0 or 100 to 600000"),
+  },
+  {
+    key: "maxHz",
+    flag: "max-hz",
+    env: ["TICKWIRE_MAX_HZ"],
+    kind: "integer",
+    unit: "events/s",
+    default: 0,
+    help: "cap on events per second per topic for every subscription (lower maxHz requests still apply); 0 = no cap",
+    check: range(0, 1000),
+  },
+  {
+    key: "historyStream",
+    flag: "history-stream",
+    env: ["TICKWIRE_HISTORY_STREAM"],
+    kind: "string",
+    unit: "name",
+    default: "TICKWIRE_LAST",
+    help: "JetStream stream keeping the last feed message per subject, read for snapshots of topics the gateway has not seen (embedded mode creates it); off = no history",
+    check: (v: string) =>
+      /^[A-Za-z0-9_-]{1,64}$/.test(v) ? undefined : "must be a stream name of [A-Za-z0-9_-], or off",
+  },
+  {
+    key: "historyTimeoutMs",
+    flag: "history-timeout-ms",
+    env: ["TICKWIRE_HISTORY_TIMEOUT_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 500,
+    help: "longest a subscribe's snapshot waits for the feed history before completing without it",
+    check: range(10, 60_000),
   },
   {
     key: "idleTimeoutMs",
@@ -235,7 +302,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "integer",
     unit: "ms",
     default: 1000,
-    help: "reconnect hint sent to clients in the going-away close reason",
+    help: "reconnect hint sent to clients in the close reason of going-away (1001) and slow-consumer (4007) closes",
     check: range(0, 3_600_000),
   },
   {

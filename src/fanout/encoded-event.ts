@@ -2,6 +2,11 @@ import { EventEncoder, EventFlag, encodeEventJson, type MarketEvent } from "../p
 
 /** Encodes the SNAPSHOT variants; off the hot path (once per cached event that someone snapshots). */
 const snapshotEncoder = new EventEncoder();
+/**
+ * Encodes CONFLATED variants, one per (connection, topic) delivery of merged updates. These bytes may be
+ * views of the encoder's slab: they live only until the turn's write (uWS copies on send).
+ */
+const conflatedEncoder = new EventEncoder();
 
 /** An update encoded once for every subscriber: msgpack bytes up front, JSON text on first need. */
 export class EncodedEvent {
@@ -11,6 +16,11 @@ export class EncodedEvent {
     readonly event: MarketEvent,
     readonly msgpack: Uint8Array,
   ) {}
+
+  /** An event with exact-size bytes of its own (not a slab view), for values kept long (history). */
+  static standalone(event: MarketEvent): EncodedEvent {
+    return new EncodedEvent(event, new Uint8Array(snapshotEncoder.encode(event)));
+  }
 
   /** JSON text frame; pure ASCII (topics are ASCII), so its length is its byte length. */
   get json(): string {
@@ -23,6 +33,16 @@ export class EncodedEvent {
    */
   get snapshot(): EncodedEvent {
     return (this.#snapshot ??= snapshotOf(this.event));
+  }
+
+  /**
+   * This update standing for `n` updates of its topic (itself and the `n - 1` before it since the last
+   * event the connection got): flagged CONFLATED with `n`, same `q` (the newest), `te` and `ts`. Encoded
+   * for the one connection it goes to.
+   */
+  conflated(n: number, isBinary: boolean): Uint8Array | string {
+    const merged: MarketEvent = { ...this.event, f: (this.event.f ?? 0) | EventFlag.CONFLATED, n };
+    return isBinary ? conflatedEncoder.encode(merged) : encodeEventJson(merged);
   }
 
   /** Whether `msgpack` is a view of a larger buffer (the encoder's slab) rather than its own bytes. */

@@ -1,15 +1,94 @@
-import type { Encoding } from "../protocol/index.ts";
+import type { Encoding, MarketEvent, RequestId } from "../protocol/index.ts";
+import type { TopicEntry } from "../subscriptions/index.ts";
+import type { EncodedEvent } from "./encoded-event.ts";
 import type { FrameSink } from "./sink.ts";
 
+/** A concrete topic as the fan-out sees it: subscribers are sessions, the last value an encoded event. */
+export type Topic = TopicEntry<Session, EncodedEvent>;
+
 /**
- * A control reply or control event queued in an outbox. Never skipped for a slow socket (data events
- * are); only the WebSocket layer's hard backpressure limit can refuse it, and that is counted.
+ * A control reply or control event queued in an outbox. Never conflated or skipped (data events are);
+ * only the WebSocket layer's hard backpressure limit can refuse it, and that is counted.
  */
 export class ControlFrame {
   constructor(readonly data: Uint8Array | string) {}
 }
 
 export type OutboxFrame = Uint8Array | string | ControlFrame;
+
+/**
+ * Bits of {@link Session.mode}. A session with mode 0 (the common case) takes the publish fast path:
+ * its bytes go straight into the outbox. Any bit set sends its updates through the hub's slower path.
+ */
+export const SessionMode = {
+  /** Some subscription of the session has a rate (maxHz, or the gateway's cap). */
+  RATED: 1,
+  /** Over the soft watermark: only the latest update per topic is kept until the socket drains. */
+  CONFLATING: 2,
+  /** A subscribe is waiting for feed history: frames are held to keep snapshot, snapshot_end, live. */
+  HOLDING: 4,
+} as const;
+
+/** The latest update of one topic kept for a conflating session, and how many updates it stands for. */
+export interface PendingUpdate {
+  event: EncodedEvent;
+  /** Updates merged into it (1 = none merged). */
+  n: number;
+}
+
+/** A data event held while a snapshot waits for feed history; the topic says which value it brings. */
+export interface HeldEvent {
+  readonly topic: Topic;
+  readonly frame: Uint8Array | string;
+}
+
+/** Options of one subscription pattern other than the defaults (every update, conflate when slow). */
+export interface SubscriptionPolicy {
+  /** Shortest time between two events of one topic, ms (0 = every update). */
+  readonly intervalMs: number;
+  readonly disconnectOnSlow: boolean;
+}
+
+/**
+ * Rate state of one (session, topic) pair under a maxHz: when the last event went out, and the latest
+ * update held back since, with how many updates it stands for.
+ */
+export class RateState {
+  lastSentMs = Number.NEGATIVE_INFINITY;
+  pending: EncodedEvent | undefined = undefined;
+  /** Updates `pending` stands for. */
+  merged = 0;
+  /** Whether the state sits in the hub's timer wheel. */
+  scheduled = false;
+  constructor(
+    readonly session: Session,
+    readonly topic: Topic,
+    /** Shortest time between two events, ms (0 = no limit: the pair takes the plain path). */
+    public intervalMs: number,
+    /** {@link Session.policyEpoch} the interval was computed at. */
+    public epoch: number,
+  ) {}
+}
+
+/**
+ * A subscribe whose snapshot waits for feed history (JetStream) on topics the gateway has no value for.
+ * Until it completes, its session's later frames are held (see {@link Session.held}).
+ */
+export class SnapshotWait {
+  /** History answered (or timed out); the snapshot can be completed when this wait reaches the head. */
+  done = false;
+  /** Topics whose snapshot this subscribe already sent, from the gateway's cache. */
+  readonly sent = new Set<Topic>();
+  /** What the history answered (empty after a timeout). */
+  values: readonly MarketEvent[] = [];
+  constructor(
+    readonly id: RequestId,
+    /** Concrete (non-wildcard) patterns of the subscribe: reported in `missing` when they have no value. */
+    readonly concrete: readonly string[],
+    /** Every pattern of the subscribe whose topics may have history. */
+    readonly patterns: readonly string[],
+  ) {}
+}
 
 /** Per-connection state of the fan-out, created when the socket opens. Counters are plain numbers. */
 export class Session {
@@ -19,15 +98,37 @@ export class Session {
   /** Control frames in `outbox` (0 lets the flush skip looking for them). */
   controlQueued = 0;
   closed = false;
-  /** Data events written to this socket. */
+  /** {@link SessionMode} bits; 0 = fast path. */
+  mode = 0;
+  /** Data events written to this socket (snapshots and CONFLATED events included). */
   eventsSent = 0;
-  /** Data events this socket did not get (slow consumer or backpressure). */
+  /** Updates merged away into CONFLATED events (by maxHz or by slow-consumer conflation). */
+  eventsConflated = 0;
+  /** Updates this socket lost without a CONFLATED event standing for them (WebSocket layer refusals). */
   eventsDropped = 0;
   /** Control-message token bucket. */
   tokens: number;
   refilledAtMs: number;
   /** Control messages refused in a row for rate; past the burst the connection is closed. */
   rejectedInARow = 0;
+
+  // Created on first need, so an idle connection stays small (bench/idle-memory.ts).
+  /** Subscription options other than the defaults, by pattern (maxHz, onSlow). */
+  policies: Map<string, SubscriptionPolicy> | null = null;
+  /** Bumped when `policies` changes; rate states recompute their interval when theirs is older. */
+  policyEpoch = 0;
+  /** Per-topic rate state of rated sessions, created on a topic's first update. */
+  rates: Map<Topic, RateState> | null = null;
+
+  /** While conflating: the latest update per topic, in first-merged order. */
+  pending: Map<Topic, PendingUpdate> | null = null;
+  /** When the socket went over the soft watermark (ms, hub clock); meaningful while conflating. */
+  slowSinceMs = 0;
+
+  /** While holding: frames and later snapshot waits, in the order they were produced. */
+  held: (HeldEvent | ControlFrame | SnapshotWait)[] | null = null;
+  /** The snapshot wait that holds the session, if any. */
+  waiting: SnapshotWait | undefined = undefined;
 
   /** msgpack connection (binary frames); false for JSON (text frames). */
   readonly isBinary: boolean;

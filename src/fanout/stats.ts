@@ -51,8 +51,22 @@ export class HubStats {
   /** WebSocket messages carrying data events (one message may carry an array of events). */
   framesOut = 0;
   bytesOut = 0;
-  /** Events skipped because the socket was over `maxBufferedBytes` at flush time. */
-  dropsSlowConsumer = 0;
+  /** Updates merged away by a subscription's maxHz (each one counted once, in a CONFLATED event's n). */
+  conflatedMaxHz = 0;
+  /** Updates merged away while a socket was over the soft watermark. */
+  conflatedSlow = 0;
+  /** Times a socket went over the soft watermark (conflation started, or onSlow "disconnect" closed it). */
+  slowEpisodes = 0;
+  /** Heartbeat rounds sent (one frame per connection each). */
+  heartbeats = 0;
+  /** Subscribes that asked the feed history for last values. */
+  historyLookups = 0;
+  /** History lookups that did not answer within historyTimeoutMs (the snapshot completed without them). */
+  historyTimeouts = 0;
+  /** Snapshot waits ended early because the session held too many frames meanwhile. */
+  historyOverflows = 0;
+  /** Last values taken from the feed history into the gateway's cache. */
+  historyValues = 0;
   /** Events the WebSocket layer refused (socket over its backpressure limit). */
   dropsBackpressure = 0;
   controlMessages = 0;

@@ -194,6 +194,10 @@ export class Gateway {
           sink.close(CloseCode.INTERNAL_ERROR, "internal error");
         }
       },
+      drain: (ws) => {
+        const session = ws.getUserData().connection.session;
+        if (session !== undefined) hub.drained(session);
+      },
       close: (ws, code) => {
         const connection = ws.getUserData().connection;
         connection.open = false;

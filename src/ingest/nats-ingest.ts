@@ -83,6 +83,11 @@ export class NatsIngest implements InterestListener {
     return this.stats.state === NatsState.CONNECTED;
   }
 
+  /** The NATS connection, once started (for the feed-history reader). */
+  get connection(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
   /** NATS subscriptions currently held. */
   get subscriptionCount(): number {
     return this.#interests.size;

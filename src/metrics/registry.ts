@@ -11,6 +11,10 @@ export interface MetricsSources {
     readonly subscriptions: () => number;
     readonly patterns: () => number;
     readonly topics: () => number;
+    /** Connections currently conflated (over the soft watermark). */
+    readonly slowConnections: () => number;
+    /** Bytes accepted for sending but not yet written to the kernel, over all connections. */
+    readonly bufferedBytes: () => number;
     readonly stats: {
       readonly connectionsOpened: number;
       readonly connectionsClosed: ReadonlyMap<string, number>;
@@ -19,8 +23,15 @@ export interface MetricsSources {
       readonly eventsOut: number;
       readonly framesOut: number;
       readonly bytesOut: number;
-      readonly dropsSlowConsumer: number;
       readonly dropsBackpressure: number;
+      readonly conflatedMaxHz: number;
+      readonly conflatedSlow: number;
+      readonly slowEpisodes: number;
+      readonly heartbeats: number;
+      readonly historyLookups: number;
+      readonly historyTimeouts: number;
+      readonly historyOverflows: number;
+      readonly historyValues: number;
       readonly controlMessages: number;
       readonly controlFramesOut: number;
       readonly controlFramesDropped: number;
@@ -39,6 +50,8 @@ export interface MetricsSources {
       readonly errors: number;
       readonly rejected: ReadonlyMap<string, number>;
     };
+    /** Feed-history errors (requests that failed, stored messages that failed validation). */
+    readonly historyErrors: () => number;
   };
   readonly gateway: {
     readonly stats: {
@@ -218,14 +231,66 @@ export function createMetrics(sources: MetricsSources): Registry {
   );
   labelled(
     "tickwire_events_dropped_total",
-    "Events a socket did not get, by reason.",
+    "Events a socket did not get and no CONFLATED event stands for, by reason.",
     "reason",
-    ["slow_consumer", "backpressure"],
+    ["backpressure"],
+    () => new Map([["backpressure", hub.stats.dropsBackpressure]]),
+  );
+  labelled(
+    "tickwire_events_conflated_total",
+    "Updates merged away into CONFLATED events (each counted once), by cause.",
+    "cause",
+    ["max_hz", "slow_consumer"],
     () =>
       new Map([
-        ["slow_consumer", hub.stats.dropsSlowConsumer],
-        ["backpressure", hub.stats.dropsBackpressure],
+        ["max_hz", hub.stats.conflatedMaxHz],
+        ["slow_consumer", hub.stats.conflatedSlow],
       ]),
+  );
+  counter(
+    "tickwire_slow_consumer_episodes_total",
+    "Times a connection went over the soft watermark (conflated, or closed for onSlow disconnect).",
+    () => hub.stats.slowEpisodes,
+  );
+  gauge(
+    "tickwire_slow_connections",
+    "Connections conflated right now (over the soft watermark).",
+    hub.slowConnections,
+  );
+  gauge(
+    "tickwire_buffered_bytes",
+    "Bytes accepted for sending but not yet written to the kernel, all connections.",
+    hub.bufferedBytes,
+  );
+  counter(
+    "tickwire_heartbeat_rounds_total",
+    "Heartbeat rounds (one heartbeat event to every connection each).",
+    () => hub.stats.heartbeats,
+  );
+  counter(
+    "tickwire_history_lookups_total",
+    "Subscribes that read last values from the feed history (JetStream).",
+    () => hub.stats.historyLookups,
+  );
+  counter(
+    "tickwire_history_values_total",
+    "Last values taken from the feed history into the gateway's cache.",
+    () => hub.stats.historyValues,
+  );
+  counter(
+    "tickwire_history_timeouts_total",
+    "History lookups not answered within --history-timeout-ms (snapshot completed without them).",
+    () => hub.stats.historyTimeouts,
+  );
+  counter(
+    "tickwire_history_overflows_total",
+    "Snapshot waits cut short because the connection held too many live frames meanwhile.",
+    () => hub.stats.historyOverflows,
+  );
+  counter(
+    "tickwire_history_errors_total",
+    "Feed-history requests that failed (stream missing, NATS error, invalid stored message).",
+    ingest.historyErrors,
   );
 
   gauge("tickwire_nats_connected", "1 while the NATS connection is up.", () =>

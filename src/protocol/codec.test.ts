@@ -81,6 +81,8 @@ describe("encodeControl", () => {
     { id: 3, error: { code: 4006, msg: "subscription limit 2 per connection would be exceeded" } },
     { e: "snapshot_end", id: 1 },
     { e: "snapshot_end", id: "s" },
+    { e: "snapshot_end", id: 2, missing: ["xnas.NEW.quote"] },
+    { e: "heartbeat", ts: 1_800_000_000_123_456, sent: 12, conflated: 3, dropped: 0 },
   ];
 
   it("encodes msgpack replies as bytes that decode to the same message", () => {
@@ -105,6 +107,17 @@ describe("encodeControl", () => {
       const decoded = unpackr.unpack(encodeControl(message, "msgpack") as Uint8Array) as object;
       assert.deepEqual(Object.keys(decoded), Object.keys(message));
     }
+  });
+
+  it("packs the heartbeat's µs timestamp as a 64-bit integer, not a float", () => {
+    const frame = encodeControl(
+      { e: "heartbeat", ts: 1_800_000_000_123_456, sent: 0, conflated: 0, dropped: 0 },
+      "msgpack",
+    ) as Uint8Array;
+    // "ts" key (a2 74 73) then uint64 (cf) or int64 (d3), never float64 (cb).
+    const at = Buffer.from(frame).indexOf(Buffer.from([0xa2, 0x74, 0x73]));
+    assert.ok(at > 0);
+    assert.ok([0xcf, 0xd3].includes(frame[at + 3] as number), `type byte 0x${frame[at + 3]?.toString(16)}`);
   });
 
   it("encodes plain msgpack maps, without msgpackr records extension", () => {

@@ -1,7 +1,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import type { Encoding } from "./codes.ts";
 import type { RequestId } from "./request.ts";
-import type { SnapshotEndEvent } from "./event.ts";
+import type { HeartbeatEvent, SnapshotEndEvent } from "./event.ts";
 
 /**
  * Control-plane codec: replies and control events, decoded requests. Not on the per-update path, so
@@ -14,7 +14,7 @@ export type Reply =
   | { readonly id: RequestId; readonly result: Readonly<Record<string, unknown>> }
   | { readonly id: RequestId | null; readonly error: { readonly code: number; readonly msg: string } };
 
-export type ControlMessage = Reply | SnapshotEndEvent;
+export type ControlMessage = Reply | SnapshotEndEvent | HeartbeatEvent;
 
 /** Encodes a control message for a connection: a binary msgpack frame or a JSON text. */
 export function encodeControl(message: ControlMessage, encoding: Encoding): Uint8Array | string {
@@ -22,10 +22,12 @@ export function encodeControl(message: ControlMessage, encoding: Encoding): Uint
 }
 
 /**
- * msgpackr writes integers of 2^32 and above as float64; a µs timestamp (`result.ts` of ping) must
- * reach msgpack clients as an integer (BRIEF: integer microseconds), so it is packed as a BigInt (int64).
+ * msgpackr writes integers of 2^32 and above as float64; a µs timestamp (`result.ts` of ping, `ts` of a
+ * heartbeat) must reach msgpack clients as an integer (BRIEF: integer microseconds), so it is packed as a
+ * BigInt (int64).
  */
 function withIntegerTimestamp(message: ControlMessage): unknown {
+  if ("e" in message) return message.e === "heartbeat" ? { ...message, ts: BigInt(message.ts) } : message;
   if (!("result" in message)) return message;
   const ts = message.result["ts"];
   if (typeof ts !== "number" || !Number.isSafeInteger(ts)) return message;

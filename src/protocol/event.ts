@@ -51,10 +51,30 @@ export const PAYLOAD_KEYS = {
 /** Payload keys that are sizes or volumes: they must not be negative. */
 export const NON_NEGATIVE_KEYS: ReadonlySet<string> = new Set(["z", "bz", "az", "v"]);
 
-/** Sent once after the snapshot events of a subscribe; `id` is the subscribe request's id. */
+/**
+ * Sent once after the snapshot events of a subscribe; `id` is the subscribe request's id. `missing`
+ * (only when non-empty) lists the concrete topics of that subscribe that have no last value yet.
+ */
 export interface SnapshotEndEvent {
   readonly e: "snapshot_end";
   readonly id: string | number;
+  readonly missing?: readonly string[];
+}
+
+/**
+ * Sent to every connection every heartbeat period, busy or idle, so that a client can tell a quiet
+ * market from a dead link. Counters are this connection's, since it opened, at the moment of sending.
+ */
+export interface HeartbeatEvent {
+  readonly e: "heartbeat";
+  /** Gateway time, integer microseconds since the epoch. */
+  readonly ts: number;
+  /** Data events written to this connection (snapshots and CONFLATED events included). */
+  readonly sent: number;
+  /** Updates merged away into CONFLATED events (the sum of their `n - 1`). */
+  readonly conflated: number;
+  /** Updates this connection lost without a CONFLATED event standing for them. */
+  readonly dropped: number;
 }
 
 /** Current time as integer microseconds since the epoch. */

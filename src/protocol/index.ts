@@ -9,10 +9,12 @@ export {
   type PatternCheck,
 } from "./topic.ts";
 export {
+  MAX_HZ_LIMIT,
   MAX_TOPICS_PER_REQUEST,
   parseRequest,
   requestIdOf,
   isPlainMap,
+  type OnSlow,
   type ParsedRequest,
   type Request,
   type RequestError,
@@ -22,6 +24,7 @@ export {
   PAYLOAD_KEYS,
   nowMicros,
   type BarEvent,
+  type HeartbeatEvent,
   type MarketEvent,
   type QuoteEvent,
   type SnapshotEndEvent,

@@ -23,7 +23,7 @@ function failed(value: unknown): RequestError {
 }
 
 describe("parseRequest: methods", () => {
-  it("parses a subscribe with topics, defaulting snapshot to true", () => {
+  it("parses a subscribe with topics, defaulting snapshot to true, every update and conflate", () => {
     assert.deepEqual(
       ok({ method: "subscribe", id: 1, params: { topics: ["xnas.AAPL.quote", "xnas.*.trade"] } }),
       {
@@ -31,6 +31,8 @@ describe("parseRequest: methods", () => {
         id: 1,
         topics: ["xnas.AAPL.quote", "xnas.*.trade"],
         snapshot: true,
+        maxHz: 0,
+        onSlow: "conflate",
       },
     );
   });
@@ -208,19 +210,38 @@ describe("parseRequest: params", () => {
     );
   });
 
-  it("refuses maxHz and onSlow as not supported yet with 4000", () => {
-    for (const [param, value] of [
-      ["maxHz", 10],
-      ["onSlow", "conflate"],
-    ] as const) {
-      assert.deepEqual(
-        failed({ method: "subscribe", id: 2, params: { topics: ["a.b.quote"], [param]: value } }),
-        {
-          id: 2,
-          code: ErrorCode.BAD_REQUEST,
-          msg: `subscribe: param "${param}" is not supported by this gateway yet`,
-        },
-      );
+  it("reads maxHz and onSlow, defaulting to every update and conflate", () => {
+    const parsed = parseRequest({
+      method: "subscribe",
+      id: 2,
+      params: { topics: ["a.b.quote"], maxHz: 2.5, onSlow: "disconnect" },
+    });
+    assert.ok(parsed.ok && parsed.request.method === "subscribe");
+    assert.equal(parsed.request.maxHz, 2.5);
+    assert.equal(parsed.request.onSlow, "disconnect");
+    const plain = parseRequest({ method: "subscribe", id: 3, params: { topics: ["a.b.quote"] } });
+    assert.ok(plain.ok && plain.request.method === "subscribe");
+    assert.equal(plain.request.maxHz, 0);
+    assert.equal(plain.request.onSlow, "conflate");
+  });
+
+  it("refuses a maxHz that is not a number from 0 to 1000 with 4000", () => {
+    for (const maxHz of [-1, 1001, Number.NaN, "4", true, [], {}]) {
+      assert.deepEqual(failed({ method: "subscribe", id: 2, params: { topics: ["a.b.quote"], maxHz } }), {
+        id: 2,
+        code: ErrorCode.BAD_REQUEST,
+        msg: "subscribe: maxHz must be a number from 0 (every update) to 1000",
+      });
+    }
+  });
+
+  it("refuses an onSlow other than conflate or disconnect with 4000", () => {
+    for (const onSlow of ["drop", "", 1, {}]) {
+      assert.deepEqual(failed({ method: "subscribe", id: 2, params: { topics: ["a.b.quote"], onSlow } }), {
+        id: 2,
+        code: ErrorCode.BAD_REQUEST,
+        msg: 'subscribe: onSlow must be "conflate" or "disconnect"',
+      });
     }
   });
 

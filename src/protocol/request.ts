@@ -13,6 +13,9 @@ export type Request =
       readonly id: RequestId;
       readonly topics: readonly unknown[];
       readonly snapshot: boolean;
+      /** Most events per second per topic; 0 = every update (the default). */
+      readonly maxHz: number;
+      readonly onSlow: OnSlow;
     }
   | { readonly method: "unsubscribe"; readonly id: RequestId; readonly topics: readonly unknown[] }
   | { readonly method: "list"; readonly id: RequestId }
@@ -28,6 +31,16 @@ export type ParsedRequest =
   { readonly ok: true; readonly request: Request } | ({ readonly ok: false } & RequestError);
 
 const METHODS = "subscribe, unsubscribe, list, ping";
+
+/**
+ * What a subscription asks for when its connection cannot keep up: `conflate` (the default) keeps the
+ * latest value per topic and flags what was merged; `disconnect` closes the connection with 4007 instead,
+ * for scripts that want a hard failure rather than a gap.
+ */
+export type OnSlow = "conflate" | "disconnect";
+
+/** Highest `maxHz` a subscribe may ask for; a gateway may cap it lower (`--max-hz`). */
+export const MAX_HZ_LIMIT = 1000;
 
 /**
  * Validates a decoded control message (`{"method", "id", "params"}`). Topics are returned unchecked:
@@ -57,19 +70,21 @@ export function parseRequest(value: unknown): ParsedRequest {
       if (!Array.isArray(topics)) return topics;
       const extra = unknownKeys(params, ["topics", "snapshot", "maxHz", "onSlow"]);
       if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `subscribe: unknown param "${extra}"`);
-      for (const unsupported of ["maxHz", "onSlow"]) {
-        if (params[unsupported] !== undefined) {
-          return fail(
-            id,
-            ErrorCode.BAD_REQUEST,
-            `subscribe: param "${unsupported}" is not supported by this gateway yet`,
-          );
-        }
-      }
       const snapshot = params["snapshot"] ?? true;
       if (typeof snapshot !== "boolean")
         return fail(id, ErrorCode.BAD_REQUEST, "subscribe: snapshot must be a boolean");
-      return { ok: true, request: { method, id, topics, snapshot } };
+      const maxHz = params["maxHz"] ?? 0;
+      if (typeof maxHz !== "number" || !(maxHz >= 0 && maxHz <= MAX_HZ_LIMIT)) {
+        return fail(
+          id,
+          ErrorCode.BAD_REQUEST,
+          `subscribe: maxHz must be a number from 0 (every update) to ${MAX_HZ_LIMIT}`,
+        );
+      }
+      const onSlow = params["onSlow"] ?? "conflate";
+      if (onSlow !== "conflate" && onSlow !== "disconnect")
+        return fail(id, ErrorCode.BAD_REQUEST, 'subscribe: onSlow must be "conflate" or "disconnect"');
+      return { ok: true, request: { method, id, topics, snapshot, maxHz, onSlow } };
     }
     case "unsubscribe": {
       const topics = readTopics(id, params);

@@ -107,6 +107,11 @@ export class SubscriptionTable<S, V = unknown> {
     return entry;
   }
 
+  /** The entry for a concrete topic if it exists (never creates one). */
+  find(name: string): TopicEntry<S, V> | undefined {
+    return this.#topics.get(name);
+  }
+
   /**
    * Subscribes `subscriber` to each valid pattern; invalid ones are reported per topic. Refused whole,
    * changing nothing, when the new patterns would exceed the per-subscriber limit.

@@ -38,8 +38,15 @@ export class TestClient {
     return new TestClient(ws);
   }
 
+  /** Data events (snapshot_end and heartbeats left out). */
   get events(): Message[] {
-    return this.messages.filter((m) => typeof m["e"] === "string" && m["e"] !== "snapshot_end");
+    return this.messages.filter(
+      (m) => typeof m["e"] === "string" && m["e"] !== "snapshot_end" && m["e"] !== "heartbeat",
+    );
+  }
+
+  get heartbeats(): Message[] {
+    return this.messages.filter((m) => m["e"] === "heartbeat");
   }
 
   /** Sends a request and resolves with its reply (matched by id). */

@@ -1,0 +1,298 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { CloseCode, EventFlag } from "../protocol/index.ts";
+import type { EncodedEvent } from "./encoded-event.ts";
+import { setup, messages, quote, request, subscribed, turn } from "./hub.test-support.ts";
+
+/** The event as a client decodes it when it stands for `n` updates. */
+const conflated = (update: EncodedEvent, n: number): unknown => ({
+  ...update.event,
+  f: EventFlag.CONFLATED,
+  n,
+});
+
+describe("Hub: maxHz", () => {
+  it("sends the first update at once, merges the rest of the interval into one CONFLATED event with n, sent when the interval ends", async () => {
+    const { hub, clock } = setup();
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json", { maxHz: 4 });
+    const topic = hub.topic("xnas.AAPL.quote");
+    const first = quote("xnas.AAPL.quote", 1);
+    hub.publish(topic, first);
+    await turn();
+    assert.deepEqual(messages(a.sink), [first.event]);
+    a.sink.frames.length = 0;
+    clock.nowMs += 10;
+    hub.publish(topic, quote("xnas.AAPL.quote", 2));
+    hub.publish(topic, quote("xnas.AAPL.quote", 3));
+    const last = quote("xnas.AAPL.quote", 4);
+    hub.publish(topic, last);
+    hub.tick(clock.nowMs);
+    await turn();
+    assert.deepEqual(messages(a.sink), [], "nothing before the interval ends");
+    clock.nowMs = 1000 + 250;
+    hub.tick(clock.nowMs);
+    await turn();
+    assert.deepEqual(messages(a.sink), [conflated(last, 3)], "the latest value, standing for 3 updates");
+    assert.equal(a.session.eventsConflated, 2);
+    assert.equal(hub.stats.conflatedMaxHz, 2);
+  });
+
+  it("delivers a single update held back by the interval as it is, unflagged", async () => {
+    const { hub, clock } = setup();
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json", { maxHz: 2 });
+    const topic = hub.topic("xnas.AAPL.quote");
+    hub.publish(topic, quote("xnas.AAPL.quote"));
+    clock.nowMs += 100;
+    const held = quote("xnas.AAPL.quote");
+    hub.publish(topic, held);
+    await turn();
+    a.sink.frames.length = 0;
+    clock.nowMs += 400;
+    hub.tick(clock.nowMs);
+    await turn();
+    assert.deepEqual(messages(a.sink), [held.event]);
+    assert.equal(a.session.eventsConflated, 0);
+  });
+
+  it("limits each topic on its own", async () => {
+    const { hub, clock } = setup();
+    const a = await subscribed(hub, ["xnas.*.quote"], "json", { maxHz: 1 });
+    const aapl = quote("xnas.AAPL.quote");
+    const msft = quote("xnas.MSFT.quote");
+    hub.publish(hub.topic("xnas.AAPL.quote"), aapl);
+    hub.publish(hub.topic("xnas.MSFT.quote"), msft);
+    clock.nowMs += 1;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    assert.deepEqual(messages(a.sink), [aapl.event, msft.event]);
+  });
+
+  it("gives every update of a topic that an every-update pattern of the same connection also matches", async () => {
+    const { hub, clock } = setup();
+    const a = await subscribed(hub, ["xnas.*.quote"], "json", { maxHz: 1 });
+    request(hub, a.session, {
+      method: "subscribe",
+      id: 2,
+      params: { topics: ["xnas.AAPL.quote"], snapshot: false },
+    });
+    await turn();
+    a.sink.frames.length = 0;
+    const updates = [quote("xnas.AAPL.quote"), quote("xnas.AAPL.quote"), quote("xnas.AAPL.quote")];
+    for (const u of updates) {
+      hub.publish(hub.topic("xnas.AAPL.quote"), u);
+      clock.nowMs += 1;
+    }
+    await turn();
+    assert.deepEqual(
+      messages(a.sink),
+      updates.map((u) => u.event),
+    );
+  });
+
+  it("reports the effective rate in the reply; the gateway cap limits every subscription", async () => {
+    const { hub } = setup({ maxHz: 2 });
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    for (const [id, maxHz] of [
+      [1, undefined],
+      [2, 10],
+      [3, 0.5],
+    ] as const) {
+      request(hub, a.session, {
+        method: "subscribe",
+        id,
+        params: { topics: ["x.y.quote"], maxHz, snapshot: false },
+      });
+    }
+    await turn();
+    assert.deepEqual(
+      messages(a.sink).map((m) => (m["result"] as Record<string, unknown>)["maxHz"]),
+      [2, 2, 0.5],
+    );
+  });
+
+  it("drops the pending update of a topic unsubscribed before it was due", async () => {
+    const { hub, clock } = setup();
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json", { maxHz: 1 });
+    const topic = hub.topic("xnas.AAPL.quote");
+    hub.publish(topic, quote("xnas.AAPL.quote"));
+    hub.publish(topic, quote("xnas.AAPL.quote"));
+    request(hub, a.session, { method: "unsubscribe", id: 9, params: { topics: ["xnas.AAPL.quote"] } });
+    await turn();
+    a.sink.frames.length = 0;
+    clock.nowMs += 2000;
+    hub.tick(clock.nowMs);
+    await turn();
+    assert.deepEqual(messages(a.sink), []);
+  });
+});
+
+describe("Hub: slow consumers", () => {
+  it("conflates a socket over the soft watermark after a write, and sends the latest value per topic flagged CONFLATED with n when it drains", async () => {
+    const { hub } = setup({ slowSoftBytes: 1000 });
+    const slow = await subscribed(hub, ["xnas.*.quote"]);
+    const fast = await subscribed(hub, ["xnas.*.quote"]);
+    const aapl = hub.topic("xnas.AAPL.quote");
+    const msft = hub.topic("xnas.MSFT.quote");
+    slow.sink.buffered = 1001;
+    const written = quote("xnas.AAPL.quote");
+    hub.publish(aapl, written);
+    await turn();
+    assert.deepEqual(messages(slow.sink), [written.event], "the turn's events are written; then it is slow");
+    assert.equal(hub.slowConnectionCount, 1);
+    slow.sink.frames.length = 0;
+    const a = [quote("xnas.AAPL.quote"), quote("xnas.AAPL.quote"), quote("xnas.AAPL.quote")];
+    const m = [quote("xnas.MSFT.quote"), quote("xnas.MSFT.quote")];
+    for (const u of a) hub.publish(aapl, u);
+    for (const u of m) hub.publish(msft, u);
+    await turn();
+    assert.deepEqual(messages(slow.sink), [], "nothing written while over the watermark");
+    assert.equal(messages(fast.sink).length, 6, "the fast socket gets every update");
+    slow.sink.buffered = 1000;
+    hub.drained(slow.session);
+    assert.deepEqual(messages(slow.sink), [conflated(a[2]!, 3), conflated(m[1]!, 2)]);
+    assert.equal(slow.session.eventsConflated, 3);
+    assert.equal(slow.session.eventsSent, 3);
+    assert.equal(hub.stats.conflatedSlow, 3);
+    assert.equal(hub.slowConnectionCount, 0);
+  });
+
+  it("keeps one pending entry per topic however many updates arrive (memory bounded by topics)", async () => {
+    const { hub } = setup();
+    const slow = await subscribed(hub, ["xnas.*.quote"]);
+    slow.sink.buffered = 5000;
+    hub.publish(hub.topic("xnas.A.quote"), quote("xnas.A.quote"));
+    await turn();
+    for (let i = 0; i < 10_000; i++) {
+      const name = `xnas.${"ABC"[i % 3]}.quote`;
+      hub.publish(hub.topic(name), quote(name));
+    }
+    assert.equal(slow.session.pending?.size, 3);
+    assert.equal(slow.session.eventsConflated, 10_000 - 3);
+  });
+
+  it("sends a single pending update as it is, without the CONFLATED flag", async () => {
+    const { hub } = setup();
+    const slow = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    slow.sink.buffered = 1001;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    const one = quote("xnas.AAPL.quote");
+    hub.publish(hub.topic("xnas.AAPL.quote"), one);
+    slow.sink.frames.length = 0;
+    slow.sink.buffered = 0;
+    hub.drained(slow.session);
+    assert.deepEqual(messages(slow.sink), [one.event]);
+  });
+
+  it("still answers control requests while conflating", async () => {
+    const { hub } = setup();
+    const slow = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    slow.sink.buffered = 1001;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    slow.sink.frames.length = 0;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    request(hub, slow.session, { method: "list", id: 3 });
+    await turn();
+    assert.deepEqual(messages(slow.sink), [{ id: 3, result: { topics: ["xnas.AAPL.quote"] } }]);
+  });
+
+  it("releases on the tick when the socket drained without a drain callback", async () => {
+    const { hub, clock } = setup();
+    const slow = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    slow.sink.buffered = 1001;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    const latest = quote("xnas.AAPL.quote");
+    hub.publish(hub.topic("xnas.AAPL.quote"), latest);
+    slow.sink.frames.length = 0;
+    slow.sink.buffered = 10;
+    hub.tick(clock.nowMs + 10);
+    assert.deepEqual(messages(slow.sink), [latest.event]);
+  });
+
+  it("closes with 4007 and a retry hint a socket over the soft watermark for slowCloseMs", async () => {
+    const { hub, clock } = setup({ slowCloseMs: 5000, retryAfterMs: 1500 });
+    const slow = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    slow.sink.buffered = 1001;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    hub.tick(clock.nowMs + 4999);
+    assert.equal(slow.sink.closes.length, 0);
+    hub.tick(clock.nowMs + 5000);
+    assert.equal(slow.sink.closes.length, 1);
+    assert.equal(slow.sink.closes[0]?.code, CloseCode.SLOW_CONSUMER);
+    assert.deepEqual(JSON.parse(slow.sink.closes[0]?.reason ?? ""), {
+      msg: "slow consumer: over 1000 bytes unsent for 5000 ms",
+      retryAfterMs: 1500,
+    });
+  });
+
+  it("closes with 4007 at the next tick a socket over the hard watermark", async () => {
+    const { hub, clock } = setup({ slowHardBytes: 4000 });
+    const slow = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    slow.sink.buffered = 4001;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    hub.tick(clock.nowMs + 10);
+    assert.equal(slow.sink.closes[0]?.code, CloseCode.SLOW_CONSUMER);
+    assert.match(slow.sink.closes[0]?.reason ?? "", /4001 bytes unsent, over the hard limit of 4000/);
+  });
+
+  it('closes with 4007 instead of conflating a connection holding an onSlow "disconnect" subscription', async () => {
+    const { hub } = setup();
+    const script = await subscribed(hub, ["xnas.AAPL.quote"], "json", { onSlow: "disconnect" });
+    script.sink.buffered = 1001;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    assert.equal(script.sink.closes[0]?.code, CloseCode.SLOW_CONSUMER);
+    assert.match(script.sink.closes[0]?.reason ?? "", /onSlow/);
+    assert.equal(hub.slowConnectionCount, 0);
+  });
+});
+
+describe("Hub: heartbeat", () => {
+  it("sends every connection its sent, conflated and dropped counters each period, after what it was sent", async () => {
+    const { hub, clock } = setup({ heartbeatMs: 1000 });
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    const idle = await subscribed(hub, ["xnas.MSFT.quote"]);
+    for (let i = 0; i < 3; i++) hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    hub.tick(clock.nowMs + 999);
+    await turn();
+    assert.equal(messages(a.sink).filter((m) => m["e"] === "heartbeat").length, 0, "not before the period");
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    hub.tick(clock.nowMs + 1000);
+    await turn();
+    const got = messages(a.sink);
+    const beat = got.at(-1) ?? {};
+    assert.equal(beat["e"], "heartbeat");
+    assert.equal(typeof beat["ts"], "number");
+    assert.deepEqual(
+      { sent: beat["sent"], conflated: beat["conflated"], dropped: beat["dropped"] },
+      {
+        sent: 4,
+        conflated: 0,
+        dropped: 0,
+      },
+    );
+    assert.equal(got.length - 1, 4, "the counters match the events before the heartbeat");
+    assert.equal(messages(idle.sink).at(-1)?.["e"], "heartbeat", "an idle connection gets one too");
+  });
+
+  it("counts updates merged by maxHz in the heartbeat", async () => {
+    const { hub, clock } = setup({ heartbeatMs: 1000 });
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json", { maxHz: 1 });
+    for (let i = 0; i < 5; i++) hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    hub.tick(clock.nowMs + 1000);
+    await turn();
+    const got = messages(a.sink);
+    assert.deepEqual(
+      got.map((m) => [m["e"], m["n"] ?? m["conflated"]]),
+      [
+        ["quote", undefined],
+        ["quote", 4],
+        ["heartbeat", 3],
+      ],
+    );
+  });
+});

@@ -1,0 +1,69 @@
+import { BatchWriter } from "./batch-writer.ts";
+import { ControlFrame, type Session } from "./session.ts";
+import { SendResult } from "./sink.ts";
+import type { HubStats } from "./stats.ts";
+
+/**
+ * Writes a session's outbox inside one `cork`: runs of data events as array frames
+ * ({@link BatchWriter}), control frames alone and in order. After the write, a socket over the soft
+ * watermark is reported, so the hub conflates what comes next instead of buffering it: the overshoot
+ * past the watermark is at most one turn's events.
+ */
+export class OutboxWriter {
+  readonly #batches = new BatchWriter();
+  /** The session `#write` writes (cork takes a callback; one shared, no closure per session). */
+  #session: Session | undefined;
+  readonly #write = (): void => this.#writeOutbox();
+
+  constructor(
+    private readonly stats: HubStats,
+    private readonly softBytes: number,
+    private readonly onSlow: (session: Session) => void,
+  ) {}
+
+  flush(session: Session): void {
+    this.#session = session;
+    session.sink.cork(this.#write);
+    this.#session = undefined;
+    if (!session.closed && session.sink.bufferedBytes() > this.softBytes) this.onSlow(session);
+  }
+
+  #writeOutbox(): void {
+    const session = this.#session;
+    if (session === undefined) return;
+    const outbox = session.outbox;
+    if (session.controlQueued === 0) {
+      // The common turn: data events only, one run.
+      this.#writeEvents(session, 0, outbox.length);
+      outbox.length = 0;
+      return;
+    }
+    session.controlQueued = 0;
+    let runStart = -1;
+    for (let i = 0; i < outbox.length; i++) {
+      const frame = outbox[i];
+      if (!(frame instanceof ControlFrame)) {
+        if (runStart < 0) runStart = i;
+        continue;
+      }
+      if (runStart >= 0) this.#writeEvents(session, runStart, i);
+      runStart = -1;
+      if (session.sink.send(frame.data, session.isBinary) === SendResult.DROPPED)
+        this.stats.controlFramesDropped++;
+      else this.stats.controlFramesOut++;
+    }
+    if (runStart >= 0) this.#writeEvents(session, runStart, outbox.length);
+    outbox.length = 0;
+  }
+
+  #writeEvents(session: Session, from: number, to: number): void {
+    const stats = this.stats;
+    const result = this.#batches.write(session.sink, session.isBinary, session.outbox, from, to);
+    session.eventsSent += result.events;
+    session.eventsDropped += result.refused;
+    stats.eventsOut += result.events;
+    stats.framesOut += result.frames;
+    stats.bytesOut += result.bytes;
+    stats.dropsBackpressure += result.refused;
+  }
+}

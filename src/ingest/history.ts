@@ -1,0 +1,177 @@
+import { DiscardPolicy, StorageType, type JetStreamManager, type NatsConnection } from "nats";
+import {
+  checkFeedFields,
+  decodeFeedPayload,
+  toMarketEvent,
+  topicOfSubject,
+  type MarketEvent,
+} from "../protocol/index.ts";
+import type { HistorySource } from "../fanout/index.ts";
+import { RateLimitedLog, type Logger } from "../logging/index.ts";
+
+export interface HistoryOptions {
+  /** JetStream stream keeping the last feed message per subject. */
+  readonly stream: string;
+  readonly subjectPrefix: string;
+  readonly maxFeedPayloadBytes: number;
+}
+
+/** Subjects read for one wildcard pattern at most (a `>` over a huge universe stays bounded). */
+const MAX_SUBJECTS_PER_PATTERN = 10_000;
+/** Concurrent last-message requests per lookup. */
+const CONCURRENCY = 64;
+/** After the stream turned out missing (or JetStream off), lookups return nothing this long. */
+const UNAVAILABLE_BACKOFF_MS = 30_000;
+
+/**
+ * Last values from the feed history: a JetStream stream over `<prefix>.>` keeping the last message per
+ * subject. Wildcards are expanded with stream info's `subjects_filter`; each subject's last message is
+ * read with a direct get (`last_by_subj`) when the stream allows it, else through the stream API.
+ * Stored messages are validated like live ones; invalid ones are counted and skipped.
+ */
+export class JetStreamHistory implements HistorySource {
+  /** Requests that failed (stream missing, JetStream off, NATS errors) and stored messages that failed validation. */
+  errors = 0;
+  readonly #log: RateLimitedLog;
+  #jsm: Promise<JetStreamManager> | undefined;
+  #jsmOf: NatsConnection | undefined;
+  #allowDirect: boolean | undefined;
+  #unavailableUntilMs = 0;
+
+  constructor(
+    private readonly connection: () => NatsConnection | undefined,
+    private readonly options: HistoryOptions,
+    log: Logger,
+  ) {
+    this.#log = new RateLimitedLog(log, 30_000);
+  }
+
+  async lastValues(
+    pattern: string,
+    tokens: readonly string[],
+    wanted: (topic: string) => boolean,
+  ): Promise<readonly MarketEvent[]> {
+    const nc = this.connection();
+    if (nc === undefined || nc.isClosed() || performance.now() < this.#unavailableUntilMs) return [];
+    const { stream, subjectPrefix } = this.options;
+    const prefixLength = subjectPrefix.length + 1;
+    try {
+      const jsm = await this.#manager(nc);
+      const subject = `${subjectPrefix}.${pattern}`;
+      let subjects: string[];
+      if (tokens.includes("*") || tokens.includes(">")) {
+        const info = await jsm.streams.info(stream, { subjects_filter: subject });
+        this.#allowDirect = info.config.allow_direct === true;
+        subjects = Object.keys(info.state.subjects ?? {}).slice(0, MAX_SUBJECTS_PER_PATTERN);
+      } else {
+        subjects = [subject];
+      }
+      subjects = subjects.filter((s) => wanted(s.slice(prefixLength)));
+      const values: MarketEvent[] = [];
+      for (let i = 0; i < subjects.length; i += CONCURRENCY) {
+        const chunk = subjects.slice(i, i + CONCURRENCY);
+        const read = await Promise.all(chunk.map((s) => this.#last(jsm, s, prefixLength)));
+        for (const value of read) if (value !== undefined) values.push(value);
+      }
+      return values;
+    } catch (error) {
+      this.#failed(error);
+      return [];
+    }
+  }
+
+  async #last(
+    jsm: JetStreamManager,
+    subject: string,
+    prefixLength: number,
+  ): Promise<MarketEvent | undefined> {
+    const { stream, maxFeedPayloadBytes } = this.options;
+    let data: Uint8Array;
+    try {
+      this.#allowDirect ??= (await jsm.streams.info(stream)).config.allow_direct === true;
+      const stored = this.#allowDirect
+        ? await (jsm as JetStreamManager & WithDirect).direct.getMessage(stream, { last_by_subj: subject })
+        : await jsm.streams.getMessage(stream, { last_by_subj: subject });
+      data = stored.data;
+    } catch (error) {
+      if (isNotFound(error)) return undefined; // nothing stored for this subject yet
+      throw error;
+    }
+    const topic = topicOfSubject(subject, prefixLength);
+    const decoded = topic.ok ? decodeFeedPayload(data, maxFeedPayloadBytes) : undefined;
+    if (
+      !topic.ok ||
+      decoded === undefined ||
+      !decoded.ok ||
+      checkFeedFields(topic.type, decoded.fields) !== undefined
+    ) {
+      this.errors++;
+      return undefined;
+    }
+    return toMarketEvent(topic.type, topic.topic, 0, 0, decoded.fields);
+  }
+
+  /**
+   * Creates the history stream unless it exists: every `<prefix>.>` subject, the last message of each,
+   * in memory, direct get allowed. Embedded mode calls this; a deployment creates its own (README).
+   */
+  async ensureStream(maxBytes = 256 * 1024 * 1024): Promise<void> {
+    const nc = this.connection();
+    if (nc === undefined) throw new Error("feed history: not connected to NATS");
+    const jsm = await this.#manager(nc);
+    const { stream, subjectPrefix } = this.options;
+    try {
+      await jsm.streams.info(stream);
+      return;
+    } catch (error) {
+      if (!/stream not found/i.test(String((error as Error).message))) throw error;
+    }
+    await jsm.streams.add({
+      name: stream,
+      subjects: [`${subjectPrefix}.>`],
+      max_msgs_per_subject: 1,
+      storage: StorageType.Memory,
+      discard: DiscardPolicy.Old,
+      max_bytes: maxBytes,
+      allow_direct: true,
+      num_replicas: 1,
+    });
+  }
+
+  #manager(nc: NatsConnection): Promise<JetStreamManager> {
+    if (this.#jsm === undefined || this.#jsmOf !== nc) {
+      this.#jsmOf = nc;
+      this.#jsm = nc.jetstreamManager({ checkAPI: false });
+    }
+    return this.#jsm;
+  }
+
+  #failed(error: unknown): void {
+    this.errors++;
+    const message = error instanceof Error ? error.message : String(error);
+    if (/stream not found|no responders|jetstream not enabled|503/i.test(message)) {
+      this.#unavailableUntilMs = performance.now() + UNAVAILABLE_BACKOFF_MS;
+      this.#log.warn(
+        { stream: this.options.stream, err: message },
+        "feed history unavailable; snapshots come from the gateway's cache only (retrying in 30 s)",
+      );
+      return;
+    }
+    this.#log.warn({ stream: this.options.stream, err: message }, "feed history lookup failed");
+  }
+}
+
+/**
+ * nats.js 2.29's manager implements the direct-get API (`JetStreamManagerImpl.direct`, the
+ * `$JS.API.DIRECT.GET` request) but its public interface does not declare it yet.
+ */
+interface WithDirect {
+  readonly direct: {
+    getMessage(stream: string, query: { last_by_subj: string }): Promise<{ readonly data: Uint8Array }>;
+  };
+}
+
+function isNotFound(error: unknown): boolean {
+  const e = error as { code?: unknown; message?: unknown };
+  return e.code === "404" || (typeof e.message === "string" && /no message found|404/i.test(e.message));
+}
