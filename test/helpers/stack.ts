@@ -29,10 +29,24 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(overrides: Partial<Config> = {}): Promise<Stack> {
-  const nats = await NatsServerProcess.start({ monitorPort: 0 });
+/**
+ * Starts nats-server (with JetStream when asked), the gateway and a publisher. The gateway's feed
+ * history is read only with JetStream on (the stream must then be created by the test).
+ */
+export async function startStack(
+  overrides: Partial<Config> = {},
+  options: { readonly jetstream?: boolean } = {},
+): Promise<Stack> {
+  const nats = await NatsServerProcess.start({ monitorPort: 0, jetstream: options.jetstream === true });
   const base = loadConfig([], {});
-  const config = Object.freeze({ ...base, port: 0, natsUrl: nats.url, logLevel: "silent", ...overrides });
+  const config = Object.freeze({
+    ...base,
+    port: 0,
+    natsUrl: nats.url,
+    logLevel: "silent",
+    historyStream: options.jetstream === true ? base.historyStream : "off",
+    ...overrides,
+  });
   const service = await startService(config, createLogger(config.logLevel));
   await service.natsReady;
   const publisher = await FeedPublisher.connect(nats.url, "test-feed");
