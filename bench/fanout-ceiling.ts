@@ -16,10 +16,10 @@
 import { availableParallelism } from "node:os";
 import { PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
-import { EncodedEvent, type Hub } from "../src/fanout/index.ts";
 import { loadUws } from "../src/gateway/index.ts";
 import { EventEncoder, nowMicros, toMarketEvent } from "../src/protocol/index.ts";
 import { parseOptions } from "./lib/args.ts";
+import { Publisher, TickwirePublisher, quoteFields } from "./lib/publisher.ts";
 import { ClientFleet, sourceAddressesFor, type FleetMark } from "./lib/client-fleet.ts";
 import { topicsOfClient } from "./lib/client-protocol.ts";
 import {
@@ -78,73 +78,6 @@ const variants = opts.variants.split(",").map((v) => v.trim()) as Variant[];
 for (const v of variants) {
   if (!VARIANTS.includes(v))
     throw new Error(`--variants: unknown variant "${v}" (known: ${VARIANTS.join(", ")})`);
-}
-
-/** Publishes round-robin over the topics, `perTurn` per `setImmediate` turn, until stopped. */
-abstract class Publisher {
-  published = 0;
-  turns = 0;
-  readonly perTopic: number[];
-  #running = false;
-  #next = 0;
-  readonly #pump = (): void => {
-    if (!this.#running) return;
-    let index = this.#next;
-    const count = this.perTopic.length;
-    for (let i = 0; i < this.perTurn; i++) {
-      this.publishOne(index);
-      this.perTopic[index]!++;
-      index = index + 1 === count ? 0 : index + 1;
-    }
-    this.#next = index;
-    this.published += this.perTurn;
-    this.turns++;
-    // Rescheduled last, so tickwire's per-turn flush (queued by the first publish) runs before the
-    // next pump: every turn writes what the previous one published, as uWS drains per loop iteration.
-    setImmediate(this.#pump);
-  };
-
-  constructor(
-    readonly topics: readonly string[],
-    private readonly perTurn: number,
-  ) {
-    this.perTopic = topics.map(() => 0);
-  }
-
-  protected abstract publishOne(topicIndex: number): void;
-
-  start(): void {
-    this.#running = true;
-    setImmediate(this.#pump);
-  }
-
-  stop(): void {
-    this.#running = false;
-  }
-}
-
-/** Sample quote fields, as decodeFeedPayload returns them from a feed message. */
-function quoteFields(seq: number, te: number): Record<string, number> {
-  const tick = seq % 200;
-  return { te, bp: 187.25 + tick / 100, bz: 100 + tick, ap: 187.27 + tick / 100, az: 300 + tick };
-}
-
-/** What NatsIngest#onMessage does per accepted message, minus NATS and decoding. */
-class TickwirePublisher extends Publisher {
-  readonly #encoder = new EventEncoder();
-  constructor(
-    private readonly hub: Hub,
-    topics: readonly string[],
-    perTurn: number,
-  ) {
-    super(topics, perTurn);
-  }
-  protected publishOne(topicIndex: number): void {
-    const topic = this.hub.topic(this.topics[topicIndex]!);
-    const ts = nowMicros();
-    const event = toMarketEvent("quote", topic.name, ++topic.seq, ts, quoteFields(topic.seq, ts - 150));
-    this.hub.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
-  }
 }
 
 /** `app.publish` of a pre-encoded quote per topic, the same size as tickwire's (sequence ~1000). */
@@ -206,7 +139,7 @@ interface VariantRun {
   readonly machineBusyPct: number | null;
   /** Over the whole run (warm-up included): 1 − delivered / (Σ publishes × subscribers of the topic). */
   readonly lossPct: number;
-  /** tickwire only: events skipped for slow consumers or refused by uWS backpressure, in the window. */
+  /** tickwire only: updates merged away for slow consumers or refused by uWS backpressure, in the window. */
   readonly serverDropsInWindow: number | null;
 }
 
@@ -221,7 +154,7 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
   if (variant === "tickwire") {
     tickwire = await startTickwire(uws, config);
     const stats = tickwire.hub.stats;
-    drops = () => stats.dropsSlowConsumer + stats.dropsBackpressure;
+    drops = () => stats.conflatedSlow + stats.dropsBackpressure;
     publisher = new TickwirePublisher(tickwire.hub, names, opts.publishesPerTurn);
   } else {
     raw = await startRawUws(uws, config);
@@ -354,9 +287,9 @@ const parameters = {
   rounds: opts.rounds,
   clientProcesses: opts.clientProcesses,
   variants,
-  limits: (({ maxBackpressureBytes, maxBufferedBytes, idleTimeoutMs, maxMessageBytes }) => ({
+  limits: (({ maxBackpressureBytes, slowSoftBytes, idleTimeoutMs, maxMessageBytes }) => ({
     maxBackpressureBytes,
-    maxBufferedBytes,
+    slowSoftBytes,
     idleTimeoutMs,
     maxMessageBytes,
   }))(defaultConfig()),

@@ -13,6 +13,8 @@ export interface FleetTarget {
   readonly topicsPerClient: number;
   readonly sourceAddresses: readonly string[];
   readonly concurrency: number;
+  /** Bytes per second each client reads at most (0 = unthrottled). */
+  readonly readBytesPerSec?: number;
 }
 
 /** Sum of the marks of every client process. */

@@ -13,9 +13,30 @@ import {
 import { FrameTotals, WsClient } from "./ws-client.ts";
 
 const CLOSE_GRACE_MS = 3000;
+/** Throttle window: a slow client's budget is refilled (and its socket resumed) this often. */
+const THROTTLE_WINDOW_MS = 50;
 
 const totals = new FrameTotals();
 const clients: WsClient[] = [];
+const throttled: WsClient[] = [];
+let throttleTimer: NodeJS.Timeout | undefined;
+
+/**
+ * Every window, adds a window's bytes to each throttled client's budget and resumes it once the
+ * budget is positive again. One read can take up to the whole read buffer (256 KiB), far past a
+ * window's budget: the debt is carried, so the average read rate is `bytesPerSec`.
+ */
+function throttleReads(bytesPerSec: number): void {
+  const perWindow = (bytesPerSec * THROTTLE_WINDOW_MS) / 1000;
+  throttleTimer ??= setInterval(() => {
+    for (const client of throttled) {
+      if (client.budgetBytes === Number.POSITIVE_INFINITY) client.budgetBytes = 0;
+      client.budgetBytes = Math.min(perWindow, client.budgetBytes + perWindow);
+      if (client.budgetBytes > 0 && !client.socket.destroyed && client.socket.isPaused())
+        client.socket.resume();
+    }
+  }, THROTTLE_WINDOW_MS);
+}
 
 function send(message: FromClients): void {
   process.send?.(message);
@@ -44,8 +65,10 @@ async function connectAll(command: ConnectCommand): Promise<void> {
       client.sendText(subscribeRequest(topicsOfClient(index, command.topicNames, command.topicsPerClient)));
       await replied;
       client.onFrame(undefined);
+      if ((command.readBytesPerSec ?? 0) > 0) throttled.push(client);
     }
   };
+  if ((command.readBytesPerSec ?? 0) > 0) throttleReads(command.readBytesPerSec ?? 0);
   const workers: Promise<void>[] = [];
   for (let w = 0; w < Math.min(command.concurrency, command.count); w++) workers.push(openOne());
   await Promise.all(workers);
@@ -53,6 +76,11 @@ async function connectAll(command: ConnectCommand): Promise<void> {
 }
 
 async function closeAll(): Promise<void> {
+  clearInterval(throttleTimer);
+  for (const client of throttled) {
+    client.budgetBytes = Number.POSITIVE_INFINITY;
+    client.socket.resume();
+  }
   const closed = clients.map(
     (client) =>
       new Promise<void>((resolve) => {

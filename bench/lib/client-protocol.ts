@@ -14,6 +14,8 @@ export interface ConnectCommand {
   readonly sourceAddresses: readonly string[];
   /** Handshakes in flight at once (the listen backlog is bounded: somaxconn 4096). */
   readonly concurrency: number;
+  /** Bytes per second each client reads at most (a slow reader); 0 or absent = as fast as it can. */
+  readonly readBytesPerSec?: number;
 }
 
 export type ToClients = ConnectCommand | { readonly type: "mark" } | { readonly type: "close" };

@@ -44,7 +44,13 @@ export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise
   const hub = new Hub(
     {
       maxTopicsPerConnection: config.maxTopicsPerConnection,
-      maxBufferedBytes: config.maxBufferedBytes,
+      slowSoftBytes: config.slowSoftBytes,
+      slowHardBytes: config.slowHardBytes,
+      slowCloseMs: config.slowCloseMs,
+      retryAfterMs: config.retryAfterMs,
+      heartbeatMs: config.heartbeatMs,
+      maxHz: config.maxHz,
+      historyTimeoutMs: config.historyTimeoutMs,
       controlRatePerSec: config.controlRatePerSec,
       controlBurst: config.controlBurst,
     },
@@ -80,6 +86,7 @@ export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise
       if (hub.connectionCount > 0) hub.closeAll(1001, "benchmark over");
       await waitFor(() => hub.connectionCount === 0, 3000).catch(() => undefined);
       gateway.close();
+      hub.dispose();
     },
   };
 }

@@ -72,6 +72,10 @@ export class WsClient {
         buffer: READ_BUFFER,
         callback: (length: number, buffer: Uint8Array): boolean => {
           try {
+            // A throttled client stops reading once its window's budget is spent: the kernel
+            // buffers fill and the server sees a slow consumer (see throttleReads in client-process).
+            this.budgetBytes -= length;
+            if (this.budgetBytes <= 0) this.socket.pause();
             this.#read(buffer as Buffer, length, resolveOpened);
           } catch (error) {
             rejectOpened(error as Error);
@@ -94,6 +98,9 @@ export class WsClient {
       this.#open = false;
     });
   }
+
+  /** Bytes this client may still read in the current throttle window (Infinity = unthrottled). */
+  budgetBytes = Number.POSITIVE_INFINITY;
 
   get isOpen(): boolean {
     return this.#open;
