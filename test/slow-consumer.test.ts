@@ -120,7 +120,7 @@ describe("slow consumers: conflation instead of unbounded buffering", () => {
     script.resume();
     const close = await script.closed();
     assert.equal(close.code, 4007);
-    assert.match(JSON.parse(close.reason).msg as string, /onSlow "disconnect"/);
+    assert.match((JSON.parse(close.reason) as { msg: string }).msg, /onSlow "disconnect"/);
     script.destroy();
   });
 });

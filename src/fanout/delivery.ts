@@ -68,7 +68,10 @@ export class Delivery {
     return policyOf(maxHz, this.options.maxHz, onSlow === "disconnect");
   }
 
-  /** Records the options of `patterns` (undefined = defaults) and sets the session's RATED bit. */
+  /**
+   * Records the options of `patterns` (undefined = defaults) and sets the session's RATED bit. Updates
+   * held back under the old rates go out now, before any newer update of their topic can.
+   */
   setPolicies(session: Session, patterns: readonly string[], policy: SubscriptionPolicy | undefined): void {
     if (policy === undefined && session.policies === null) return;
     const policies = (session.policies ??= new Map<string, SubscriptionPolicy>());
@@ -81,11 +84,33 @@ export class Delivery {
     for (const p of policies.values()) rated ||= p.intervalMs > 0;
     if (rated) session.mode |= SessionMode.RATED;
     else session.mode &= ~SessionMode.RATED;
-    // Rate states of topics no longer subscribed go (their pending update with them).
     if (session.rates !== null) {
-      for (const topic of session.rates.keys())
-        if (!topic.subscribers.has(session)) session.rates.delete(topic);
+      const nowMs = this.now();
+      for (const state of session.rates.values()) this.#sendDue(state, nowMs);
     }
+  }
+
+  /**
+   * `patterns` were unsubscribed: what was kept for topics the session no longer receives goes (a held-back
+   * rated update, a pending conflated value), and its merges leave the session's conflated count, which
+   * counts only what the client is told about.
+   */
+  unsubscribed(session: Session, patterns: readonly string[]): void {
+    if (session.rates !== null) {
+      for (const [topic, state] of session.rates) {
+        if (topic.subscribers.has(session)) continue;
+        if (state.merged > 1) session.eventsConflated -= state.merged - 1;
+        session.rates.delete(topic);
+      }
+    }
+    if (session.pending !== null) {
+      for (const [topic, update] of session.pending) {
+        if (topic.subscribers.has(session)) continue;
+        session.eventsConflated -= update.n - 1;
+        session.pending.delete(topic);
+      }
+    }
+    this.setPolicies(session, patterns, undefined);
   }
 
   /** One update to one session off the fast path: rate limit, then {@link emit}. */
@@ -126,6 +151,20 @@ export class Delivery {
       return;
     }
     session.outbox.push(n > 1 ? event.conflated(n, session.isBinary) : frameOf(session, event));
+    if (!session.queued) this.outlet.queue(session);
+  }
+
+  /**
+   * A snapshot event: held behind a snapshot wait, else straight into the outbox even while conflating,
+   * so that it arrives before its `snapshot_end` (a control frame). The topic was not subscribed before
+   * the request, so no older value of it is pending.
+   */
+  emitSnapshot(session: Session, topic: Topic, event: EncodedEvent): void {
+    if ((session.mode & SessionMode.HOLDING) !== 0) {
+      this.emit(session, topic, event, 1);
+      return;
+    }
+    session.outbox.push(frameOf(session, event));
     if (!session.queued) this.outlet.queue(session);
   }
 
@@ -241,10 +280,7 @@ export class Delivery {
     const pending = session.pending;
     session.pending = null;
     if (pending === null) return;
-    for (const [topic, update] of pending) {
-      // A topic unsubscribed meanwhile is not sent (the client no longer wants it).
-      if (topic.subscribers.has(session)) this.emit(session, topic, update.event, update.n);
-    }
+    for (const [topic, update] of pending) this.emit(session, topic, update.event, update.n);
     this.outlet.flushNow(session);
   }
 }

@@ -110,6 +110,36 @@ describe("Hub: maxHz", () => {
     );
   });
 
+  it("reports the rate asked for exactly (999 stays 999)", async () => {
+    const { hub } = setup();
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    request(hub, a.session, { method: "subscribe", id: 1, params: { topics: ["x.y.quote"], maxHz: 999 } });
+    await turn();
+    assert.equal((messages(a.sink)[0]?.["result"] as Record<string, unknown>)["maxHz"], 999);
+  });
+
+  it("sends a held-back update at once when a re-subscribe lifts the rate, so q never goes backwards", async () => {
+    const { hub, clock } = setup();
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json", { maxHz: 1 });
+    const topic = hub.topic("xnas.AAPL.quote");
+    const updates = [quote("xnas.AAPL.quote"), quote("xnas.AAPL.quote"), quote("xnas.AAPL.quote")];
+    hub.publish(topic, updates[0]!);
+    hub.publish(topic, updates[1]!);
+    request(hub, a.session, {
+      method: "subscribe",
+      id: 2,
+      params: { topics: ["xnas.AAPL.quote"], snapshot: false },
+    });
+    hub.publish(topic, updates[2]!);
+    clock.nowMs += 5000;
+    hub.tick(clock.nowMs);
+    await turn();
+    assert.deepEqual(
+      messages(a.sink).map((m) => m["q"] ?? m["id"]),
+      [updates[0]!.event.q, updates[1]!.event.q, 2, updates[2]!.event.q],
+    );
+  });
+
   it("drops the pending update of a topic unsubscribed before it was due", async () => {
     const { hub, clock } = setup();
     const a = await subscribed(hub, ["xnas.AAPL.quote"], "json", { maxHz: 1 });
@@ -182,6 +212,49 @@ describe("Hub: slow consumers", () => {
     slow.sink.buffered = 0;
     hub.drained(slow.session);
     assert.deepEqual(messages(slow.sink), [one.event]);
+  });
+
+  it("sends a subscribe's snapshot before its snapshot_end on a conflating connection", async () => {
+    const { hub } = setup();
+    const cached = quote("xlon.VOD.quote");
+    hub.publish(hub.topic("xlon.VOD.quote"), cached);
+    const slow = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    slow.sink.buffered = 1001;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    slow.sink.frames.length = 0;
+    request(hub, slow.session, { method: "subscribe", id: 5, params: { topics: ["xlon.VOD.quote"] } });
+    await turn();
+    assert.deepEqual(
+      messages(slow.sink).map((m) => m["e"] ?? "reply"),
+      ["reply", "quote", "snapshot_end"],
+    );
+    assert.equal(messages(slow.sink)[1]?.["f"], 1);
+  });
+
+  it("forgets a conflating connection's pending value of a topic it unsubscribes: a later snapshot is not merged with it", async () => {
+    const { hub } = setup();
+    const slow = await subscribed(hub, ["xnas.AAPL.quote"], "json");
+    const topic = hub.topic("xnas.AAPL.quote");
+    slow.sink.buffered = 1001;
+    hub.publish(topic, quote("xnas.AAPL.quote"));
+    await turn();
+    slow.sink.frames.length = 0;
+    hub.publish(topic, quote("xnas.AAPL.quote"));
+    hub.publish(topic, quote("xnas.AAPL.quote"));
+    assert.equal(slow.session.eventsConflated, 1);
+    request(hub, slow.session, { method: "unsubscribe", id: 6, params: { topics: ["xnas.AAPL.quote"] } });
+    request(hub, slow.session, { method: "subscribe", id: 7, params: { topics: ["xnas.AAPL.quote"] } });
+    await turn();
+    slow.sink.buffered = 0;
+    hub.drained(slow.session);
+    const events = messages(slow.sink).filter((m) => m["e"] === "quote");
+    assert.deepEqual(
+      events.map((m) => [m["f"], m["n"]]),
+      [[1, undefined]],
+      "one snapshot, not merged with the discarded value",
+    );
+    assert.equal(slow.session.eventsConflated, 0, "the client is not told about merges it never got");
   });
 
   it("still answers control requests while conflating", async () => {

@@ -260,7 +260,7 @@ export class Hub {
       case "unsubscribe": {
         const result = this.table.remove(session, request.topics);
         for (const e of result.errors) this.stats.countClientError(e.code);
-        if (result.removed.length > 0) this.#delivery.setPolicies(session, result.removed, undefined);
+        if (result.removed.length > 0) this.#delivery.unsubscribed(session, result.removed);
         this.#control(session, {
           id: request.id,
           result: { unsubscribed: result.removed, errors: result.errors },
@@ -287,7 +287,7 @@ export class Hub {
     const policy = this.#delivery.policyOf(request.maxHz, request.onSlow);
     if (result.added.length > 0) this.#delivery.setPolicies(session, result.added, policy);
     const reply: Record<string, unknown> = { subscribed: result.added, errors: result.errors };
-    if (policy !== undefined && policy.intervalMs > 0) reply["maxHz"] = 1000 / policy.intervalMs;
+    if (policy !== undefined && policy.hz > 0) reply["maxHz"] = policy.hz;
     this.#control(session, { id: request.id, result: reply });
     // Publish never runs inside this call, so anything published later is queued after the snapshot.
     if (request.snapshot) this.#snapshots.send(session, request.id, result.added, result.entered);

@@ -54,7 +54,7 @@ export function policyOf(
 ): SubscriptionPolicy | undefined {
   const hz = maxHz > 0 && capHz > 0 ? Math.min(maxHz, capHz) : Math.max(maxHz, capHz);
   if (hz === 0 && !disconnectOnSlow) return undefined;
-  return { intervalMs: hz > 0 ? 1000 / hz : 0, disconnectOnSlow };
+  return { hz, intervalMs: hz > 0 ? 1000 / hz : 0, disconnectOnSlow };
 }
 
 /**

@@ -44,6 +44,8 @@ export interface HeldEvent {
 
 /** Options of one subscription pattern other than the defaults (every update, conflate when slow). */
 export interface SubscriptionPolicy {
+  /** Events per second per topic (0 = every update), as reported in the subscribe result. */
+  readonly hz: number;
   /** Shortest time between two events of one topic, ms (0 = every update). */
   readonly intervalMs: number;
   readonly disconnectOnSlow: boolean;

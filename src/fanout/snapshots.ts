@@ -58,7 +58,7 @@ export class Snapshots {
     for (const topic of entered) {
       const last = topic.last;
       if (last === undefined) continue;
-      this.delivery.emit(session, topic, last.snapshot, 1);
+      this.delivery.emitSnapshot(session, topic, last.snapshot);
       wait.sent.add(topic);
     }
     const askHistory =
@@ -166,7 +166,7 @@ export class Snapshots {
       }
       const last = topic.last;
       if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) continue;
-      this.delivery.emit(session, topic, last.snapshot, 1);
+      this.delivery.emitSnapshot(session, topic, last.snapshot);
       wait.sent.add(topic);
     }
     this.outlet.control(session, this.#snapshotEnd(wait, live));

@@ -34,7 +34,7 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** A bug in the gateway while handling this connection's frame; the process keeps running. */
   INTERNAL_ERROR: 1011,
-  /** The socket stayed over its buffer limit; reserved for the slow-consumer policy. */
+  /** Slow consumer: over the soft watermark past --slow-close-ms, over the hard watermark, or onSlow "disconnect". */
   SLOW_CONSUMER: 4007,
   /** The client kept sending control messages after being rate limited. */
   RATE_LIMITED: 4008,
