@@ -1,6 +1,6 @@
 """tickwire client for Python: reconnect, resubscribe, gap detection, liveness watchdog.
 
-Uses only Debian's packages (`sudo apt-get install python3-websockets python3-msgpack`; run with
+Python 3.10+ and only Debian's packages (`sudo apt-get install python3-websockets python3-msgpack`; run with
 /usr/bin/python3, another python3 earlier on PATH may not have them). Protocol: proto/PROTOCOL.md.
 
     import asyncio
