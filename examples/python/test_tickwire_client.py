@@ -334,5 +334,13 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual([e.q for e in events if isinstance(e, DataEvent)], list(range(1, 51)))
 
 
+    async def test_a_request_on_a_closed_client_raises_instead_of_waiting_for_a_connection(self) -> None:
+        client = TickwireClient("ws://127.0.0.1:1/v1/stream", ["xnas.A.quote"])
+        await client.close()
+        with self.assertRaises(ConnectionError):
+            await asyncio.wait_for(client.ping(), BOUND_S)
+        self.assertEqual([e async for e in client], [])
+
+
 if __name__ == "__main__":
     unittest.main()

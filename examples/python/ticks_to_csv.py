@@ -71,8 +71,9 @@ async def stream(args: argparse.Namespace, out: IO[str]) -> int:
         max_attempts=args.max_attempts,
     )
     loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[None]] = []  # holds the task: the loop keeps only a weak reference
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, lambda: loop.create_task(client.close()))
+        loop.add_signal_handler(signum, lambda: stopping.append(loop.create_task(client.close())))
     writer = csv.writer(out, lineterminator="\n")
     rows = 0
     try:

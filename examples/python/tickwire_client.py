@@ -662,6 +662,7 @@ class TickwireClient:
         finally:
             self._finished = True
             self._disconnect()
+            self._connected.set()  # wakes requests waiting for a connection: they see _finished and raise
             self._queue.put_nowait(_END)
 
     async def _serve(self, ws: websockets.WebSocketClientProtocol) -> None:
