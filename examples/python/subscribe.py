@@ -6,41 +6,35 @@ Uses only Debian's packages: `sudo apt-get install python3-websockets python3-ms
 
     /usr/bin/python3 examples/python/subscribe.py --url ws://127.0.0.1:9000/v1/stream 'xnas.*.quote' binance.BTC-USDT.trade
 
-Frames are plain msgpack (tickwire.v1.msgpack), decoded here with the standard `msgpack` library.
+Frames are plain msgpack (tickwire.v1.msgpack), decoded with the standard `msgpack` library by
+tickwire_client.py, which also reconnects, resubscribes and detects gaps; ticks_to_csv.py is the fuller
+example.
 """
 import argparse
 import asyncio
 import json
 import sys
 
-import msgpack
-import websockets
+from tickwire_client import DataEvent, Gap, TickwireClient, TickwireError, TopicRefused
 
 
 async def stream(url: str, topics: list[str], count: int, snapshot: bool) -> int:
-    async with websockets.connect(url, subprotocols=["tickwire.v1.msgpack"], max_size=2**20) as ws:
-        await ws.send(msgpack.packb({"method": "subscribe", "id": 1, "params": {"topics": topics, "snapshot": snapshot}}))
-        received = 0
-        last_seq: dict[str, int] = {}
-        async for frame in ws:
-            message = msgpack.unpackb(frame, raw=False) if isinstance(frame, bytes) else json.loads(frame)
-            for item in message if isinstance(message, list) else [message]:
-                if item.get("id") == 1 and "error" in item:
-                    print(f"subscribe refused: {item['error']}", file=sys.stderr)
-                    return 1
-                if item.get("id") == 1 and "result" in item:
-                    for error in item["result"]["errors"]:
-                        print(f"topic {error['topic']!r} refused: {error['code']} {error['msg']}", file=sys.stderr)
-                    continue
-                if item.get("e") in ("trade", "quote", "bar"):
-                    topic, seq = item["t"], item["q"]
-                    if topic in last_seq and seq != last_seq[topic] + 1:
-                        print(f"gap on {topic}: {last_seq[topic]} -> {seq}", file=sys.stderr)
-                    last_seq[topic] = seq
-                    print(json.dumps(item), flush=True)
+    received = 0
+    async with TickwireClient(url, topics, snapshot=snapshot) as client:
+        try:
+            async for event in client:
+                if isinstance(event, DataEvent):
+                    print(json.dumps(event.raw), flush=True)
                     received += 1
                     if count and received >= count:
                         return 0
+                elif isinstance(event, Gap):
+                    print(f"gap on {event.topic}: {event.last_q} -> {event.q}", file=sys.stderr)
+                elif isinstance(event, TopicRefused):
+                    print(f"topic {event.topic!r} refused: {event.error.code} {event.error.msg}", file=sys.stderr)
+        except TickwireError as error:
+            print(f"subscribe refused: {error}", file=sys.stderr)
+            return 1
     return 0
 
 

@@ -1,0 +1,835 @@
+"""tickwire client for Python: reconnect, resubscribe, gap detection, liveness watchdog.
+
+Python 3.10+ and only Debian's packages (`sudo apt-get install python3-websockets python3-msgpack`; run with
+/usr/bin/python3, another python3 earlier on PATH may not have them). Protocol: proto/PROTOCOL.md.
+
+    import asyncio
+    from tickwire_client import DataEvent, Gap, TickwireClient
+
+    async def main():
+        async with TickwireClient("ws://127.0.0.1:9000/v1/stream", ["xnas.*.quote"]) as client:
+            async for event in client:
+                if isinstance(event, DataEvent):
+                    print(event.topic, event.q, event.fields)
+                elif isinstance(event, Gap):
+                    print("gap", event.topic, event.missed)
+
+    asyncio.run(main())
+
+What the client does for you:
+
+- Reconnects after any disconnect with exponential backoff and full jitter, waiting at least the
+  server's `retryAfterMs` hint (close 1001 at shutdown, 4007 for a slow consumer), capped at
+  `max_delay_s`.
+- Resubscribes every pattern after a reconnect, with a snapshot (unless `snapshot=False`), so the view
+  converges, and restarts gap detection (a restarted or different gateway numbers `q` afresh).
+- Tracks `q` per topic. A gap (or the `n` of a CONFLATED event not adding up) is yielded as a `Gap` event
+  before the event that revealed it; a gap then triggers a fresh snapshot of the patterns that match the
+  topic (unsubscribe + subscribe with snapshot; protocol v1 gives a topic a snapshot only when the
+  connection does not already receive it). Snapshot events that repeat a `q` already seen are dropped.
+- Liveness watchdog: when no frame of any kind arrives for `liveness_timeout_s`, the connection is
+  dropped and re-established. By default the watchdog arms itself on the first `heartbeat` event of a
+  connection, at 3 heartbeat periods: a gateway that sends no heartbeats (protocol v1.1) cannot be told
+  apart from a quiet market, and the WebSocket keepalive ping (`ping_interval_s`) still catches a dead TCP
+  peer there.
+- A refused request raises `TickwireError` carrying the protocol error code; a refused topic of a
+  subscribe is yielded as `TopicRefused` (the other topics of the request stand, as the protocol says).
+
+Events are consumed by async iteration or by `run(handler)`. The reader stops reading the socket while
+`max_pending_events` events wait for the consumer, so a slow consumer slows the connection down (and the
+gateway then skips or conflates, which shows up as `Gap` or CONFLATED events) instead of filling memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Iterable, Mapping, NamedTuple, Optional, Union
+
+import msgpack
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatusCode
+
+__all__ = [
+    "ClientStats",
+    "Connected",
+    "ConnectionFailed",
+    "DataEvent",
+    "Disconnected",
+    "Event",
+    "FLAG_CONFLATED",
+    "FLAG_SNAPSHOT",
+    "Gap",
+    "Heartbeat",
+    "Backoff",
+    "SequenceTracker",
+    "SnapshotEnd",
+    "Subscribed",
+    "SubscribeResult",
+    "TickwireClient",
+    "TickwireError",
+    "TopicRefused",
+    "ERROR_NAMES",
+    "parse_retry_after_s",
+    "pattern_matches",
+]
+
+SUBPROTOCOL = "tickwire.v1.msgpack"
+FLAG_SNAPSHOT = 1
+FLAG_CONFLATED = 2
+
+# proto/PROTOCOL.md, "Error codes" and "Close codes".
+ERROR_NAMES: Mapping[int, str] = {
+    4000: "BAD_REQUEST",
+    4001: "UNAUTHORISED",
+    4002: "BAD_TOPIC",
+    4003: "NOT_ENTITLED",
+    4004: "UNKNOWN_TOPIC",
+    4005: "UNKNOWN_METHOD",
+    4006: "LIMIT",
+    4007: "SLOW_CONSUMER",
+    4008: "RATE_LIMITED",
+}
+
+# A connection that stayed up this long resets the backoff, so a server that accepts and then drops
+# every connection at once still gets exponentially spaced attempts (no reconnect storm).
+_STABLE_CONNECTION_S = 10.0
+
+
+class TickwireError(Exception):
+    """The gateway refused a request (or one topic of a subscribe) with a protocol error code."""
+
+    def __init__(self, code: int, msg: str, *, method: Optional[str] = None, topic: Optional[str] = None):
+        self.code = code
+        self.msg = msg
+        self.method = method
+        self.topic = topic
+        where = f"{method} " if method else ""
+        what = f"topic {topic!r}: " if topic is not None else ""
+        super().__init__(f"{where}refused with {code} {self.name}: {what}{msg}")
+
+    @property
+    def name(self) -> str:
+        """The code's name in proto/PROTOCOL.md, e.g. "BAD_TOPIC" (or "UNKNOWN" for a newer code)."""
+        return ERROR_NAMES.get(self.code, "UNKNOWN")
+
+
+class ConnectionFailed(Exception):
+    """The client gave up connecting: `max_attempts` attempts failed in a row, or the upgrade was refused
+    for good (an HTTP 4xx answer such as 404 for a wrong path)."""
+
+
+# ---- events ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DataEvent:
+    """A data event (`trade`, `quote`, `bar`, ...). Times are integer µs since the epoch."""
+
+    type: str
+    topic: str
+    q: int
+    te: int
+    ts: int
+    flags: int
+    #: updates merged into this event when it is CONFLATED, else None
+    n: Optional[int]
+    #: payload keys of the type (`p`, `z`; `bp`, `bz`, `ap`, `az`; `o`, `h`, `l`, `c`, `v`)
+    fields: Mapping[str, Union[int, float]]
+    #: local wall-clock time when the frame was received (µs): `received_us - te` is your lag
+    received_us: int
+    #: the decoded map as it came off the wire
+    raw: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def snapshot(self) -> bool:
+        return bool(self.flags & FLAG_SNAPSHOT)
+
+    @property
+    def conflated(self) -> bool:
+        return bool(self.flags & FLAG_CONFLATED)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Updates of `topic` were lost between the event with `last_q` and the one with `q` (yielded next).
+
+    `resync` is True when the client requested a fresh snapshot of the topic because of it."""
+
+    topic: str
+    last_q: int
+    q: int
+    missed: int
+    resync: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotEnd:
+    """End of the snapshot of a subscribe. `cause`: "subscribe", "resubscribe" (after a reconnect),
+    "resync" (after a gap) or "user" (`TickwireClient.subscribe`). `missing`: concrete topics of that
+    request with no last value yet (protocol v1.2; empty on older gateways)."""
+
+    request_id: Any
+    missing: tuple[str, ...]
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """The gateway's periodic heartbeat (protocol v1.2): counters for this connection so far."""
+
+    ts: int
+    sent: int
+    conflated: int
+    dropped: int
+
+
+@dataclass(frozen=True, slots=True)
+class Connected:
+    """A connection is open; `reconnects` counts the connections re-established before and including this
+    one (0 for the first). The subscribes (resubscribes) follow."""
+
+    url: str
+    reconnects: int
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    """The connection is gone, or an attempt failed (`connected` False); the next attempt starts in
+    `retry_in_s` seconds.
+
+    `code` is the close code received (1006 when the connection ended without one; None when it never
+    opened, and for a liveness timeout); `retry_after_s` the server's hint, if any; `attempt` counts failed
+    attempts in a row (1 for the first)."""
+
+    connected: bool
+    code: Optional[int]
+    reason: str
+    retry_after_s: Optional[float]
+    retry_in_s: float
+    attempt: int
+
+
+@dataclass(frozen=True, slots=True)
+class Subscribed:
+    """A subscribe the client made by itself succeeded (`cause` as in `SnapshotEnd`)."""
+
+    patterns: tuple[str, ...]
+    cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class TopicRefused:
+    """One pattern of a subscribe the client made by itself was refused (4002 BAD_TOPIC, 4004
+    UNKNOWN_TOPIC, ...); it is dropped from the patterns the client resubscribes."""
+
+    topic: str
+    error: TickwireError
+
+
+Event = Union[DataEvent, Gap, SnapshotEnd, Heartbeat, Connected, Disconnected, Subscribed, TopicRefused]
+
+
+@dataclass(frozen=True, slots=True)
+class SubscribeResult:
+    subscribed: tuple[str, ...]
+    errors: tuple[TickwireError, ...]
+    #: effective rate when a rate applies (protocol v1.2), else None
+    max_hz: Optional[float]
+
+
+@dataclass(slots=True)
+class ClientStats:
+    events: int = 0
+    gaps: int = 0
+    missed: int = 0
+    duplicates: int = 0
+    conflated_events: int = 0
+    conflated_updates: int = 0
+    reconnects: int = 0
+    resyncs: int = 0
+    liveness_timeouts: int = 0
+
+
+# ---- pure logic (unit-tested in test_tickwire_client.py) -------------------------------------------
+
+
+class SeqCheck(NamedTuple):
+    #: "first" (no earlier event of the topic), "ok", "gap" or "duplicate" (q already seen: drop it)
+    kind: str
+    last_q: Optional[int]
+    missed: int
+
+
+class SequenceTracker:
+    """Per-topic sequence tracking (proto/PROTOCOL.md, "Sequence numbers").
+
+    An event follows the previous one of its topic when `q == last + 1`, or for a CONFLATED event standing
+    for `n` updates when `q - n == last`. A larger step is a gap of that many updates. `q <= last` is a
+    repeat (a snapshot of a value already received) and should be dropped. Reset on every new connection.
+    """
+
+    def __init__(self) -> None:
+        self._last: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self._last.clear()
+
+    def last(self, topic: str) -> Optional[int]:
+        return self._last.get(topic)
+
+    def observe(self, topic: str, q: int, flags: int = 0, n: Optional[int] = None) -> SeqCheck:
+        last = self._last.get(topic)
+        if last is None:
+            self._last[topic] = q
+            return SeqCheck("first", None, 0)
+        if q <= last:
+            return SeqCheck("duplicate", last, 0)
+        self._last[topic] = q
+        merged = n if flags & FLAG_CONFLATED and isinstance(n, int) and n >= 1 else 1
+        missed = q - merged - last
+        return SeqCheck("gap", last, missed) if missed > 0 else SeqCheck("ok", last, 0)
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter").
+
+    Attempt k waits uniform(0, min(max_s, initial_s * 2**k)) seconds; with a server hint, the hint plus
+    that jitter, so clients told the same `retryAfterMs` do not all come back at once. Never more than
+    `max_s`, which also caps a hint."""
+
+    initial_s: float = 0.25
+    max_s: float = 30.0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def delay_s(self, attempt: int, retry_after_s: Optional[float] = None) -> float:
+        window = min(self.max_s, self.initial_s * 2 ** min(attempt, 32))
+        jitter = self.rng.uniform(0, window)
+        if retry_after_s is None:
+            return jitter
+        return min(self.max_s, max(0.0, retry_after_s) + jitter)
+
+
+def parse_retry_after_s(reason: str) -> Optional[float]:
+    """The `retryAfterMs` of a close reason (`{"msg": ..., "retryAfterMs": N}`), in seconds, or None."""
+    try:
+        value = json.loads(reason)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    ms = value.get("retryAfterMs")
+    if isinstance(ms, bool) or not isinstance(ms, (int, float)) or ms < 0 or ms != ms:
+        return None
+    return ms / 1000.0
+
+
+def pattern_matches(pattern: str, topic: str) -> bool:
+    """NATS wildcard matching as the gateway does it: `*` is one token, a final `>` one or more."""
+    pattern_tokens = pattern.split(".")
+    topic_tokens = topic.split(".")
+    for i, token in enumerate(pattern_tokens):
+        if token == ">":
+            return i == len(pattern_tokens) - 1 and len(topic_tokens) > i
+        if i >= len(topic_tokens) or (token != "*" and token != topic_tokens[i]):
+            return False
+    return len(pattern_tokens) == len(topic_tokens)
+
+
+def decode_frame(frame: Union[bytes, str]) -> list[Any]:
+    """A server frame (msgpack binary or JSON text) as a list of messages: one, or the array's elements."""
+    message = msgpack.unpackb(frame, raw=False) if isinstance(frame, (bytes, bytearray)) else json.loads(frame)
+    return message if isinstance(message, list) else [message]
+
+
+def data_event(item: Mapping[str, Any], received_us: int) -> Optional[DataEvent]:
+    """The data event in a decoded map, or None when the map is not one (control messages, unknown keys)."""
+    topic, q = item.get("t"), item.get("q")
+    kind = item.get("e")
+    if not isinstance(kind, str) or not isinstance(topic, str) or not isinstance(q, int):
+        return None
+    flags = item.get("f", 0)
+    n = item.get("n")
+    return DataEvent(
+        type=kind,
+        topic=topic,
+        q=q,
+        te=item.get("te", 0),
+        ts=item.get("ts", 0),
+        flags=flags if isinstance(flags, int) else 0,
+        n=n if isinstance(n, int) else None,
+        fields={k: v for k, v in item.items() if k not in _HEADER_KEYS},
+        received_us=received_us,
+        raw=item,
+    )
+
+
+_HEADER_KEYS = frozenset({"e", "t", "q", "te", "ts", "f", "n"})
+
+
+# ---- the client ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _SubOptions:
+    max_hz: Optional[float]
+    on_slow: Optional[str]
+
+
+@dataclass(slots=True)
+class _Pending:
+    method: str
+    cause: str
+    patterns: tuple[str, ...] = ()
+    future: Optional[asyncio.Future[Any]] = None
+
+
+class _LivenessTimeout(Exception):
+    pass
+
+
+class _End:
+    pass
+
+
+_END = _End()
+
+
+class TickwireClient:
+    """A tickwire connection that survives disconnects. See the module docstring.
+
+    Args:
+        url: `ws://HOST:PORT/v1/stream`.
+        topics: patterns to subscribe on every connection (more with `subscribe()`).
+        snapshot: ask for snapshots on subscribe and resubscribe (default True).
+        max_hz, on_slow: subscribe params of protocol v1.2 for `topics` (None: not sent). A gateway
+            without them refuses the subscribe with 4000, raised as `TickwireError`.
+        resync_on_gap: after a gap, re-snapshot the patterns matching the topic (default True).
+        heartbeat_interval_s: the gateway's heartbeat period (`--heartbeat-ms`, default 1 s); the
+            watchdog fires after 3 of them without a frame once a heartbeat has been seen.
+        liveness_timeout_s: fire the watchdog after this many seconds without a frame from the moment a
+            connection opens, heartbeats or not (default None: the heartbeat rule above).
+        initial_delay_s, max_delay_s: backoff (see `Backoff`).
+        max_attempts: give up (raise `ConnectionFailed`) after this many failed attempts in a row;
+            None (default) retries forever.
+        open_timeout_s, close_timeout_s, ping_interval_s: WebSocket opening handshake bound, closing
+            handshake bound, keepalive ping period (a pong missing for as long closes the connection;
+            None disables).
+        max_pending_events: events waiting for the consumer before the reader stops reading the socket.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        topics: Iterable[str] = (),
+        *,
+        snapshot: bool = True,
+        max_hz: Optional[float] = None,
+        on_slow: Optional[str] = None,
+        resync_on_gap: bool = True,
+        heartbeat_interval_s: float = 1.0,
+        liveness_timeout_s: Optional[float] = None,
+        initial_delay_s: float = 0.25,
+        max_delay_s: float = 30.0,
+        max_attempts: Optional[int] = None,
+        open_timeout_s: float = 10.0,
+        close_timeout_s: float = 2.0,
+        ping_interval_s: Optional[float] = 20.0,
+        max_pending_events: int = 10_000,
+        rng: Optional[random.Random] = None,
+    ) -> None:
+        self.url = url
+        self.stats = ClientStats()
+        self._snapshot = snapshot
+        self._resync_on_gap = resync_on_gap
+        self._heartbeat_interval_s = heartbeat_interval_s
+        self._liveness_timeout_s = liveness_timeout_s
+        self._backoff = Backoff(initial_delay_s, max_delay_s, rng or random.Random())
+        self._max_attempts = max_attempts
+        self._open_timeout_s = open_timeout_s
+        self._close_timeout_s = close_timeout_s
+        self._ping_interval_s = ping_interval_s
+        self._max_pending = max(1, max_pending_events)
+        options = _SubOptions(max_hz, on_slow)
+        # Patterns held (or to hold) on every connection, in subscribe order, with their params.
+        self._desired: dict[str, _SubOptions] = {pattern: options for pattern in topics}
+        self._tracker = SequenceTracker()
+        self._pending: dict[int, _Pending] = {}
+        self._snapshot_causes: dict[Any, str] = {}
+        self._resyncing: set[str] = set()
+        self._next_id = 1
+        self._connections = 0
+        self._ws: Optional[websockets.WebSocketClientProtocol] = None
+        self._saw_heartbeat = False
+        self._queue: asyncio.Queue[Union[Event, _End]] = asyncio.Queue()
+        self._space = asyncio.Event()
+        self._user_requests = 0
+        self._connected = asyncio.Event()
+        self._closing = False
+        self._wake = asyncio.Event()
+        self._task: Optional[asyncio.Task[None]] = None
+        self._failure: Optional[BaseException] = None
+        self._finished = False
+
+    # -- lifecycle --
+
+    async def __aenter__(self) -> TickwireClient:
+        self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def start(self) -> None:
+        """Starts connecting (iteration and `async with` call it for you)."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="tickwire-client")
+
+    async def close(self) -> None:
+        """Closes the connection (close code 1000) and ends the iteration. Safe to call more than once."""
+        self._closing = True
+        self._wake.set()
+        self._space.set()
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, "client closing")
+        if self._task is not None and self._task is not asyncio.current_task():
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def pending_events(self) -> int:
+        """Events received and not yet taken by the consumer."""
+        return self._queue.qsize()
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The patterns the client holds and resubscribes after a reconnect."""
+        return tuple(self._desired)
+
+    # -- consuming --
+
+    def __aiter__(self) -> TickwireClient:
+        return self
+
+    async def __anext__(self) -> Event:
+        self.start()
+        item = await self._queue.get()
+        self._space.set()
+        if isinstance(item, _End):
+            self._queue.put_nowait(item)  # later calls end too
+            if self._failure is not None:
+                raise self._failure
+            raise StopAsyncIteration
+        return item
+
+    async def run(self, handler: Callable[[Event], Union[None, Awaitable[None]]]) -> None:
+        """Calls `handler` (plain or async) with every event until `close()`; raises what iteration raises."""
+        async for event in self:
+            result = handler(event)
+            if inspect.isawaitable(result):
+                await result
+
+    # -- requests --
+
+    async def subscribe(
+        self,
+        topics: Iterable[str],
+        *,
+        snapshot: bool = True,
+        max_hz: Optional[float] = None,
+        on_slow: Optional[str] = None,
+    ) -> SubscribeResult:
+        """Adds patterns, now and after every reconnect. Raises `TickwireError` when the gateway refuses
+        the request whole (nothing changes); refused topics are in the result's `errors`.
+
+        Waits for a connection. If the connection drops before the reply, raises `ConnectionError`; the
+        patterns are then subscribed on the next connection anyway."""
+        patterns = tuple(topics)
+        options = _SubOptions(max_hz, on_slow)
+        added = [p for p in patterns if p not in self._desired]
+        for pattern in added:
+            self._desired[pattern] = options
+        try:
+            result = await self._user_request("subscribe", _subscribe_params(patterns, snapshot, options), patterns)
+        except TickwireError:
+            for pattern in added:
+                self._desired.pop(pattern, None)
+            raise
+        return result
+
+    async def unsubscribe(self, topics: Iterable[str]) -> tuple[str, ...]:
+        """Removes patterns; returns those the gateway removed."""
+        patterns = tuple(topics)
+        for pattern in patterns:
+            self._desired.pop(pattern, None)
+        result = await self._user_request("unsubscribe", {"topics": list(patterns)}, patterns)
+        return tuple(result.get("unsubscribed", ()))
+
+    async def ping(self) -> int:
+        """The gateway's clock (µs since the epoch) when it handled the ping."""
+        result = await self._user_request("ping", None, ())
+        return int(result["ts"])
+
+    async def _user_request(self, method: str, params: Optional[dict[str, Any]], patterns: tuple[str, ...]) -> Any:
+        self.start()
+        self._user_requests += 1
+        self._space.set()  # a reader waiting for queue space must go on reading, or the reply never comes
+        try:
+            while True:
+                if self._finished:
+                    raise ConnectionError("tickwire client is closed")
+                ws = self._ws
+                if ws is not None and self._connected.is_set():
+                    break
+                await self._connected.wait()
+            future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+            await self._send(ws, method, params, _Pending(method, "user", patterns, future))
+            return await future
+        finally:
+            self._user_requests -= 1
+
+    # -- the connection loop --
+
+    async def _run(self) -> None:
+        attempt = 0
+        try:
+            while not self._closing:
+                code: Optional[int] = None
+                connected = False
+                reason = ""
+                retry_after_s: Optional[float] = None
+                try:
+                    ws = await websockets.connect(
+                        self.url,
+                        subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
+                        compression=None,
+                        open_timeout=self._open_timeout_s,
+                        close_timeout=self._close_timeout_s,
+                        ping_interval=self._ping_interval_s,
+                        ping_timeout=self._ping_interval_s,
+                        max_size=2**24,
+                    )
+                except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
+                    if isinstance(exc, InvalidStatusCode) and 400 <= exc.status_code < 500 and exc.status_code not in (408, 429):
+                        raise ConnectionFailed(f"{self.url}: upgrade refused with HTTP {exc.status_code}") from exc
+                    reason = _describe(exc)
+                else:
+                    connected = True
+                    opened_at = time.monotonic()
+                    try:
+                        await self._serve(ws)
+                    except ConnectionClosed as exc:
+                        if exc.rcvd is not None:
+                            code, reason = exc.rcvd.code, exc.rcvd.reason
+                            retry_after_s = parse_retry_after_s(reason)
+                        else:
+                            code, reason = 1006, "connection lost without a close frame"
+                    except _LivenessTimeout as exc:
+                        self.stats.liveness_timeouts += 1
+                        reason = str(exc)
+                        ws.transport.abort()  # the peer is mute: a closing handshake would only wait
+                    except TickwireError:
+                        await ws.close(1000, "client giving up")
+                        raise
+                    except BaseException:
+                        ws.transport.abort()
+                        raise
+                    finally:
+                        self._disconnect()
+                    if time.monotonic() - opened_at >= _STABLE_CONNECTION_S:
+                        attempt = 0
+                if self._closing:
+                    break
+                attempt += 1
+                if self._max_attempts is not None and attempt >= self._max_attempts:
+                    raise ConnectionFailed(f"{self.url}: {attempt} attempts failed in a row; last: {reason}")
+                delay_s = self._backoff.delay_s(attempt - 1, retry_after_s)
+                await self._emit(Disconnected(connected, code, reason, retry_after_s, delay_s, attempt))
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), delay_s)
+                except asyncio.TimeoutError:
+                    pass
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, raised from the iteration
+            self._failure = exc
+        finally:
+            self._finished = True
+            self._disconnect()
+            self._connected.set()  # wakes requests waiting for a connection: they see _finished and raise
+            self._queue.put_nowait(_END)
+
+    async def _serve(self, ws: websockets.WebSocketClientProtocol) -> None:
+        self._ws = ws
+        self._tracker.reset()
+        self._resyncing.clear()
+        self._snapshot_causes.clear()
+        self._saw_heartbeat = False
+        reconnect = self._connections > 0
+        self._connections += 1
+        if reconnect:
+            self.stats.reconnects += 1
+        await self._emit(Connected(self.url, self.stats.reconnects))
+        cause = "resubscribe" if reconnect else "subscribe"
+        await self._subscribe_all(ws, tuple(self._desired), self._snapshot, cause)
+        self._connected.set()
+        while True:
+            timeout = self._liveness_timeout_s
+            if timeout is None and self._saw_heartbeat:
+                timeout = 3 * self._heartbeat_interval_s
+            try:
+                frame = await asyncio.wait_for(ws.recv(), timeout) if timeout is not None else await ws.recv()
+            except asyncio.TimeoutError:
+                raise _LivenessTimeout(f"no frame for {timeout:g} s (liveness timeout)") from None
+            received_us = time.time_ns() // 1000
+            for item in decode_frame(frame):
+                if isinstance(item, dict):
+                    await self._handle(ws, item, received_us)
+
+    def _disconnect(self) -> None:
+        self._ws = None
+        self._connected.clear()
+        pending, self._pending = self._pending, {}
+        for entry in pending.values():
+            if entry.future is not None and not entry.future.done():
+                entry.future.set_exception(ConnectionError(f"connection lost before the {entry.method} reply"))
+
+    async def _handle(self, ws: websockets.WebSocketClientProtocol, item: dict[str, Any], received_us: int) -> None:
+        kind = item.get("e")
+        if kind is None and "id" in item and ("result" in item or "error" in item):
+            await self._on_reply(item)
+            return
+        if kind == "snapshot_end":
+            missing = item.get("missing")
+            request_id = item.get("id")
+            cause = self._snapshot_causes.pop(request_id, "user")
+            await self._emit(SnapshotEnd(request_id, tuple(missing) if isinstance(missing, list) else (), cause))
+            return
+        if kind == "heartbeat":
+            self._saw_heartbeat = True
+            await self._emit(
+                Heartbeat(item.get("ts", 0), item.get("sent", 0), item.get("conflated", 0), item.get("dropped", 0))
+            )
+            return
+        event = data_event(item, received_us)
+        if event is None:
+            return  # an event type this client does not know: ignored (PROTOCOL.md, "Conventions")
+        check = self._tracker.observe(event.topic, event.q, event.flags, event.n)
+        if check.kind == "duplicate":
+            self.stats.duplicates += 1
+            return
+        if check.kind == "gap":
+            self.stats.gaps += 1
+            self.stats.missed += check.missed
+            resync = not event.snapshot and self._resync_on_gap and await self._resync(ws, event.topic)
+            await self._emit(Gap(event.topic, check.last_q or 0, event.q, check.missed, resync))
+        self.stats.events += 1
+        if event.conflated:
+            self.stats.conflated_events += 1
+            self.stats.conflated_updates += event.n or 0
+        await self._emit(event)
+
+    async def _resync(self, ws: websockets.WebSocketClientProtocol, topic: str) -> bool:
+        """Unsubscribes and resubscribes (with snapshot) every held pattern matching `topic`, once at a time."""
+        patterns = tuple(p for p in self._desired if pattern_matches(p, topic))
+        if not patterns:
+            return False
+        if any(p in self._resyncing for p in patterns):
+            return True  # a snapshot of this topic is already on its way
+        self._resyncing.update(patterns)
+        self.stats.resyncs += 1
+        await self._send(ws, "unsubscribe", {"topics": list(patterns)}, _Pending("unsubscribe", "resync", patterns))
+        await self._subscribe_all(ws, patterns, True, "resync")
+        return True
+
+    async def _subscribe_all(
+        self, ws: websockets.WebSocketClientProtocol, patterns: tuple[str, ...], snapshot: bool, cause: str
+    ) -> None:
+        groups: dict[_SubOptions, list[str]] = {}
+        for pattern in patterns:
+            groups.setdefault(self._desired[pattern], []).append(pattern)
+        for options, group in groups.items():
+            params = _subscribe_params(group, snapshot, options)
+            await self._send(ws, "subscribe", params, _Pending("subscribe", cause, tuple(group)))
+
+    async def _send(
+        self, ws: websockets.WebSocketClientProtocol, method: str, params: Optional[dict[str, Any]], pending: _Pending
+    ) -> None:
+        request_id = self._next_id
+        self._next_id += 1
+        self._pending[request_id] = pending
+        if method == "subscribe" and params is not None and params.get("snapshot"):
+            self._snapshot_causes[request_id] = pending.cause
+        request: dict[str, Any] = {"method": method, "id": request_id}
+        if params is not None:
+            request["params"] = params
+        await ws.send(msgpack.packb(request))
+
+    async def _on_reply(self, item: dict[str, Any]) -> None:
+        request_id = item.get("id")
+        entry = self._pending.pop(request_id, None) if isinstance(request_id, int) else None
+        if entry is None:
+            return
+        if entry.method == "subscribe" and entry.cause == "resync":
+            self._resyncing.difference_update(entry.patterns)
+        error = item.get("error")
+        if isinstance(error, dict):
+            self._snapshot_causes.pop(request_id, None)
+            failure = TickwireError(int(error.get("code", 0)), str(error.get("msg", "")), method=entry.method)
+            if entry.future is not None:
+                entry.future.set_exception(failure)
+                return
+            if entry.method == "unsubscribe":
+                return  # resync: the pattern was not held any more; the subscribe that follows decides
+            raise failure  # our own subscribe was refused whole: the view cannot converge
+        result = item.get("result")
+        result = result if isinstance(result, dict) else {}
+        if entry.method != "subscribe":
+            if entry.future is not None:
+                entry.future.set_result(result)
+            return
+        errors = tuple(
+            TickwireError(int(e.get("code", 0)), str(e.get("msg", "")), method="subscribe", topic=str(e.get("topic")))
+            for e in result.get("errors", ())
+            if isinstance(e, dict)
+        )
+        for refused in errors:
+            self._desired.pop(refused.topic or "", None)
+        if entry.future is not None:
+            max_hz = result.get("maxHz")
+            entry.future.set_result(
+                SubscribeResult(
+                    tuple(result.get("subscribed", ())), errors, max_hz if isinstance(max_hz, (int, float)) else None
+                )
+            )
+            return
+        for refused in errors:
+            await self._emit(TopicRefused(refused.topic or "", refused))
+        await self._emit(Subscribed(tuple(result.get("subscribed", ())), entry.cause))
+
+    async def _emit(self, event: Event) -> None:
+        # Back-pressure: stop reading the socket while the consumer is behind, unless it waits for a reply.
+        while self._queue.qsize() >= self._max_pending and self._user_requests == 0 and not self._closing:
+            self._space.clear()
+            await self._space.wait()
+        self._queue.put_nowait(event)
+
+
+def _subscribe_params(patterns: Iterable[str], snapshot: bool, options: _SubOptions) -> dict[str, Any]:
+    params: dict[str, Any] = {"topics": list(patterns), "snapshot": snapshot}
+    if options.max_hz is not None:
+        params["maxHz"] = options.max_hz
+    if options.on_slow is not None:
+        params["onSlow"] = options.on_slow
+    return params
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return f"{type(exc).__name__}: {text}" if not isinstance(exc, asyncio.TimeoutError) else "opening handshake timed out"
