@@ -246,9 +246,10 @@ describe("Python client (examples/python, standard msgpack library)", () => {
     }
   });
 
-  it("events a slow reader missed are surfaced (gap, or CONFLATED rows) and the view converges to the last value", async () => {
-    // A small send-buffer limit so the gateway gives up on the frozen reader soon (PROTOCOL.md, Flow control).
-    const stack = await startStack({ maxBufferedBytes: 65536 });
+  it("a frozen reader is conflated, not cut off: CONFLATED rows with n, no gap, and the view converges to the last value", async () => {
+    // A small soft watermark so the gateway conflates for the frozen reader soon (PROTOCOL.md, Slow
+    // consumers), and a close limit well past the test's length.
+    const stack = await startStack({ slowSoftBytes: 65536, slowCloseMs: 120_000 });
     const dir = mkdtempSync(join(tmpdir(), "tickwire-csv-"));
     const out = join(dir, "ticks.csv");
     const csv = python([CSV_SCRIPT, "--url", stack.wsUrl, "--out", out, "xnas.AAPL.quote"]);
@@ -294,8 +295,8 @@ describe("Python client (examples/python, standard msgpack library)", () => {
       );
       const conflatedRows = written.filter((r) => (Number(r["flags"]) & 2) !== 0 && Number(r["n"]) >= 2);
       assert.ok(
-        gapReported || conflatedRows.length > 0,
-        `missed events surfaced; ${written.length} rows, q jumps to ${jumps.slice(0, 5).join(", ")}; stderr: ${csv.stderr}`,
+        conflatedRows.length > 0 && !gapReported,
+        `merged events flagged, none lost unsaid; ${written.length} rows, q jumps to ${jumps.slice(0, 5).join(", ")}; stderr: ${csv.stderr}`,
       );
       assert.ok(
         qs.every((q, i) => i === 0 || q > (qs[i - 1] ?? 0)),
@@ -358,15 +359,11 @@ asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]))
         msg: "subscription limit 2 per connection would be exceeded (have 0, asked for 3 new)",
       });
 
-      // maxHz (protocol v1.2): refused with 4000 by a gateway without it, applied by one with it.
+      // maxHz (protocol v1.2) is accepted.
       const maxHz = python(["-c", program, stack.wsUrl, '{"max_hz": 5}', "xnas.A.quote"]);
       assert.deepEqual(await maxHz.exit(), { code: 0, signal: null }, maxHz.stderr);
       const outcome = JSON.parse(maxHz.stdout) as { code?: number; msg?: string; subscribed?: string[] };
-      assert.ok(
-        (outcome.code === 4000 && /maxHz/.test(outcome.msg ?? "")) ||
-          outcome.subscribed?.[0] === "xnas.A.quote",
-        maxHz.stdout,
-      );
+      assert.deepEqual(outcome.subscribed, ["xnas.A.quote"], maxHz.stdout);
     } finally {
       await stack.close();
     }
