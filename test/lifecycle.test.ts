@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
-import { NatsServerProcess } from "../src/embedded/index.ts";
+import { loadConfig } from "../src/config/index.ts";
+import { NatsServerProcess, freePort } from "../src/embedded/index.ts";
+import { createLogger } from "../src/logging/index.ts";
+import { startService } from "../src/main.ts";
 import { FeedPublisher } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
@@ -63,6 +66,37 @@ describe("NATS outage", () => {
       await client.close();
     } finally {
       await stack.close();
+    }
+  });
+});
+
+describe("stopping before NATS is reachable", () => {
+  it("a gateway stopped while its first NATS connection is pending closes that connection when it completes", async () => {
+    const port = await freePort();
+    const base = loadConfig([], {});
+    const config = Object.freeze({
+      ...base,
+      port: 0,
+      natsUrl: `nats://127.0.0.1:${port}`,
+      natsReconnectWaitMs: 100,
+      historyStream: "off",
+      logLevel: "silent",
+    });
+    const service = await startService(config, createLogger("silent"));
+    await service.stop();
+    const nats = await NatsServerProcess.start({ port, monitorPort: 0 });
+    try {
+      const named = async (state: "open" | "closed"): Promise<number> => {
+        const body = (await (await fetch(`${nats.monitorUrl}/connz?state=${state}`)).json()) as {
+          connections?: { name?: string }[];
+        };
+        return (body.connections ?? []).filter((c) => c.name === "tickwire-gateway").length;
+      };
+      await eventually(async () => (await named("closed")) === 1, "the late connection, closed");
+      assert.equal(await named("open"), 0);
+      assert.equal(service.ingest.stats.state, "closed");
+    } finally {
+      await nats.dispose();
     }
   });
 });

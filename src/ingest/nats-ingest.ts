@@ -67,6 +67,8 @@ export class NatsIngest implements InterestListener {
   readonly #rejectLog: RateLimitedLog;
   readonly #prefixLength: number;
   #nc: NatsConnection | undefined;
+  /** Set by stop(): a connection that completes afterwards is closed at once. */
+  #stopped = false;
   #nextId = 1;
   #epoch = 0;
 
@@ -111,6 +113,13 @@ export class NatsIngest implements InterestListener {
       maxPingOut: maxPingsOut,
       noEcho: true,
     });
+    if (this.#stopped) {
+      // stop() ran while the first connection was still being made (a SIGTERM during start-up): an
+      // open connection here would keep the process alive after "stopped".
+      await nc.close();
+      this.stats.state = NatsState.CLOSED;
+      return;
+    }
     this.#nc = nc;
     this.stats.state = NatsState.CONNECTED;
     this.log.info({ server: nc.getServer() }, "nats connected");
@@ -120,8 +129,12 @@ export class NatsIngest implements InterestListener {
 
   /** Drains subscriptions (processing what is in flight) and closes the connection. */
   async stop(): Promise<void> {
+    this.#stopped = true;
     const nc = this.#nc;
-    if (nc === undefined || nc.isClosed()) return;
+    if (nc === undefined || nc.isClosed()) {
+      this.stats.state = NatsState.CLOSED;
+      return;
+    }
     try {
       await nc.drain();
     } catch (cause) {
