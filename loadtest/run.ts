@@ -170,6 +170,13 @@ function sumCounters(reports: readonly SampleReport[]): WorkerCounters {
   return total;
 }
 
+/** Resolves when `promise` settles or after `ms`, whichever is first, leaving no timer behind. */
+async function atMost(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
 const errorTotal = (c: WorkerCounters): number => Object.values(c.errorsByCode).reduce((a, b) => a + b, 0);
 
 /** Runs one load test to the end and returns its result. */
@@ -332,10 +339,10 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     let publishingDone = false;
     void publishing?.then(() => (publishingDone = true));
     while (performance.now() < endMs && !(publishingDone && feed !== undefined && options.messages > 0)) {
-      await Promise.race([
-        sleep(Math.min(SAMPLE_MS, Math.max(0, endMs - performance.now()))),
+      await atMost(
         publishing ?? new Promise(() => undefined),
-      ]);
+        Math.min(SAMPLE_MS, Math.max(0, endMs - performance.now())),
+      );
       if (performance.now() - lastSampleMs >= SAMPLE_MS * 0.9 || publishingDone)
         await sampleAll("publishing");
     }
@@ -359,7 +366,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     closed.catch(() => undefined);
     const finals = await Promise.all(workers.map((w) => w.request({ type: "finish" }, "final", 15_000)));
     await closed;
-    await Promise.all(workers.map((w) => Promise.race([w.exited, sleep(10_000)])));
+    await Promise.all(workers.map((w) => atMost(w.exited, 10_000)));
 
     // Per-client expectations for fairness: events published on each client's topics.
     const published = feed?.perTopic ?? topics.map(() => 0);
@@ -470,7 +477,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     };
   } finally {
     for (const w of workers) w.kill();
-    await Promise.all(workers.map((w) => Promise.race([w.exited, sleep(5000)])));
+    await Promise.all(workers.map((w) => atMost(w.exited, 5000)));
     await feed?.close().catch(() => undefined);
     await local?.stop();
   }
