@@ -41,10 +41,14 @@ export function sampleProcess(pid: number): ProcessSample | undefined {
   }
 }
 
-/** A nats-server and a `tickwire serve --nats …` child on loopback, free ports. */
+/**
+ * A `tickwire serve --nats …` child on loopback on a free port, with its own nats-server unless
+ * given a NATS URL (bench/ gives one, to run every competitor on the same nats-server setup).
+ */
 export class LocalTarget {
   private constructor(
-    readonly nats: NatsServerProcess,
+    readonly nats: NatsServerProcess | undefined,
+    readonly natsUrl: string,
     private readonly gateway: ChildProcess,
     readonly port: number,
     private readonly exited: Promise<void>,
@@ -58,9 +62,10 @@ export class LocalTarget {
     return this.gateway.pid ?? 0;
   }
 
-  static async start(extraArgs: readonly string[] = []): Promise<LocalTarget> {
-    const nats = await NatsServerProcess.start({ monitorPort: 0 });
-    const args = ["serve", "--nats", nats.url, "--port", "0", "--log-level", "info", ...extraArgs];
+  static async start(extraArgs: readonly string[] = [], natsUrl = ""): Promise<LocalTarget> {
+    const nats = natsUrl === "" ? await NatsServerProcess.start({ monitorPort: 0 }) : undefined;
+    const url = nats?.url ?? natsUrl;
+    const args = ["serve", "--nats", url, "--port", "0", "--log-level", "info", ...extraArgs];
     const child = spawn(process.execPath, ["--import", tsxImport(), CLI, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -91,15 +96,15 @@ export class LocalTarget {
           reject(new Error(`gateway exited (code ${code}) before listening:\n${output}`));
         });
       });
-      return new LocalTarget(nats, child, port, exited);
+      return new LocalTarget(nats, url, child, port, exited);
     } catch (error) {
       child.kill("SIGKILL");
-      await nats.dispose();
+      await nats?.dispose();
       throw error;
     }
   }
 
-  /** SIGTERM (the gateway drains and exits), SIGKILL after 15 s; then stops nats-server. */
+  /** SIGTERM (the gateway drains and exits), SIGKILL after 15 s; then stops the nats-server it started. */
   async stop(): Promise<void> {
     if (this.gateway.exitCode === null && this.gateway.signalCode === null) {
       const timer = setTimeout(() => this.gateway.kill("SIGKILL"), 15_000);
@@ -107,6 +112,6 @@ export class LocalTarget {
       await this.exited;
       clearTimeout(timer);
     }
-    await this.nats.dispose();
+    await this.nats?.dispose();
   }
 }

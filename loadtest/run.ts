@@ -195,8 +195,8 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       local = await LocalTarget.start(options.gatewayArgs === "" ? [] : options.gatewayArgs.split(/\s+/));
     }
     const url = local?.url ?? options.url;
-    const natsUrl = local?.nats.url ?? options.nats;
-    const monitorUrl = local?.nats.monitorUrl ?? options.natsMonitorUrl;
+    const natsUrl = local?.natsUrl ?? options.nats;
+    const monitorUrl = local?.nats?.monitorUrl ?? options.natsMonitorUrl;
     const serverPid = options.serverPid > 0 ? options.serverPid : (local?.pid ?? 0);
     if (natsUrl !== "") {
       feed = await Feed.connect({
