@@ -42,6 +42,8 @@ export class Feed {
   /** Messages published per topic index. */
   readonly perTopic: number[];
   published = 0;
+  /** `performance.now()` of the last publish. */
+  lastPublishMs = 0;
   /** Largest and smallest message size published, in bytes. */
   maxBytes = 0;
   minBytes = Number.POSITIVE_INFINITY;
@@ -118,6 +120,7 @@ export class Feed {
       if (bytes.length > this.maxBytes) this.maxBytes = bytes.length;
       if (bytes.length < this.minBytes) this.minBytes = bytes.length;
     }
+    if (due > 0) this.lastPublishMs = performance.now();
     if (messages > 0 && this.published >= messages) this.stop();
   }
 }
