@@ -165,7 +165,7 @@ export const OPTIONS: { readonly [K in keyof typeof DEFAULTS]: OptionSpec<Kind> 
   settleMs: num(
     "time",
     "ms",
-    "wait after subscribing before publishing (when NATS interest cannot be checked)",
+    "wait after every client subscribed (and NATS interest is seen, when it can be) before reading the server's RSS and publishing",
   ),
   slowShare: num("misbehaviour", "fraction", "clients that read slowly", { max: 1 }),
   slowMode: str(

@@ -245,7 +245,6 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
       failed += r.failed;
     }
     log(`${subscribed} clients subscribed, ${failed} failed`);
-    const serverConnected = serverPid > 0 ? sampleProcess(serverPid) : undefined;
 
     if (feed !== undefined) {
       const subjects = new Set<string>();
@@ -256,10 +255,11 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
           log(
             "warning: the gateway did not hold NATS interest in every pattern within 10 s; publishing anyway",
           );
-      } else {
-        await sleep(options.settleMs);
       }
     }
+    // Settle before publishing, and before reading the server's RSS with every client subscribed.
+    await sleep(options.settleMs);
+    const serverConnected = serverPid > 0 ? sampleProcess(serverPid) : undefined;
 
     // Publishing and sampling.
     const series: SeriesPoint[] = [];
