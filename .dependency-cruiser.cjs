@@ -2,6 +2,7 @@
  * Architecture rules (STYLE.md): dependencies point inward,
  * cli → main → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol;
  * uWebSockets.js only in gateway/, the NATS client only in ingest/; folders talk through index.ts.
+ * loadtest/ (the load harness) sits outside: it may use src/ folders through index.ts, never the reverse.
  */
 const layer = (name) => `^src/${name}/`;
 module.exports = {
@@ -64,6 +65,27 @@ module.exports = {
       severity: "error",
       from: { path: "^src/([^/]+)/" },
       to: { path: "^src/([^/]+)/(?!index\\.ts$)[^/]+$", pathNot: "^src/$1/" },
+    },
+    {
+      name: "service-not-harness",
+      comment: "the service never depends on its load harness",
+      severity: "error",
+      from: { path: "^src/" },
+      to: { path: "^loadtest/" },
+    },
+    {
+      name: "harness-through-index",
+      comment: "loadtest/ uses the service's folders through their index.ts only",
+      severity: "error",
+      from: { path: "^loadtest/" },
+      to: { path: "^src/[^/]+/(?!index\\.ts$)[^/]+$" },
+    },
+    {
+      name: "harness-no-uws",
+      comment: "the harness drives any ws:// target over the network: no uWebSockets.js, no hub internals",
+      severity: "error",
+      from: { path: "^loadtest/" },
+      to: { path: "uWebSockets\\.js|uws-js-unofficial|^src/(gateway|fanout|subscriptions)/" },
     },
   ],
   options: {

@@ -1,0 +1,48 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { DEFAULTS, LoadTestOptionsError, helpText, kebab, parseOptions } from "./options.ts";
+
+describe("load test options", () => {
+  it("defaults are the reference workload; flags override them", () => {
+    const o = parseOptions([]);
+    assert.equal(o.clients, 1000);
+    assert.equal(o.topicsPerClient, 10);
+    assert.equal(o.maxHzShare, 0, "maxHz share is off by default (needs protocol v1.2)");
+    const p = parseOptions([
+      "--clients",
+      "250",
+      "--url",
+      "wss://example.com/v1/stream",
+      "--snapshot",
+      "false",
+    ]);
+    assert.equal(p.clients, 250);
+    assert.equal(p.url, "wss://example.com/v1/stream");
+    assert.equal(p.snapshot, false);
+    assert.ok(Object.isFrozen(p));
+  });
+
+  it("every problem is reported at once, naming the flag", () => {
+    assert.throws(
+      () =>
+        parseOptions(["--clients", "0", "--rate", "fast", "--url", "http://x", "--types", "quote,candle"]),
+      (error: unknown) => {
+        assert.ok(error instanceof LoadTestOptionsError);
+        for (const part of [
+          "--clients: must be ≥ 1",
+          "--rate: expected a number",
+          "--url:",
+          'unknown event type "candle"',
+        ])
+          assert.ok(error.message.includes(part), `${part} in ${error.message}`);
+        return true;
+      },
+    );
+    assert.throws(() => parseOptions(["--no-such-flag", "1"]), LoadTestOptionsError);
+  });
+
+  it("--help lists every option with its default", () => {
+    const help = helpText();
+    for (const key of Object.keys(DEFAULTS)) assert.ok(help.includes(`--${kebab(key)} `), key);
+  });
+});
