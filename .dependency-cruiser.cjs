@@ -2,6 +2,7 @@
  * Architecture rules (STYLE.md): dependencies point inward,
  * cli → main → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol;
  * uWebSockets.js only in gateway/, the NATS client only in ingest/; folders talk through index.ts.
+ * client/ (the SDK) runs in browsers too: it imports nothing from the rest of src/ and no Node built-in.
  */
 const layer = (name) => `^src/${name}/`;
 module.exports = {
@@ -45,6 +46,20 @@ module.exports = {
         path: "^(node:)?(net|http|https|fs|child_process|dgram|worker_threads)$",
         dependencyTypes: ["core"],
       },
+    },
+    {
+      name: "client-standalone",
+      comment: "the SDK is bundled for browsers: no server code (its protocol constants are tested equal)",
+      severity: "error",
+      from: { path: layer("client") },
+      to: { path: "^src/(?!client/)" },
+    },
+    {
+      name: "client-no-node-builtins",
+      comment: "the SDK runs in browsers; Node's ws is loaded on demand by name, not imported",
+      severity: "error",
+      from: { path: layer("client") },
+      to: { dependencyTypes: ["core"] },
     },
     {
       name: "metrics-standalone",
