@@ -38,7 +38,7 @@ export function formatterFor(format: TailFormat, latency: boolean): LineFormatte
 }
 
 function csvCell(value: unknown): string {
-  if (value === undefined || value === null) return "";
+  if (typeof value !== "number" && typeof value !== "string") return "";
   const text = String(value);
   // Topics cannot hold these characters today; quoting keeps the CSV valid if a future key can.
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
