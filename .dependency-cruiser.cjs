@@ -62,6 +62,13 @@ module.exports = {
       to: { dependencyTypes: ["core"] },
     },
     {
+      name: "dashboard-uses-only-the-sdk",
+      comment: "browser code: it reaches the gateway through the SDK only",
+      severity: "error",
+      from: { path: layer("dashboard") },
+      to: { path: "^src/(?!(dashboard|client)/)" },
+    },
+    {
       name: "metrics-standalone",
       severity: "error",
       from: { path: layer("metrics") },
@@ -70,7 +77,9 @@ module.exports = {
     {
       name: "adapters-not-main",
       severity: "error",
-      from: { path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging)/" },
+      from: {
+        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard)/",
+      },
       to: { path: "^src/(main|cli/)" },
     },
     {

@@ -57,13 +57,16 @@ class TailRun {
     });
     process.once("SIGINT", this.#onSignal);
     process.once("SIGTERM", this.#onSignal);
-    const header = this.#formatter.header();
-    if (header !== undefined) this.#queue(header);
 
     const client = this.#client;
     client.on("state", (change) => {
       if (change.state === "open") {
         if (this.#everOpen) this.#note(`reconnected to ${client.url}; resubscribing with a snapshot`);
+        else {
+          // Only once connected: a tail that cannot connect prints nothing on stdout.
+          const header = this.#formatter.header();
+          if (header !== undefined) this.#queue(header);
+        }
         this.#everOpen = true;
       } else if (change.state === "reconnecting" && change.disconnect !== undefined) {
         if (!this.#everOpen) {

@@ -11,15 +11,24 @@ export class GatewayChild {
     cli: CliProcess,
     public port: number,
     private readonly args: readonly string[],
+    private readonly env: NodeJS.ProcessEnv,
   ) {
     this.#cli = cli;
   }
 
   /** Starts a gateway on `port` (0: any free port) with extra serve flags. */
-  static async start(natsUrl: string, extra: readonly string[] = [], port = 0): Promise<GatewayChild> {
-    const args = ["serve", "--nats", natsUrl, ...extra];
-    const cli = CliProcess.run([...args, "--port", String(port)]);
-    return new GatewayChild(cli, await cli.port(), args);
+  static async start(natsUrl: string, extra: readonly string[] = []): Promise<GatewayChild> {
+    return GatewayChild.#start(["serve", "--nats", natsUrl, ...extra], {});
+  }
+
+  /** Embedded mode: the gateway starts its own nats-server and demo feed (stopped with it). */
+  static async embedded(extra: readonly string[] = []): Promise<GatewayChild> {
+    return GatewayChild.#start(["serve", ...extra], { NATS_URL: "" });
+  }
+
+  static async #start(args: readonly string[], env: NodeJS.ProcessEnv): Promise<GatewayChild> {
+    const cli = CliProcess.run([...args, "--port", "0"], env);
+    return new GatewayChild(cli, await cli.port(), args, env);
   }
 
   get wsUrl(): string {
@@ -49,7 +58,7 @@ export class GatewayChild {
    * that need a stable address put a {@link TcpProxy} in front.
    */
   async restart(): Promise<void> {
-    const cli = CliProcess.run([...this.args, "--port", "0"]);
+    const cli = CliProcess.run([...this.args, "--port", "0"], this.env);
     this.port = await cli.port();
     this.#cli = cli;
   }
