@@ -17,7 +17,14 @@ import { FeedPublisher } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { GatewayChild } from "./helpers/gateway-child.ts";
 import { TcpProxy } from "./helpers/tcp-proxy.ts";
-import { eventually, natsSubscriptionsOfGateway, quote, startStack, type Stack } from "./helpers/stack.ts";
+import {
+  eventually,
+  natsSubscriptionsOfGateway,
+  publishUntilSlowConsumer,
+  quote,
+  startStack,
+  type Stack,
+} from "./helpers/stack.ts";
 
 const T = "xnas.AAPL.quote";
 
@@ -135,17 +142,7 @@ describe("client SDK against the real gateway", () => {
 
     // Stop reading: kernel buffers fill, then the gateway's buffer passes --max-buffered-bytes.
     sockets[0]?.pause();
-    const dropped = 'tickwire_events_dropped_total{reason="slow_consumer"}';
-    const before = await stack.metric(dropped);
-    await eventually(
-      async () => {
-        for (let i = 0; i < 2000; i++) stack.publish(T, quote(2 + (i % 50)));
-        await stack.publisher.flush();
-        return (await stack.metric(dropped)) > before;
-      },
-      "the gateway to skip events for the stalled socket",
-      60_000,
-    );
+    await publishUntilSlowConsumer(stack, T, "the gateway to skip events for the stalled socket");
     sockets[0]?.resume();
     await eventually(
       async () => {

@@ -8,7 +8,14 @@ import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
 import { GatewayChild } from "./helpers/gateway-child.ts";
 import { CliProcess } from "./helpers/process.ts";
-import { eventually, quote, startStack, trade, type Stack } from "./helpers/stack.ts";
+import {
+  eventually,
+  publishUntilSlowConsumer,
+  quote,
+  startStack,
+  trade,
+  type Stack,
+} from "./helpers/stack.ts";
 import { TcpProxy } from "./helpers/tcp-proxy.ts";
 
 const T = "xnas.AAPL.quote";
@@ -164,25 +171,16 @@ describe("tickwire tail", () => {
       return cli.stdout.includes("\n");
     }, "a first line");
     cli.child.kill("SIGSTOP");
-    const dropped = 'tickwire_events_dropped_total{reason="slow_consumer"}';
-    const before = await stack.metric(dropped);
     try {
-      await eventually(
-        async () => {
-          for (let i = 0; i < 2000; i++) stack.publish(T, quote(601 + (i % 50)));
-          await stack.publisher.flush();
-          return (await stack.metric(dropped)) > before;
-        },
-        "the gateway to skip events for the frozen tail",
-        60_000,
-      );
+      await publishUntilSlowConsumer(stack, T, "the gateway to skip events for the frozen tail");
     } finally {
       cli.child.kill("SIGCONT");
     }
     await eventually(
       async () => {
         await stack.publishAndFlush(T, quote(700));
-        return /gap on xnas\.AAPL\.quote: q \d+ → \d+, \d+ update\(s\) missed/.test(cli.stderr);
+        // Skipped events are a gap; a gateway that conflates for slow clients (issue 3) reports that.
+        return /gap on xnas\.AAPL\.quote: q \d+ → \d+, \d+ update\(s\) missed|conflated: /.test(cli.stderr);
       },
       "the gap report",
       30_000,

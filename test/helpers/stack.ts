@@ -113,3 +113,23 @@ export async function natsSubscriptionsOfGateway(nats: NatsServerProcess): Promi
   const gateway = body.connections?.find((c) => c.name === "tickwire-gateway");
   return [...(gateway?.subscriptions_list ?? [])].sort();
 }
+
+/**
+ * Publishes bursts of quotes on `topic` until the gateway has given up on writing every event to a
+ * connection that stopped reading (a paused socket, a frozen process): its slow-consumer drop counter
+ * moves. Kernel buffers take a few MB first, hence bursts. One place to change when the gateway
+ * conflates for slow clients instead of skipping (issue 3).
+ */
+export async function publishUntilSlowConsumer(stack: Stack, topic: string, what: string): Promise<void> {
+  const dropped = 'tickwire_events_dropped_total{reason="slow_consumer"}';
+  const before = await stack.metric(dropped);
+  await eventually(
+    async () => {
+      for (let i = 0; i < 2000; i++) stack.publish(topic, quote(100 + (i % 50)));
+      await stack.publisher.flush();
+      return (await stack.metric(dropped)) > before;
+    },
+    what,
+    60_000,
+  );
+}
