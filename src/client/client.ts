@@ -8,18 +8,13 @@ import {
   RequestRefusedError,
 } from "./errors.ts";
 import type {
-  BarEvent,
   ClientStats,
   ConnectionState,
   Disconnect,
-  GapNotice,
   HeartbeatEvent,
   MarketEvent,
-  QuoteEvent,
   SnapshotEndEvent,
   StateChange,
-  SubscribeResult,
-  TradeEvent,
   UnsubscribeResult,
 } from "./events.ts";
 import { SequenceTracker } from "./sequence.ts";
@@ -35,49 +30,17 @@ import {
   type WebSocketLike,
 } from "./transport.ts";
 import { Watchdog } from "./watchdog.ts";
+import type { ClientEvents, ClientOptions } from "./client-options.ts";
+import {
+  asSubscribeResult,
+  asUnsubscribeResult,
+  checkSubscribe,
+  checkTopics,
+  detach,
+  positive,
+} from "./client-helpers.ts";
 
-/** Options of {@link connect}; every duration in milliseconds. */
-export interface ClientOptions {
-  /** Wire encoding (default "msgpack"; "json" for reading frames in devtools). */
-  readonly encoding?: Encoding;
-  /** WebSocket class; default `globalThis.WebSocket`, else the `ws` package (Node 20). */
-  readonly WebSocket?: WebSocketConstructor;
-  /**
-   * The gateway's heartbeat period (default 1000, its `--heartbeat-ms` default). After one silent
-   * period the client pings; after 3 periods without a frame of any kind it drops the connection and
-   * reconnects. 0 turns the watchdog off.
-   */
-  readonly heartbeatMs?: number;
-  /** Longest wait for the WebSocket upgrade before retrying (default 10000). */
-  readonly connectTimeoutMs?: number;
-  /** First reconnect delay window (default 250); doubles per failed attempt. */
-  readonly initialDelayMs?: number;
-  /** Cap of every reconnect delay, the server's retry hint included (default 30000). */
-  readonly maxDelayMs?: number;
-  /** Fetch a fresh snapshot of a topic after a sequence gap (default true). */
-  readonly resyncOnGap?: boolean;
-  /** Least time between two gap-triggered snapshots of the same pattern (default 1000). */
-  readonly minResyncIntervalMs?: number;
-}
-
-/** Events of a client: everything its connection receives, and the SDK's own notices. */
-export interface ClientEvents {
-  trade: TradeEvent;
-  quote: QuoteEvent;
-  bar: BarEvent;
-  /** Every data event, whatever its type. */
-  event: MarketEvent;
-  snapshot_end: SnapshotEndEvent;
-  heartbeat: HeartbeatEvent;
-  /** A sequence gap or a CONFLATED event, emitted before the event that revealed it. */
-  gap: GapNotice;
-  /** Every connection state change. */
-  state: StateChange;
-  /** A fresh snapshot was requested after a gap on `topic`, by re-adding `patterns`. */
-  resync: { readonly topic: string; readonly patterns: readonly string[] };
-  /** Something went wrong that the client handled (undecodable frame, refused resync, listener threw). */
-  error: Error;
-}
+export type { ClientEvents, ClientOptions } from "./client-options.ts";
 
 interface Pending {
   readonly method: string;
@@ -574,50 +537,4 @@ export class TickwireClient implements SubscriptionOwner {
       throw err;
     }, 0);
   }
-}
-
-function detach(ws: WebSocketLike, onClose: (() => void) | undefined): void {
-  // No-ops rather than null: `ws` throws on an "error" event nobody listens to.
-  ws.onopen = () => undefined;
-  ws.onmessage = () => undefined;
-  ws.onerror = () => undefined;
-  ws.onclose = onClose === undefined ? () => undefined : () => onClose();
-}
-
-function positive(name: string, value: number): number {
-  if (!(value > 0) || !Number.isFinite(value))
-    throw new InvalidArgumentError(`${name} must be a positive number, got ${value}`);
-  return value;
-}
-
-function checkTopics(topics: readonly string[]): void {
-  if (!Array.isArray(topics) || topics.length === 0 || !topics.every((t) => typeof t === "string"))
-    throw new InvalidArgumentError("topics must be a non-empty array of strings");
-}
-
-function checkSubscribe(topics: readonly string[], options: SubscribeOptions): void {
-  checkTopics(topics);
-  const { maxHz, onSlow, bufferLimit } = options;
-  if (maxHz !== undefined && !(maxHz > 0 && Number.isFinite(maxHz)))
-    throw new InvalidArgumentError(`maxHz must be a positive number, got ${maxHz}`);
-  if (onSlow !== undefined && onSlow !== "conflate" && onSlow !== "disconnect")
-    throw new InvalidArgumentError(`onSlow must be "conflate" or "disconnect", got ${String(onSlow)}`);
-  if (bufferLimit !== undefined && !(Number.isInteger(bufferLimit) && bufferLimit > 0))
-    throw new InvalidArgumentError(`bufferLimit must be a positive integer, got ${bufferLimit}`);
-}
-
-function asSubscribeResult(result: Record<string, unknown>): SubscribeResult {
-  const maxHz = result["maxHz"];
-  return {
-    subscribed: Array.isArray(result["subscribed"]) ? (result["subscribed"] as string[]) : [],
-    errors: Array.isArray(result["errors"]) ? (result["errors"] as SubscribeResult["errors"]) : [],
-    ...(typeof maxHz === "number" ? { maxHz } : {}),
-  };
-}
-
-function asUnsubscribeResult(result: Record<string, unknown>): UnsubscribeResult {
-  return {
-    unsubscribed: Array.isArray(result["unsubscribed"]) ? (result["unsubscribed"] as string[]) : [],
-    errors: Array.isArray(result["errors"]) ? (result["errors"] as UnsubscribeResult["errors"]) : [],
-  };
 }
