@@ -3,6 +3,7 @@
  * cli → main → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol;
  * uWebSockets.js only in gateway/, the NATS client only in ingest/; folders talk through index.ts.
  * loadtest/ (the load harness) sits outside: it may use src/ folders through index.ts, never the reverse.
+ * client/ (the SDK) runs in browsers too: it imports nothing from the rest of src/ and no Node built-in.
  */
 const layer = (name) => `^src/${name}/`;
 module.exports = {
@@ -48,6 +49,27 @@ module.exports = {
       },
     },
     {
+      name: "client-standalone",
+      comment: "the SDK is bundled for browsers: no server code (its protocol constants are tested equal)",
+      severity: "error",
+      from: { path: layer("client") },
+      to: { path: "^src/(?!client/)" },
+    },
+    {
+      name: "client-no-node-builtins",
+      comment: "the SDK runs in browsers; Node's ws is loaded on demand by name, not imported",
+      severity: "error",
+      from: { path: layer("client") },
+      to: { dependencyTypes: ["core"] },
+    },
+    {
+      name: "dashboard-uses-only-the-sdk",
+      comment: "browser code: it reaches the gateway through the SDK only",
+      severity: "error",
+      from: { path: layer("dashboard") },
+      to: { path: "^src/(?!(dashboard|client)/)" },
+    },
+    {
       name: "metrics-standalone",
       severity: "error",
       from: { path: layer("metrics") },
@@ -56,7 +78,9 @@ module.exports = {
     {
       name: "adapters-not-main",
       severity: "error",
-      from: { path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging)/" },
+      from: {
+        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard)/",
+      },
       to: { path: "^src/(main|cli/)" },
     },
     {

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what tickwire needs on Debian/Ubuntu with Node.js 20: OS packages, then `npm ci`.
 #   bash scripts/setup.sh          # to run the service (nats-server)
-#   bash scripts/setup.sh --test   # also what the test suite needs (Python client packages)
+#   bash scripts/setup.sh --test   # also what the test suite needs (Python client packages, Chromium)
 # Idempotent: installs only what is missing; runs `apt-get update` at most once.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(nats-server)
 if [[ "${1:-}" == "--test" ]]; then
-  packages+=(python3-websockets python3-msgpack)
+  # chromium: the dashboard test drives Debian's browser with playwright-core (no browser download).
+  packages+=(python3-websockets python3-msgpack chromium)
 fi
 
 major="$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo none)"

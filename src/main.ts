@@ -4,6 +4,7 @@ import { FeedPublisher, JetStreamHistory, NatsIngest } from "./ingest/index.ts";
 import { Gateway, GatewayStats, loadUws } from "./gateway/index.ts";
 import { createMetrics } from "./metrics/index.ts";
 import { DemoFeed, NatsServerProcess } from "./embedded/index.ts";
+import { WebAssets } from "./web/index.ts";
 import type { Config } from "./config/index.ts";
 import type { Logger } from "./logging/index.ts";
 
@@ -83,6 +84,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   let gateway: Gateway | undefined;
   let draining = false;
   const gatewayStats = new GatewayStats();
+  const web = new WebAssets();
   const registry = createMetrics({
     hub: {
       connections: () => hub.connectionCount,
@@ -115,6 +117,14 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       {
         metrics: async () => ({ contentType: registry.contentType, body: await registry.metrics() }),
         internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
+        asset: async (path) => {
+          try {
+            return await web.get(path);
+          } catch (error) {
+            log.error({ err: error, path }, "cannot serve the dashboard");
+            throw error;
+          }
+        },
         readiness: () => ({
           ready: !draining && gateway?.listening === true && natsIngest.connected,
           detail: { listening: gateway?.listening === true, draining, nats: natsIngest.stats.state },

@@ -1,13 +1,15 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { ConfigError, helpText, loadConfig } from "../config/index.ts";
+import { ConfigError, TAIL_USAGE, helpText, loadConfig, loadTailConfig } from "../config/index.ts";
 import { createLogger } from "../logging/index.ts";
 import { startService } from "../main.ts";
+import { runTail } from "./tail.ts";
 
 const USAGE = `Usage: tickwire <command> [options]
 
 Commands:
   serve     run the gateway (embedded nats-server and demo feed when no NATS URL is given)
+  tail      stream topics to stdout as jsonl, csv or a table (\`tickwire tail --help\`)
   help      show this help; \`tickwire serve --help\` lists every option
 
 Quick start: \`tickwire serve\`, then open http://127.0.0.1:9000/ and connect clients to ws://127.0.0.1:9000/v1/stream.
@@ -76,11 +78,31 @@ async function serve(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
+async function tail(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(TAIL_USAGE);
+    return 0;
+  }
+  let config;
+  try {
+    config = loadTailConfig(argv, process.stdout.isTTY);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tickwire tail: ${error.message}\n\n${TAIL_USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+  return runTail(config, { stdout: process.stdout, stderr: process.stderr });
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
     case "serve":
       return serve(rest);
+    case "tail":
+      return tail(rest);
     case undefined:
     case "help":
     case "--help":

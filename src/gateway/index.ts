@@ -1,4 +1,5 @@
 export {
+  ASSET_PATHS,
   Gateway,
   GatewayListenError,
   GatewayStats,
@@ -6,6 +7,7 @@ export {
   chooseSubprotocol,
   uwsPayloadCap,
   type GatewayOptions,
+  type HttpBody,
   type HttpEndpoints,
 } from "./server.ts";
 export { NativeUwsUnavailableError, isNativeUws, loadUws, type Uws } from "./uws.ts";

@@ -2,7 +2,6 @@ import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uW
 import { CloseCode, Subprotocol, type Encoding } from "../protocol/index.ts";
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import type { Uws } from "./uws.ts";
-import { LIVE_PAGE_HTML } from "./live-page.ts";
 
 export interface GatewayOptions {
   readonly host: string;
@@ -22,11 +21,22 @@ export interface GatewayOptions {
 
 /** What the HTTP endpoints report; supplied by the composition root. */
 export interface HttpEndpoints {
-  metrics(): Promise<{ readonly contentType: string; readonly body: string }>;
+  metrics(): Promise<HttpBody>;
   readiness(): { readonly ready: boolean; readonly detail: Readonly<Record<string, unknown>> };
   /** Called with an unexpected exception thrown while handling a client frame. */
   internalError(error: unknown): void;
+  /** A static file (dashboard page, SDK bundle) for an HTTP path, or undefined when there is none. */
+  asset(path: string): Promise<HttpBody | undefined>;
 }
+
+/** An HTTP response body with its content type. */
+export interface HttpBody {
+  readonly contentType: string;
+  readonly body: string;
+}
+
+/** Paths served from {@link HttpEndpoints.asset}: the dashboard and the SDK bundle it loads. */
+export const ASSET_PATHS = ["/", "/client.js", "/dashboard.js"] as const;
 
 export const STREAM_PATH = "/v1/stream";
 
@@ -205,12 +215,11 @@ export class Gateway {
       },
     });
 
-    this.app.get("/", (res) => {
-      res
-        .writeHeader("content-type", "text/html; charset=utf-8")
-        .writeHeader("cache-control", "no-cache")
-        .end(LIVE_PAGE_HTML);
-    });
+    for (const path of ASSET_PATHS) {
+      this.app.get(path, (res) => {
+        respondAsync(res, http.asset(path), { "cache-control": "no-cache" });
+      });
+    }
     this.app.get("/healthz", (res) => {
       res.writeHeader("content-type", "text/plain").end("ok\n");
     });
@@ -245,7 +254,8 @@ export function chooseSubprotocol(header: string): Subprotocol | undefined {
 
 function respondAsync(
   res: HttpResponse,
-  body: Promise<{ readonly contentType: string; readonly body: string }>,
+  body: Promise<HttpBody | undefined>,
+  headers: Readonly<Record<string, string>> = {},
 ): void {
   let aborted = false;
   res.onAborted(() => {
@@ -253,7 +263,16 @@ function respondAsync(
   });
   body.then(
     (out) => {
-      if (!aborted) res.cork(() => res.writeHeader("content-type", out.contentType).end(out.body));
+      if (aborted) return;
+      res.cork(() => {
+        if (out === undefined) {
+          res.writeStatus("404 Not Found").writeHeader("content-type", "text/plain").end("not found\n");
+          return;
+        }
+        res.writeHeader("content-type", out.contentType);
+        for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+        res.end(out.body);
+      });
     },
     (error: unknown) => {
       if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end(`${String(error)}\n`));

@@ -127,3 +127,22 @@ export async function natsSubscriptionsOfGateway(nats: NatsServerProcess): Promi
   const gateway = body.connections?.find((c) => c.name === "tickwire-gateway");
   return [...(gateway?.subscriptions_list ?? [])].sort();
 }
+
+/**
+ * Publishes bursts of quotes on `topic` until the gateway conflates for a connection that stopped
+ * reading (a paused socket, a frozen process): its slow-consumer conflation counter moves. Kernel
+ * buffers take a few MB first, hence bursts.
+ */
+export async function publishUntilSlowConsumer(stack: Stack, topic: string, what: string): Promise<void> {
+  const dropped = 'tickwire_events_conflated_total{cause="slow_consumer"}';
+  const before = await stack.metric(dropped);
+  await eventually(
+    async () => {
+      for (let i = 0; i < 2000; i++) stack.publish(topic, quote(100 + (i % 50)));
+      await stack.publisher.flush();
+      return (await stack.metric(dropped)) > before;
+    },
+    what,
+    60_000,
+  );
+}

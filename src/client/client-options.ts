@@ -1,0 +1,54 @@
+import type {
+  BarEvent,
+  GapNotice,
+  HeartbeatEvent,
+  MarketEvent,
+  QuoteEvent,
+  SnapshotEndEvent,
+  StateChange,
+  TradeEvent,
+} from "./events.ts";
+import type { Encoding, WebSocketConstructor } from "./transport.ts";
+
+/** Options of {@link connect}; every duration in milliseconds. */
+export interface ClientOptions {
+  /** Wire encoding (default "msgpack"; "json" for reading frames in devtools). */
+  readonly encoding?: Encoding;
+  /** WebSocket class; default `globalThis.WebSocket`, else the `ws` package (Node 20). */
+  readonly WebSocket?: WebSocketConstructor;
+  /**
+   * The gateway's heartbeat period (default 1000, its `--heartbeat-ms` default). After one silent
+   * period the client pings; after 3 periods without a frame of any kind it drops the connection and
+   * reconnects. 0 turns the watchdog off.
+   */
+  readonly heartbeatMs?: number;
+  /** Longest wait for the WebSocket upgrade before retrying (default 10000). */
+  readonly connectTimeoutMs?: number;
+  /** First reconnect delay window (default 250); doubles per failed attempt. */
+  readonly initialDelayMs?: number;
+  /** Cap of every reconnect delay, the server's retry hint included (default 30000). */
+  readonly maxDelayMs?: number;
+  /** Fetch a fresh snapshot of a topic after a sequence gap (default true). */
+  readonly resyncOnGap?: boolean;
+  /** Least time between two gap-triggered snapshots of the same pattern (default 1000). */
+  readonly minResyncIntervalMs?: number;
+}
+
+/** Events of a client: everything its connection receives, and the SDK's own notices. */
+export interface ClientEvents {
+  trade: TradeEvent;
+  quote: QuoteEvent;
+  bar: BarEvent;
+  /** Every data event, whatever its type. */
+  event: MarketEvent;
+  snapshot_end: SnapshotEndEvent;
+  heartbeat: HeartbeatEvent;
+  /** A sequence gap or a CONFLATED event, emitted before the event that revealed it. */
+  gap: GapNotice;
+  /** Every connection state change. */
+  state: StateChange;
+  /** A fresh snapshot was requested after a gap on `topic`, by re-adding `patterns`. */
+  resync: { readonly topic: string; readonly patterns: readonly string[] };
+  /** Something went wrong that the client handled (undecodable frame, refused resync, listener threw). */
+  error: Error;
+}

@@ -1,0 +1,540 @@
+import { reconnectDelayMs, retryHintMs, type BackoffOptions } from "./backoff.ts";
+import { Subprotocol } from "./codes.ts";
+import { Emitter } from "./emitter.ts";
+import {
+  ClientClosedError,
+  ConnectionLostError,
+  InvalidArgumentError,
+  RequestRefusedError,
+} from "./errors.ts";
+import type {
+  ClientStats,
+  ConnectionState,
+  Disconnect,
+  HeartbeatEvent,
+  MarketEvent,
+  SnapshotEndEvent,
+  StateChange,
+  UnsubscribeResult,
+} from "./events.ts";
+import { SequenceTracker } from "./sequence.ts";
+import { Subscription, type SubscribeOptions, type SubscriptionOwner } from "./subscription.ts";
+import {
+  OPEN,
+  checkUrl,
+  decodeFrame,
+  encodeRequest,
+  resolveWebSocket,
+  type Encoding,
+  type WebSocketConstructor,
+  type WebSocketLike,
+} from "./transport.ts";
+import { Watchdog } from "./watchdog.ts";
+import type { ClientEvents, ClientOptions } from "./client-options.ts";
+import {
+  asSubscribeResult,
+  asUnsubscribeResult,
+  checkSubscribe,
+  checkTopics,
+  detach,
+  positive,
+} from "./client-helpers.ts";
+
+export type { ClientEvents, ClientOptions } from "./client-options.ts";
+
+interface Pending {
+  readonly method: string;
+  resolve(result: Record<string, unknown>): void;
+  reject(error: Error): void;
+}
+
+/** A subscription plus what the client needs to (re)send it. */
+interface SubEntry {
+  readonly sub: Subscription;
+  /** Set until the first reply. */
+  first: { resolve(sub: Subscription): void; reject(error: Error): void } | undefined;
+}
+
+/**
+ * Opens a client for a tickwire gateway's stream (`ws://HOST:PORT/v1/stream`). It connects in the
+ * background and keeps reconnecting until {@link TickwireClient.close}: full-jitter exponential backoff,
+ * the server's `retryAfterMs` honoured, a heartbeat watchdog, and every subscription re-sent with a
+ * snapshot on each new connection.
+ */
+export function connect(url: string, options: ClientOptions = {}): TickwireClient {
+  return new TickwireClient(url, options);
+}
+
+/** See {@link connect}. */
+export class TickwireClient implements SubscriptionOwner {
+  /** Running totals across reconnects. */
+  readonly stats: ClientStats = {
+    eventsReceived: 0,
+    gaps: 0,
+    missedUpdates: 0,
+    conflatedEvents: 0,
+    conflatedUpdates: 0,
+    reconnects: 0,
+    resyncs: 0,
+    server: undefined,
+  };
+  readonly #url: string;
+  readonly #encoding: Encoding;
+  readonly #backoff: BackoffOptions;
+  readonly #options: ClientOptions;
+  readonly #emitter = new Emitter<ClientEvents>((error) => this.#reportError(error));
+  readonly #tracker = new SequenceTracker();
+  readonly #subs = new Map<Subscription, SubEntry>();
+  readonly #pending = new Map<number, Pending>();
+  readonly #watchdog: Watchdog;
+  readonly #resyncedAtMs = new Map<string, number>();
+  readonly #resyncing = new Set<string>();
+  #ws: WebSocketLike | undefined;
+  #state: ConnectionState = "connecting";
+  #attempt = 0;
+  #everOpened = false;
+  #healthy = false;
+  #nextId = 1;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #openWaiters: { resolve(): void; reject(error: Error): void }[] = [];
+  #closed: Promise<void> | undefined;
+
+  constructor(url: string, options: ClientOptions = {}) {
+    this.#url = checkUrl(url);
+    this.#options = options;
+    this.#encoding = options.encoding ?? "msgpack";
+    this.#backoff = {
+      initialDelayMs: positive("initialDelayMs", options.initialDelayMs ?? 250),
+      maxDelayMs: positive("maxDelayMs", options.maxDelayMs ?? 30_000),
+    };
+    const heartbeatMs = options.heartbeatMs ?? 1000;
+    if (!(heartbeatMs >= 0)) throw new InvalidArgumentError(`heartbeatMs must be ≥ 0, got ${heartbeatMs}`);
+    this.#watchdog = new Watchdog(heartbeatMs, {
+      ping: () => this.#send({ method: "ping", id: `w${this.#nextId++}` }),
+      dead: (silentMs) =>
+        this.#lost({ cause: "watchdog", code: 1006, reason: `no frame for ${Math.round(silentMs)} ms` }),
+    });
+    this.#open();
+  }
+
+  /** The current connection state. */
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** The stream URL. */
+  get url(): string {
+    return this.#url;
+  }
+
+  /** Adds a listener; returns a function that removes it. */
+  on<K extends keyof ClientEvents>(type: K, listener: (value: ClientEvents[K]) => void): () => void {
+    return this.#emitter.on(type, listener);
+  }
+
+  /** Resolves when the client is connected (at once if it is); rejects if it is closed first. */
+  whenOpen(): Promise<void> {
+    if (this.#state === "open") return Promise.resolve();
+    if (this.#state === "closed") return Promise.reject(new ClientClosedError("wait for a connection"));
+    return new Promise((resolve, reject) => this.#openWaiters.push({ resolve, reject }));
+  }
+
+  /**
+   * Subscribes to `topics` (patterns such as `xnas.*.quote`). Resolves once the gateway has answered,
+   * with a {@link Subscription} carrying its per-topic result (invalid patterns are in `errors`, not a
+   * rejection); rejects with {@link RequestRefusedError} (its `protocolCode` e.g. 4006 for a limit, 4000
+   * for a parameter the gateway does not support) when the gateway refuses the request whole. Sent as
+   * soon as the client is connected, and again with a snapshot on every reconnect.
+   */
+  subscribe(topics: readonly string[], options: SubscribeOptions = {}): Promise<Subscription> {
+    if (this.#state === "closed") return Promise.reject(new ClientClosedError("subscribe"));
+    checkSubscribe(topics, options);
+    const sub = new Subscription(this, topics, options, (error) => this.#reportError(error));
+    return new Promise<Subscription>((resolve, reject) => {
+      const entry: SubEntry = { sub, first: { resolve, reject } };
+      this.#subs.set(sub, entry);
+      if (this.#state === "open") this.#sendSubscribe(entry);
+    });
+  }
+
+  /**
+   * Removes patterns, exactly as they were subscribed, from every subscription of this client, and
+   * resolves with the gateway's per-topic result (4004 entries for patterns not held). A subscription
+   * left without patterns ends.
+   */
+  async unsubscribe(topics: readonly string[]): Promise<UnsubscribeResult> {
+    if (this.#state === "closed") throw new ClientClosedError("unsubscribe");
+    checkTopics(topics);
+    for (const entry of this.#subs.values()) {
+      for (const t of topics) entry.sub.patterns.delete(t);
+      if (entry.sub.patterns.size === 0 && entry.first === undefined) this.#endSub(entry.sub, undefined);
+    }
+    this.#forgetUnrouted();
+    if (this.#state !== "open") return { unsubscribed: [...topics], errors: [] };
+    return asUnsubscribeResult(await this.#request("unsubscribe", { topics }));
+  }
+
+  /** @internal {@link Subscription.unsubscribe} */
+  async unsubscribeSubscription(sub: Subscription): Promise<UnsubscribeResult> {
+    if (!this.#subs.has(sub)) return { unsubscribed: [], errors: [] };
+    const release = sub.patterns.list().filter((p) => !this.#heldByOthers(p, sub));
+    this.#endSub(sub, undefined);
+    this.#forgetUnrouted();
+    if (release.length === 0 || this.#state !== "open") return { unsubscribed: release, errors: [] };
+    try {
+      return asUnsubscribeResult(await this.#request("unsubscribe", { topics: release }));
+    } catch (error) {
+      // A lost connection drops its subscriptions with it, and this one is not re-sent.
+      if (error instanceof ConnectionLostError) return { unsubscribed: release, errors: [] };
+      throw error;
+    }
+  }
+
+  /** The patterns the gateway holds for this connection. */
+  async list(): Promise<string[]> {
+    await this.whenOpen();
+    const result = await this.#request("list", {});
+    return Array.isArray(result["topics"]) ? (result["topics"] as string[]) : [];
+  }
+
+  /** Round trip to the gateway; resolves with its clock (µs since the epoch). */
+  async ping(): Promise<{ ts: number }> {
+    await this.whenOpen();
+    const result = await this.#request("ping", {});
+    return { ts: Number(result["ts"]) };
+  }
+
+  /** Closes the connection for good: subscriptions end, iterators finish, pending requests reject. */
+  close(): Promise<void> {
+    if (this.#closed !== undefined) return this.#closed;
+    const ws = this.#ws;
+    this.#ws = undefined;
+    this.#setState({ state: "closed", attempt: this.#attempt });
+    this.#stopTimers();
+    this.#failPending((m) => new ClientClosedError(`get the reply to ${m}`));
+    for (const waiter of this.#openWaiters.splice(0)) waiter.reject(new ClientClosedError("connect"));
+    for (const entry of [...this.#subs.values()]) {
+      entry.first?.reject(new ClientClosedError("subscribe"));
+      this.#endSub(entry.sub, undefined);
+    }
+    this.#closed = new Promise<void>((resolve) => {
+      if (ws === undefined) return resolve();
+      detach(ws, () => resolve());
+      if (ws.readyState === 3) resolve();
+      else ws.close(1000, "client closed");
+    });
+    return this.#closed;
+  }
+
+  // ---- connection lifecycle ----
+
+  #open(): void {
+    this.#timer = undefined;
+    resolveWebSocket(this.#options.WebSocket).then(
+      (WebSocketClass) => this.#dial(WebSocketClass),
+      (error: unknown) => {
+        this.#reportError(error);
+        void this.close();
+      },
+    );
+  }
+
+  #dial(WebSocketClass: WebSocketConstructor): void {
+    if (this.#state === "closed") return;
+    const protocol = this.#encoding === "json" ? Subprotocol.JSON : Subprotocol.MSGPACK;
+    let ws: WebSocketLike;
+    try {
+      ws = new WebSocketClass(this.#url, [protocol]);
+    } catch (error) {
+      this.#reportError(error);
+      this.#lost({ cause: "error", code: 1006, reason: String(error) });
+      return;
+    }
+    this.#ws = ws;
+    ws.binaryType = "arraybuffer";
+    let lastError = "";
+    const connectTimer = setTimeout(() => {
+      if (this.#ws === ws) this.#lost({ cause: "connect_timeout", code: 1006, reason: "connect timeout" });
+    }, this.#options.connectTimeoutMs ?? 10_000);
+    ws.onopen = () => {
+      clearTimeout(connectTimer);
+      if (this.#ws === ws) this.#opened();
+    };
+    ws.onmessage = (event) => {
+      if (this.#ws === ws) this.#receive(event.data);
+    };
+    ws.onerror = (event) => {
+      const message = (event as { message?: unknown }).message;
+      lastError = typeof message === "string" ? message : "connection error";
+    };
+    ws.onclose = (event) => {
+      clearTimeout(connectTimer);
+      if (this.#ws !== ws) return;
+      const opened = this.#state === "open";
+      const hint = retryHintMs(event.reason);
+      this.#lost({
+        cause: opened ? "closed" : "error",
+        code: event.code,
+        reason: event.reason === "" ? lastError : event.reason,
+        ...(hint === undefined ? {} : { retryAfterMs: hint }),
+      });
+    };
+  }
+
+  #opened(): void {
+    if (this.#everOpened) this.stats.reconnects++;
+    this.#everOpened = true;
+    this.#healthy = false;
+    this.#tracker.reset();
+    this.#resyncing.clear();
+    this.#setState({ state: "open", attempt: this.#attempt });
+    this.#watchdog.start();
+    for (const entry of this.#subs.values()) this.#sendSubscribe(entry);
+    for (const waiter of this.#openWaiters.splice(0)) waiter.resolve();
+  }
+
+  /** The connection ended (or is given up on): reconnect after a delay. */
+  #lost(disconnect: Disconnect): void {
+    const ws = this.#ws;
+    if (ws === undefined || this.#state === "closed") return;
+    this.#ws = undefined;
+    detach(ws, undefined);
+    if (ws.readyState !== 3) {
+      // A silent or half-open peer would hold a graceful close for long; drop it at once where we can.
+      if (ws.terminate !== undefined) ws.terminate();
+      else ws.close(1000, disconnect.cause);
+    }
+    this.#watchdog.stop();
+    this.#failPending((m) => new ConnectionLostError(m, { cause: disconnect }));
+    if (this.#healthy) this.#attempt = 0;
+    this.#healthy = false;
+    const delayMs = reconnectDelayMs(this.#attempt, disconnect.retryAfterMs, this.#backoff);
+    this.#attempt++;
+    this.#setState({ state: "reconnecting", attempt: this.#attempt, delayMs, disconnect });
+    this.#timer = setTimeout(() => this.#open(), delayMs);
+  }
+
+  #setState(change: StateChange): void {
+    this.#state = change.state;
+    this.#emitter.emit("state", change);
+  }
+
+  #stopTimers(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#watchdog.stop();
+  }
+
+  // ---- frames ----
+
+  #receive(data: unknown): void {
+    this.#watchdog.heard();
+    let messages: unknown[];
+    try {
+      messages = decodeFrame(data);
+    } catch (error) {
+      this.#reportError(new Error("undecodable frame from the gateway", { cause: error }));
+      return;
+    }
+    // A frame proves the gateway serves us: the next loss starts the backoff afresh.
+    this.#healthy = true;
+    for (const message of messages) {
+      if (typeof message !== "object" || message === null) continue;
+      const m = message as Record<string, unknown>;
+      if ("result" in m || "error" in m) this.#reply(m);
+      else this.#event(m);
+    }
+  }
+
+  #reply(m: Record<string, unknown>): void {
+    if (typeof m["id"] !== "number") return; // watchdog pings ("w…") and unreadable-id errors
+    const pending = this.#pending.get(m["id"]);
+    if (pending === undefined) return;
+    this.#pending.delete(m["id"]);
+    const error = m["error"] as { code?: unknown; msg?: unknown } | undefined;
+    if (error !== undefined && error !== null)
+      pending.reject(new RequestRefusedError(pending.method, Number(error.code), String(error.msg)));
+    else pending.resolve((m["result"] ?? {}) as Record<string, unknown>);
+  }
+
+  #event(m: Record<string, unknown>): void {
+    switch (m["e"]) {
+      case "trade":
+      case "quote":
+      case "bar":
+        if (typeof m["t"] === "string" && typeof m["q"] === "number") this.#data(m as unknown as MarketEvent);
+        return;
+      case "snapshot_end":
+        this.#emitter.emit("snapshot_end", m as unknown as SnapshotEndEvent);
+        return;
+      case "heartbeat": {
+        const hb = m as unknown as HeartbeatEvent;
+        this.stats.server = { sent: hb.sent, conflated: hb.conflated, dropped: hb.dropped };
+        this.#emitter.emit("heartbeat", hb);
+        return;
+      }
+      default:
+        return; // an event type from a newer protocol version: ignored (PROTOCOL.md "Conventions")
+    }
+  }
+
+  #data(event: MarketEvent): void {
+    const stats = this.stats;
+    stats.eventsReceived++;
+    const notice = this.#tracker.observe(event);
+    if (notice !== undefined) {
+      if (notice.kind === "conflated") {
+        stats.conflatedEvents++;
+        stats.conflatedUpdates += notice.missed;
+      } else {
+        stats.gaps++;
+        stats.missedUpdates += notice.missed;
+      }
+      this.#emitter.emit("gap", notice);
+      for (const sub of this.#subs.keys()) if (sub.patterns.matches(notice.t)) sub.deliverGap(notice);
+      if (notice.kind === "missed") this.#resync(notice.t);
+    }
+    const emitter = this.#emitter;
+    emitter.emit(event.e, event);
+    emitter.emit("event", event);
+    for (const sub of this.#subs.keys()) if (sub.patterns.matches(event.t)) sub.deliver(event);
+  }
+
+  // ---- requests ----
+
+  #send(message: unknown): void {
+    const ws = this.#ws;
+    if (ws !== undefined && ws.readyState === OPEN) ws.send(encodeRequest(message, this.#encoding));
+  }
+
+  #request(method: string, params: Record<string, unknown>): Promise<Record<string, unknown>> {
+    if (this.#state !== "open") return Promise.reject(new ConnectionLostError(method));
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { method, resolve, reject });
+      this.#send({ method, id, params });
+    });
+  }
+
+  #failPending(error: (method: string) => Error): void {
+    const pending = [...this.#pending.values()];
+    this.#pending.clear();
+    for (const p of pending) p.reject(error(p.method));
+  }
+
+  #sendSubscribe(entry: SubEntry): void {
+    const sub = entry.sub;
+    const topics = sub.patterns.list();
+    if (topics.length === 0) return;
+    const first = entry.first !== undefined;
+    const { maxHz, onSlow } = sub.options;
+    const params = {
+      topics,
+      snapshot: first ? (sub.options.snapshot ?? true) : true,
+      ...(maxHz === undefined ? {} : { maxHz }),
+      ...(onSlow === undefined ? {} : { onSlow }),
+    };
+    this.#request("subscribe", params).then(
+      (result) => {
+        const waiting = entry.first;
+        entry.first = undefined;
+        if (sub.ended) return;
+        sub.accepted(asSubscribeResult(result), waiting !== undefined);
+        waiting?.resolve(sub);
+      },
+      (error: unknown) => {
+        if (error instanceof ConnectionLostError) return; // re-sent on the next connection
+        const waiting = entry.first;
+        entry.first = undefined;
+        this.#endSub(sub, waiting === undefined ? (error as Error) : undefined);
+        if (waiting !== undefined) waiting.reject(error as Error);
+        else this.#reportError(error);
+      },
+    );
+  }
+
+  #endSub(sub: Subscription, error: Error | undefined): void {
+    this.#subs.delete(sub);
+    sub.end(error);
+  }
+
+  #heldByOthers(pattern: string, except: Subscription): boolean {
+    for (const other of this.#subs.keys()) if (other !== except && other.patterns.has(pattern)) return true;
+    return false;
+  }
+
+  /** Drops the sequence baselines of topics no subscription routes any more. */
+  #forgetUnrouted(): void {
+    this.#tracker.forgetWhere((topic) => {
+      for (const sub of this.#subs.keys()) if (sub.patterns.matches(topic)) return false;
+      return true;
+    });
+  }
+
+  /**
+   * A fresh snapshot of `topic` after a gap. The gateway sends snapshots only for topics a subscribe
+   * newly matches (PROTOCOL.md "Snapshots"), so every held pattern matching the topic is removed and
+   * re-added in one pipelined unsubscribe + subscribe; the topics of a matching wildcard get a fresh
+   * snapshot too. At most one resync per pattern per `minResyncIntervalMs`, so a persistently slow
+   * connection is not made slower by snapshot storms; later gaps wait for the next allowed one.
+   */
+  #resync(topic: string): void {
+    if (this.#options.resyncOnGap === false) return;
+    const owners = new Map<Subscription, string[]>();
+    const patterns = new Set<string>();
+    for (const sub of this.#subs.keys()) {
+      const matching = sub.patterns.matching(topic);
+      if (matching.length === 0) continue;
+      owners.set(sub, matching);
+      for (const p of matching) patterns.add(p);
+    }
+    if (patterns.size === 0) return;
+    const now = performance.now();
+    const minIntervalMs = this.#options.minResyncIntervalMs ?? 1000;
+    for (const p of patterns) {
+      if (this.#resyncing.has(p)) return;
+      const last = this.#resyncedAtMs.get(p);
+      if (last !== undefined && now - last < minIntervalMs) return;
+    }
+    const list = [...patterns];
+    for (const p of list) {
+      this.#resyncing.add(p);
+      this.#resyncedAtMs.set(p, now);
+    }
+    const matchesAny = (t: string): boolean => [...owners.keys()].some((s) => s.patterns.matches(t));
+    this.#tracker.forgetWhere(matchesAny);
+    this.stats.resyncs++;
+    this.#emitter.emit("resync", { topic, patterns: list });
+    const requests = [this.#request("unsubscribe", { topics: list })];
+    for (const [sub, topics] of owners) {
+      const { maxHz, onSlow } = sub.options;
+      const params = {
+        topics,
+        snapshot: true,
+        ...(maxHz === undefined ? {} : { maxHz }),
+        ...(onSlow === undefined ? {} : { onSlow }),
+      };
+      requests.push(this.#request("subscribe", params));
+    }
+    Promise.all(requests).then(
+      () => list.forEach((p) => this.#resyncing.delete(p)),
+      (error: unknown) => {
+        list.forEach((p) => this.#resyncing.delete(p));
+        // A lost connection resubscribes everything anyway; anything else is worth reporting.
+        if (!(error instanceof ConnectionLostError)) this.#reportError(error);
+      },
+    );
+  }
+
+  #reportError(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    if (this.#emitter.has("error")) {
+      this.#emitter.emit("error", err);
+      return;
+    }
+    // Like an EventEmitter without an "error" listener: never swallowed.
+    setTimeout(() => {
+      throw err;
+    }, 0);
+  }
+}

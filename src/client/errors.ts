@@ -1,0 +1,54 @@
+/** The gateway refused a request whole (an error reply): nothing changed on the connection. */
+export class RequestRefusedError extends Error {
+  override readonly name = "RequestRefusedError";
+  readonly code = "TICKWIRE_ERR_REQUEST_REFUSED";
+  /**
+   * @param method the request's method
+   * @param protocolCode the reply's error code ({@link ErrorCode}, PROTOCOL.md "Error codes"), e.g. 4006 for a limit
+   * @param serverMessage the reply's `msg`
+   */
+  constructor(
+    readonly method: string,
+    readonly protocolCode: number,
+    readonly serverMessage: string,
+  ) {
+    super(`${method} refused by the gateway: ${protocolCode} ${serverMessage}`);
+  }
+}
+
+/** The connection was lost before the reply came; the request may or may not have been applied. */
+export class ConnectionLostError extends Error {
+  override readonly name = "ConnectionLostError";
+  readonly code = "TICKWIRE_ERR_CONNECTION_LOST";
+  constructor(method: string, options?: { cause?: unknown }) {
+    super(`connection lost before the reply to ${method}`, options);
+  }
+}
+
+/** The client was closed by its owner; no more requests. */
+export class ClientClosedError extends Error {
+  override readonly name = "ClientClosedError";
+  readonly code = "TICKWIRE_ERR_CLIENT_CLOSED";
+  constructor(what: string) {
+    super(`client is closed: cannot ${what}`);
+  }
+}
+
+/** A caller error caught before anything is sent (bad option or argument). */
+export class InvalidArgumentError extends Error {
+  override readonly name = "InvalidArgumentError";
+  readonly code = "TICKWIRE_ERR_INVALID_ARGUMENT";
+}
+
+/** No WebSocket implementation: not a browser, and the `ws` package could not be loaded. */
+export class NoWebSocketError extends Error {
+  override readonly name = "NoWebSocketError";
+  readonly code = "TICKWIRE_ERR_NO_WEBSOCKET";
+  constructor(options?: { cause?: unknown }) {
+    super(
+      "no WebSocket implementation: globalThis.WebSocket is missing and the ws package could not be loaded; " +
+        "install ws or pass the WebSocket option",
+      options,
+    );
+  }
+}

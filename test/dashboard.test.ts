@@ -1,0 +1,134 @@
+import assert from "node:assert/strict";
+import { accessSync, constants, mkdirSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { GatewayChild } from "./helpers/gateway-child.ts";
+import { TcpProxy } from "./helpers/tcp-proxy.ts";
+
+const ARTIFACTS = new URL("./artifacts/", import.meta.url);
+
+/** Debian's chromium (scripts/setup.sh --test installs it); TICKWIRE_CHROMIUM overrides. */
+function findChromium(): string {
+  const given = process.env["TICKWIRE_CHROMIUM"];
+  const candidates =
+    given !== undefined && given !== ""
+      ? [given]
+      : [
+          ...(process.env["PATH"] ?? "")
+            .split(delimiter)
+            .flatMap((d) => [join(d, "chromium"), join(d, "chromium-browser")]),
+          "/usr/bin/chromium",
+        ];
+  for (const path of candidates) {
+    try {
+      accessSync(path, constants.X_OK);
+      return path;
+    } catch {
+      // not here
+    }
+  }
+  throw new Error(
+    `no Chromium found (tried ${candidates.join(", ")}); install Debian's chromium (bash scripts/setup.sh --test) or set TICKWIRE_CHROMIUM`,
+  );
+}
+
+/** Text of a grid cell: column 1 bid, 2 ask, 3 last. */
+const cell = (page: Page, key: string, column: number): Promise<string> =>
+  page.locator(`tr[data-key="${key}"] td`).nth(column).innerText();
+
+/** Waits until a cell shows a price different from `before` (prices moving live). */
+async function priceChanges(page: Page, key: string, column: number, before: string): Promise<void> {
+  // Page functions are passed as text: this file is type-checked without the DOM library.
+  const current = `document.querySelector('tr[data-key="${key}"]')?.children[${column}]?.textContent ?? ""`;
+  await page.waitForFunction(`(${current}) !== "" && (${current}) !== ${JSON.stringify(before)}`, undefined, {
+    timeout: 20_000,
+  });
+}
+
+describe("dashboard in headless Chromium (gateway in embedded mode with the demo feed)", () => {
+  let browser: Browser;
+  let gateway: GatewayChild;
+  let proxy: TcpProxy;
+  before(async () => {
+    browser = await chromium.launch({
+      executablePath: findChromium(),
+      // Root in CI containers: Chromium's sandbox needs user namespaces it may not have.
+      args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    });
+    gateway = await GatewayChild.embedded(["--demo-rate", "400", "--retry-after-ms", "300"]);
+    proxy = await TcpProxy.start(gateway.port);
+  });
+  after(async () => {
+    await browser.close();
+    await gateway.stop();
+    await proxy.close();
+  });
+
+  it("loads from the gateway, shows live prices for symbols typed in, reacts to a gateway restart", async () => {
+    const page = await browser.newPage({ viewport: { width: 1100, height: 760 } });
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    // An empty watchlist, so that what shows up comes from the UI.
+    await page.goto(`${proxy.httpUrl}/?watch=`);
+    assert.equal(await page.title(), "tickwire — live dashboard");
+    await page.locator('#conn[data-state="open"]').waitFor();
+
+    await page.locator("#symbols").fill("AAPL");
+    await page.locator("#symbols").press("Enter");
+    await page.locator('.chip[data-pattern="*.AAPL.>"]').waitFor();
+    await page.locator('tr[data-key="xnas.AAPL"]').waitFor();
+    await priceChanges(page, "xnas.AAPL", 1, "");
+    await priceChanges(page, "xnas.AAPL", 1, await cell(page, "xnas.AAPL", 1));
+    assert.match(await cell(page, "xnas.AAPL", 1), /^\d{1,3}(,\d{3})*\.\d{2}$/);
+
+    // maxHz: applied by a v1.2 gateway; refused (4000) by a v1.1 one, which the page must say.
+    const completed = Number(await page.locator("body").getAttribute("data-subscribed"));
+    await page.locator("#maxhz").selectOption("5");
+    await page.waitForFunction(`Number(document.body.dataset.subscribed) > ${completed}`, undefined, {
+      timeout: 10_000,
+    });
+    const message = page.locator("#message");
+    if (await message.isVisible()) {
+      assert.match(await message.innerText(), /maxHz: 4000/);
+      assert.equal(await page.locator("#maxhz").inputValue(), "", "the selector shows what is in force");
+    } else {
+      assert.equal(await page.locator("#maxhz").getAttribute("data-applied"), "5");
+    }
+    await priceChanges(page, "xnas.AAPL", 1, await cell(page, "xnas.AAPL", 1));
+
+    // The gateway restarts (behind a stable address): the indicator shows it, then prices flow again.
+    await gateway.stop();
+    await page.locator('#conn[data-state="reconnecting"]').waitFor();
+    assert.match(await page.locator("#conn").innerText(), /reconnecting in \d+\.\d s/);
+    await gateway.restart();
+    proxy.targetPort = gateway.port;
+    await page.locator('#conn[data-state="open"]').waitFor({ timeout: 20_000 });
+    await priceChanges(page, "xnas.AAPL", 1, await cell(page, "xnas.AAPL", 1));
+    await page.waitForFunction(`document.getElementById("reconnects").textContent === "1"`);
+
+    // A fuller watchlist for the screenshot (the README shows it).
+    await page.locator("#maxhz").selectOption("");
+    await page.locator("#symbols").fill("xnas.*.quote xnas.*.trade binance.*.quote binance.*.trade");
+    await page.locator("#symbols").press("Enter");
+    await page.waitForFunction(`document.querySelectorAll("#rows tr").length >= 20`, undefined, {
+      timeout: 20_000,
+    });
+    await page.waitForTimeout(4000); // let sparklines gather a few points: cosmetic, asserts nothing
+    mkdirSync(ARTIFACTS, { recursive: true });
+    await page.screenshot({ path: new URL("dashboard.png", ARTIFACTS).pathname });
+    assert.deepEqual(pageErrors, []);
+    await page.close();
+  });
+
+  it("serves the SDK as one ES module that a page can import", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${proxy.httpUrl}/?watch=`);
+    const exported = await page.evaluate<string[]>(`import("/client.js").then((sdk) => Object.keys(sdk))`);
+    for (const name of ["connect", "RequestRefusedError", "ErrorCode", "EventFlag"])
+      assert.ok(exported.includes(name), name);
+    const response = await page.request.get(`${proxy.httpUrl}/client.js`);
+    assert.match(response.headers()["content-type"] ?? "", /^text\/javascript/);
+    await page.close();
+  });
+});
