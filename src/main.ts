@@ -40,7 +40,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   // feed history through the ingest's NATS connection.
   const late = { ingest: undefined as NatsIngest | undefined };
   const historyReader = new JetStreamHistory(
-    () => late.ingest?.connection,
+    () => (late.ingest as NatsIngest).connectedOnce(),
     {
       stream: config.historyStream,
       subjectPrefix: config.subjectPrefix,

@@ -58,7 +58,7 @@ async function interest(nats: NatsServerProcess, topics: string[]): Promise<void
 describe("client SDK against the real gateway", () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ maxTopicsPerConnection: 4, slowSoftBytes: 16384 });
+    stack = await startStack({ maxTopicsPerConnection: 4, slowSoftBytes: 16384, slowCloseMs: 120_000 });
   });
   after(async () => {
     await stack.close();
@@ -118,6 +118,19 @@ describe("client SDK against the real gateway", () => {
     assert.deepEqual(result.unsubscribed, ["a.b.quote"]);
     assert.equal(result.errors[0]?.code, 4004, "per-topic result: not subscribed");
     assert.ok(sub.ended, "a subscription left without patterns ends");
+    await client.close();
+  });
+
+  it("an idle connection lives on heartbeats: the server's counters reach the caller and the watchdog never fires", async () => {
+    const client = connect(stack.wsUrl, { heartbeatMs: 1000 });
+    const beats: { sent: number }[] = [];
+    client.on("heartbeat", (hb) => beats.push(hb));
+    await client.subscribe(["xnas.IDLE.quote"]);
+    // Three and a half watchdog periods of silence but for heartbeats.
+    await eventually(() => beats.length >= 4, "four heartbeats", 8000);
+    assert.equal(client.stats.reconnects, 0, "no reconnect on a quiet market");
+    assert.equal(client.state, "open");
+    assert.deepEqual(client.stats.server, { sent: 0, conflated: 0, dropped: 0 });
     await client.close();
   });
 

@@ -34,7 +34,7 @@ class TailRun {
   #pending: string[] = [];
   #flushScheduled = false;
   #events = 0;
-  #conflated = { events: 0, updates: 0, reportedAtMs: 0 };
+  #conflated = { events: 0, updates: 0, reportedAtMs: Number.NEGATIVE_INFINITY };
   #done = false;
   #everOpen = false;
   readonly #onSignal = (): void => this.#finish(0);

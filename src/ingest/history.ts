@@ -39,7 +39,8 @@ export class JetStreamHistory implements HistorySource {
   #unavailableUntilMs = 0;
 
   constructor(
-    private readonly connection: () => NatsConnection | undefined,
+    /** The NATS connection, waited for when the gateway is not connected yet. */
+    private readonly connection: () => Promise<NatsConnection>,
     private readonly options: HistoryOptions,
     log: Logger,
   ) {
@@ -51,8 +52,10 @@ export class JetStreamHistory implements HistorySource {
     tokens: readonly string[],
     wanted: (topic: string) => boolean,
   ): Promise<readonly MarketEvent[]> {
-    const nc = this.connection();
-    if (nc === undefined || nc.isClosed() || performance.now() < this.#unavailableUntilMs) return [];
+    if (performance.now() < this.#unavailableUntilMs) return [];
+    // Before the first NATS connection this waits; the hub's --history-timeout-ms bounds the wait.
+    const nc = await this.connection();
+    if (nc.isClosed()) return [];
     const { stream, subjectPrefix } = this.options;
     const prefixLength = subjectPrefix.length + 1;
     try {
@@ -116,8 +119,7 @@ export class JetStreamHistory implements HistorySource {
    * in memory, direct get allowed. Embedded mode calls this; a deployment creates its own (README).
    */
   async ensureStream(maxBytes = 256 * 1024 * 1024): Promise<void> {
-    const nc = this.connection();
-    if (nc === undefined) throw new Error("feed history: not connected to NATS");
+    const nc = await this.connection();
     const jsm = await this.#manager(nc);
     const { stream, subjectPrefix } = this.options;
     try {

@@ -69,6 +69,7 @@ export class NatsIngest implements InterestListener {
   #nc: NatsConnection | undefined;
   /** Set by stop(): a connection that completes afterwards is closed at once. */
   #stopped = false;
+  readonly #onConnected: ((nc: NatsConnection) => void)[] = [];
   #nextId = 1;
   #epoch = 0;
 
@@ -88,6 +89,15 @@ export class NatsIngest implements InterestListener {
   /** The NATS connection, once started (for the feed-history reader). */
   get connection(): NatsConnection | undefined {
     return this.#nc;
+  }
+
+  /**
+   * Resolves with the connection once the first one is up (at once when it is): the gateway listens
+   * before NATS is connected, and the feed-history reader waits here rather than answer nothing.
+   */
+  connectedOnce(): Promise<NatsConnection> {
+    if (this.#nc !== undefined) return Promise.resolve(this.#nc);
+    return new Promise((resolve) => this.#onConnected.push(resolve));
   }
 
   /** NATS subscriptions currently held. */
@@ -121,6 +131,7 @@ export class NatsIngest implements InterestListener {
       return;
     }
     this.#nc = nc;
+    for (const resolve of this.#onConnected.splice(0)) resolve(nc);
     this.stats.state = NatsState.CONNECTED;
     this.log.info({ server: nc.getServer() }, "nats connected");
     void this.#watchStatus(nc);
