@@ -33,7 +33,8 @@ const opts = parseOptions(
     publishesPerTurn: 200,
     slowShare: 0.05,
     slowReadBytesPerSec: 20_000,
-    warmupS: 3,
+    slowCloseMs: 120_000,
+    warmupS: 40,
     durationS: 10,
     rounds: 3,
   },
@@ -45,7 +46,12 @@ const opts = parseOptions(
     publishesPerTurn: { help: "publishes per event-loop turn (one setImmediate)" },
     slowShare: { help: "share of the clients that read slowly in the slow scenario" },
     slowReadBytesPerSec: { help: "bytes per second a slow client reads at most" },
-    warmupS: { help: "seconds of publishing before counting" },
+    slowCloseMs: {
+      help:
+        "the gateway's --slow-close-ms: long, so the slow clients stay connected and conflated through the " +
+        "window (with the default 10 s a reader this far behind its kernel buffers is closed with 4007)",
+    },
+    warmupS: { help: "seconds of publishing before counting (the slow clients' kernel buffers fill first)" },
     durationS: { help: "seconds counted" },
     rounds: { help: "rounds; each runs both scenarios, order alternating" },
   },
@@ -76,7 +82,7 @@ const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
 
 async function runScenario(scenario: Scenario, round: number): Promise<ScenarioRun> {
   const uws = loadUws();
-  const config = defaultConfig();
+  const config = { ...defaultConfig(), slowCloseMs: opts.slowCloseMs };
   const names = topicNames(opts.topics);
   const server = await startTickwire(uws, config);
   const hub = server.hub;
@@ -156,10 +162,10 @@ const parameters = {
   warmupS: opts.warmupS,
   durationS: opts.durationS,
   rounds: opts.rounds,
-  limits: (({ slowSoftBytes, slowHardBytes, slowCloseMs, maxBackpressureBytes }) => ({
+  limits: (({ slowSoftBytes, slowHardBytes, maxBackpressureBytes }) => ({
     slowSoftBytes,
     slowHardBytes,
-    slowCloseMs,
+    slowCloseMs: opts.slowCloseMs,
     maxBackpressureBytes,
   }))(defaultConfig()),
 };

@@ -56,6 +56,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
           port: command.port,
           path: command.path,
           localAddress: addresses.length > 0 ? addresses[index % addresses.length] : undefined,
+          readBufferBytes: (command.readBytesPerSec ?? 0) > 0 ? 4096 : undefined,
         },
         totals,
       );

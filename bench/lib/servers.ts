@@ -73,6 +73,8 @@ export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise
     },
     {
       metrics: () => Promise.resolve({ contentType: "text/plain", body: "" }),
+      // No dashboard in the benchmarks: `/` and `/client.js` answer 404.
+      asset: () => Promise.resolve(undefined),
       readiness: () => ({ ready: true, detail: {} }),
       internalError: (error) => {
         internalErrors.push(error);

@@ -24,6 +24,12 @@ export interface WsClientOptions {
   readonly path: string;
   /** Source address (a 127.0.0.x on loopback) so more than ~28k connections fit the ephemeral ports. */
   readonly localAddress?: string | undefined;
+  /**
+   * A read buffer of this client's own, of this size, instead of the shared 256 KiB one. A throttled
+   * (slow) reader uses a small one: one read can take no more than the buffer, so it reads steadily
+   * instead of taking 256 KiB at once and then owing its budget for seconds.
+   */
+  readonly readBufferBytes?: number | undefined;
 }
 
 /** Counters shared by every client of a process (one increment per frame, no per-client sum later). */
@@ -69,7 +75,8 @@ export class WsClient {
       ...(options.localAddress !== undefined ? { localAddress: options.localAddress } : {}),
       noDelay: true,
       onread: {
-        buffer: READ_BUFFER,
+        buffer:
+          options.readBufferBytes !== undefined ? Buffer.allocUnsafe(options.readBufferBytes) : READ_BUFFER,
         callback: (length: number, buffer: Uint8Array): boolean => {
           try {
             // A throttled client stops reading once its window's budget is spent: the kernel
