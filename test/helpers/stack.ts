@@ -131,8 +131,10 @@ export async function natsSubscriptionsOfGateway(nats: NatsServerProcess): Promi
 /**
  * Publishes bursts of quotes on `topic` until the gateway conflates for a connection that stopped
  * reading (a paused socket, a frozen process). Kernel buffers take a few MB first, hence bursts. A
- * healthy reader can be over a small soft watermark for an instant during a burst, so the test is that
- * one more connection than before is still conflated 100 ms after a burst.
+ * reader whose kernel buffers still have room can be over a small soft watermark for a moment during a
+ * burst, so the test is that one more connection than before is conflated 300 ms after a burst and still
+ * is after another 500 ms without publishing: only a connection that stopped reading stays that way. A
+ * last burst then gives the conflated connection updates to merge (CONFLATED with n ≥ 2 when it reads again).
  */
 export async function publishUntilSlowConsumer(stack: Stack, topic: string, what: string): Promise<void> {
   const before = await stack.metric("tickwire_slow_connections");
@@ -140,10 +142,14 @@ export async function publishUntilSlowConsumer(stack: Stack, topic: string, what
     async () => {
       for (let i = 0; i < 2000; i++) stack.publish(topic, quote(100 + (i % 50)));
       await stack.publisher.flush();
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      if ((await stack.metric("tickwire_slow_connections")) <= before) return false;
+      await new Promise((resolve) => setTimeout(resolve, 500));
       return (await stack.metric("tickwire_slow_connections")) > before;
     },
     what,
     60_000,
   );
+  for (let i = 0; i < 200; i++) stack.publish(topic, quote(100 + (i % 50)));
+  await stack.publisher.flush();
 }
