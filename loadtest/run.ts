@@ -20,14 +20,14 @@ import {
   type SeriesPoint,
   type ServerFigures,
 } from "./result.ts";
-import { emptySequenceCounts } from "./sequence.ts";
-import type {
-  FinalReport,
-  FromWorker,
-  SampleReport,
-  StartCommand,
-  ToWorker,
-  WorkerCounters,
+import {
+  emptyCounters,
+  type FinalReport,
+  type FromWorker,
+  type SampleReport,
+  type StartCommand,
+  type ToWorker,
+  type WorkerCounters,
 } from "./worker-protocol.ts";
 
 const WORKER = new URL("./worker.ts", import.meta.url);
@@ -140,22 +140,6 @@ async function waitForInterest(
     await sleep(50);
   }
   return false;
-}
-
-function emptyCounters(): WorkerCounters {
-  return {
-    ...emptySequenceCounts(),
-    frames: 0,
-    bytes: 0,
-    heartbeats: 0,
-    snapshotEnds: 0,
-    opens: 0,
-    reconnects: 0,
-    churned: 0,
-    unstamped: 0,
-    closesByCode: {},
-    errorsByCode: {},
-  };
 }
 
 function sumCounters(reports: readonly SampleReport[]): WorkerCounters {

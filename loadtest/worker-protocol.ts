@@ -1,7 +1,7 @@
 /** Messages between the coordinator and its worker processes (Node IPC, JSON). */
 import type { SerializedHistogram } from "./histogram.ts";
 import type { LoadTestOptions } from "./options.ts";
-import type { SequenceCounts } from "./sequence.ts";
+import { emptySequenceCounts, type SequenceCounts } from "./sequence.ts";
 
 export interface StartCommand {
   readonly type: "start";
@@ -68,3 +68,20 @@ export type FromWorker =
   | FinalReport
   | { readonly type: "closed"; readonly destroyed: number }
   | { readonly type: "error"; readonly message: string };
+
+/** A worker's counters before anything happened. */
+export function emptyCounters(): WorkerCounters {
+  return {
+    ...emptySequenceCounts(),
+    frames: 0,
+    bytes: 0,
+    heartbeats: 0,
+    snapshotEnds: 0,
+    opens: 0,
+    reconnects: 0,
+    churned: 0,
+    unstamped: 0,
+    closesByCode: {},
+    errorsByCode: {},
+  };
+}

@@ -11,25 +11,19 @@ import { inShare, planOf, type ClientPlan, type WorkloadModel } from "./model.ts
 import type { LoadTestOptions } from "./options.ts";
 import { SequenceTracker, addSequenceCounts, emptySequenceCounts } from "./sequence.ts";
 import { nowUs } from "./clock.ts";
-import type { FromWorker, StartCommand, ToWorker, WorkerCounters } from "./worker-protocol.ts";
+import {
+  emptyCounters,
+  type FromWorker,
+  type StartCommand,
+  type ToWorker,
+  type WorkerCounters,
+} from "./worker-protocol.ts";
 
 const CLOSE_GRACE_MS = 3000;
 /** Longest reconnect delay honoured from a close reason's retryAfterMs. */
 const MAX_RETRY_AFTER_MS = 30_000;
 
-const counters: WorkerCounters = {
-  ...emptySequenceCounts(),
-  frames: 0,
-  bytes: 0,
-  heartbeats: 0,
-  snapshotEnds: 0,
-  opens: 0,
-  reconnects: 0,
-  churned: 0,
-  unstamped: 0,
-  closesByCode: {},
-  errorsByCode: {},
-};
+const counters: WorkerCounters = emptyCounters();
 const latency = new LatencyHistogram();
 const connectTimes = new LatencyHistogram();
 const clients: LoadClient[] = [];

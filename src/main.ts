@@ -48,19 +48,9 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     },
     log,
   );
+  // HubOptions names its fields as Config does: the resolved config is the hub's options.
   const hub = new Hub(
-    {
-      maxTopicsPerConnection: config.maxTopicsPerConnection,
-      slowSoftBytes: config.slowSoftBytes,
-      slowHardBytes: config.slowHardBytes,
-      slowCloseMs: config.slowCloseMs,
-      retryAfterMs: config.retryAfterMs,
-      heartbeatMs: config.heartbeatMs,
-      maxHz: config.maxHz,
-      historyTimeoutMs: config.historyTimeoutMs,
-      controlRatePerSec: config.controlRatePerSec,
-      controlBurst: config.controlBurst,
-    },
+    config,
     {
       patternActive: (pattern, tokens) => late.ingest?.patternActive(pattern, tokens),
       patternIdle: (pattern) => late.ingest?.patternIdle(pattern),

@@ -46,21 +46,7 @@ export interface TickwireServer {
 export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise<TickwireServer> {
   const interest = new CountingInterest();
   const internalErrors: unknown[] = [];
-  const hub = new Hub(
-    {
-      maxTopicsPerConnection: config.maxTopicsPerConnection,
-      slowSoftBytes: config.slowSoftBytes,
-      slowHardBytes: config.slowHardBytes,
-      slowCloseMs: config.slowCloseMs,
-      retryAfterMs: config.retryAfterMs,
-      heartbeatMs: config.heartbeatMs,
-      maxHz: config.maxHz,
-      historyTimeoutMs: config.historyTimeoutMs,
-      controlRatePerSec: config.controlRatePerSec,
-      controlBurst: config.controlBurst,
-    },
-    interest,
-  );
+  const hub = new Hub(config, interest);
   const gateway = await Gateway.start(
     uws,
     hub,

@@ -5,11 +5,9 @@ import { RateWheel, intervalFor, policyOf } from "./rate-limit.ts";
 import {
   RateState,
   SessionMode,
-  type ControlFrame,
-  type HeldEvent,
+  type Held,
   type PendingUpdate,
   type Session,
-  type SnapshotWait,
   type SubscriptionPolicy,
   type Topic,
 } from "./session.ts";
@@ -132,7 +130,7 @@ export class Delivery {
   emit(session: Session, topic: Topic, event: EncodedEvent, n: number): void {
     const mode = session.mode;
     if ((mode & SessionMode.HOLDING) !== 0) {
-      const held = session.held as (HeldEvent | ControlFrame | SnapshotWait)[];
+      const held = session.held as Held[];
       held.push({ topic, frame: n > 1 ? event.conflated(n, session.isBinary) : frameOf(session, event) });
       if (held.length > MAX_HELD_FRAMES) this.outlet.overflowed(session);
       return;

@@ -16,14 +16,7 @@ import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import { OutboxWriter } from "./outbox-writer.ts";
 import { TICK_MS } from "./rate-limit.ts";
-import {
-  ControlFrame,
-  Session,
-  SessionMode,
-  type HeldEvent,
-  type SnapshotWait,
-  type Topic,
-} from "./session.ts";
+import { ControlFrame, Session, SessionMode, type Held, type Topic } from "./session.ts";
 import { Snapshots, type HistorySource } from "./snapshots.ts";
 import type { FrameSink } from "./sink.ts";
 import { HubStats, closeReasonOf } from "./stats.ts";
@@ -334,7 +327,7 @@ export class Hub {
   #control(session: Session, message: ControlMessage): void {
     const frame = new ControlFrame(encodeControl(message, session.encoding));
     if ((session.mode & SessionMode.HOLDING) !== 0) {
-      (session.held as (HeldEvent | ControlFrame | SnapshotWait)[]).push(frame);
+      (session.held as Held[]).push(frame);
       return;
     }
     session.outbox.push(frame);

@@ -42,6 +42,9 @@ export interface HeldEvent {
   readonly frame: Uint8Array | string;
 }
 
+/** What a holding session keeps, in order: data events, control frames, and later snapshot waits. */
+export type Held = HeldEvent | ControlFrame | SnapshotWait;
+
 /** Options of one subscription pattern other than the defaults (every update, conflate when slow). */
 export interface SubscriptionPolicy {
   /** Events per second per topic (0 = every update), as reported in the subscribe result. */
@@ -128,7 +131,7 @@ export class Session {
   slowSinceMs = 0;
 
   /** While holding: frames and later snapshot waits, in the order they were produced. */
-  held: (HeldEvent | ControlFrame | SnapshotWait)[] | null = null;
+  held: Held[] | null = null;
   /** The snapshot wait that holds the session, if any. */
   waiting: SnapshotWait | undefined = undefined;
 

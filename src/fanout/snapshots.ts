@@ -6,6 +6,7 @@ import {
   ControlFrame,
   SessionMode,
   SnapshotWait,
+  type Held,
   type HeldEvent,
   type Session,
   type Topic,
@@ -32,8 +33,6 @@ export interface HistorySource {
 export interface ControlOutlet extends Outlet {
   control(session: Session, message: ControlMessage): void;
 }
-
-type Held = HeldEvent | ControlFrame | SnapshotWait;
 
 /**
  * The snapshot sequence of a subscribe: each newly matched topic's last value flagged SNAPSHOT, then

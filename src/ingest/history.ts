@@ -68,6 +68,8 @@ export class JetStreamHistory implements HistorySource {
         subjects = Object.keys(info.state.subjects ?? {}).slice(0, MAX_SUBJECTS_PER_PATTERN);
       } else {
         subjects = [subject];
+        // Once per reader: whether the stream allows direct get (the wildcard branch reads it above).
+        this.#allowDirect ??= (await jsm.streams.info(stream)).config.allow_direct === true;
       }
       subjects = subjects.filter((s) => wanted(s.slice(prefixLength)));
       const values: MarketEvent[] = [];
@@ -91,10 +93,10 @@ export class JetStreamHistory implements HistorySource {
     const { stream, maxFeedPayloadBytes } = this.options;
     let data: Uint8Array;
     try {
-      this.#allowDirect ??= (await jsm.streams.info(stream)).config.allow_direct === true;
-      const stored = this.#allowDirect
-        ? await (jsm as JetStreamManager & WithDirect).direct.getMessage(stream, { last_by_subj: subject })
-        : await jsm.streams.getMessage(stream, { last_by_subj: subject });
+      const stored =
+        this.#allowDirect === true
+          ? await (jsm as JetStreamManager & WithDirect).direct.getMessage(stream, { last_by_subj: subject })
+          : await jsm.streams.getMessage(stream, { last_by_subj: subject });
       data = stored.data;
     } catch (error) {
       if (isNotFound(error)) return undefined; // nothing stored for this subject yet
