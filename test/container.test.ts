@@ -44,14 +44,13 @@ describe(
     });
 
     it("runs as a non-root user with a HEALTHCHECK on /healthz and STOPSIGNAL SIGTERM", async () => {
-      const config = JSON.parse(await podman("image", "inspect", "--format", "{{json .Config}}", IMAGE)) as {
-        User?: string;
-        StopSignal?: string;
+      const [image] = JSON.parse(await podman("image", "inspect", IMAGE)) as {
+        Config?: { User?: string; StopSignal?: string };
         Healthcheck?: { Test?: string[] };
-      };
-      assert.equal(config.User, "tickwire");
-      assert.equal(config.StopSignal, "SIGTERM");
-      assert.match((config.Healthcheck?.Test ?? []).join(" "), /\/healthz/);
+      }[];
+      assert.equal(image?.Config?.User, "tickwire");
+      assert.equal(image?.Config?.StopSignal, "SIGTERM");
+      assert.match((image?.Healthcheck?.Test ?? []).join(" "), /\/healthz/);
     });
 
     it("answers /readyz and a client gets demo prices (embedded mode)", async () => {

@@ -45,12 +45,19 @@ export async function ensureNodeBaseImage(): Promise<string> {
       recursive: true,
       dereference: true,
     });
+    // A machine whose registry traffic goes through a TLS-inspecting proxy trusts its CA through
+    // NODE_EXTRA_CA_CERTS; the stand-in trusts the same (the official image has only public roots).
+    const extraCa = process.env["NODE_EXTRA_CA_CERTS"];
+    if (extraCa !== undefined && extraCa !== "") copyFileSync(extraCa, join(context, "extra-ca.crt"));
+    else writeFileSync(join(context, "extra-ca.crt"), "");
     writeFileSync(
       join(context, "Containerfile"),
       [
         `FROM ${DEBIAN_IMAGE}`,
         "COPY node /usr/local/bin/node",
         "COPY npm /usr/local/lib/node_modules/npm",
+        "COPY extra-ca.crt /usr/local/share/tickwire-extra-ca.crt",
+        "ENV NODE_EXTRA_CA_CERTS=/usr/local/share/tickwire-extra-ca.crt",
         "RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm" +
           " && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx && node --version && npm --version",
         "",
