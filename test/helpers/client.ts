@@ -27,9 +27,16 @@ export class TestClient {
     ws.on("close", () => this.#wake());
   }
 
-  /** Connects with the given subprotocols (none: the server's default, msgpack). */
-  static async connect(url: string, protocols: string[] = []): Promise<TestClient> {
-    const ws = new WebSocket(url, protocols, { perMessageDeflate: false });
+  /**
+   * Connects with the given subprotocols (none: the server's default, msgpack); `options` go to `ws`
+   * (e.g. `ca` for a wss test certificate).
+   */
+  static async connect(
+    url: string,
+    protocols: string[] = [],
+    options: WebSocket.ClientOptions = {},
+  ): Promise<TestClient> {
+    const ws = new WebSocket(url, protocols, { ...options, perMessageDeflate: false });
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);

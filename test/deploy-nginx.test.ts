@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { loadConfig, type Config } from "../src/config/index.ts";
+import { createLogger } from "../src/logging/index.ts";
+import { startService, type Service } from "../src/main.ts";
+import { CloseCode } from "../src/protocol/index.ts";
+import { TestClient } from "./helpers/client.ts";
+import { Nginx } from "./helpers/nginx.ts";
+import { eventually, quote, startStack, type Stack } from "./helpers/stack.ts";
+
+// Short enough that the test can outlive it, several heartbeat periods long (as the shipped file's 30 s is).
+const READ_TIMEOUT = "3s";
+
+async function startGateway(stack: Stack, overrides: Partial<Config> = {}): Promise<Service> {
+  const config = Object.freeze({
+    ...loadConfig([], {}),
+    port: 0,
+    natsUrl: stack.nats.url,
+    logLevel: "silent",
+    historyStream: "off",
+    ...overrides,
+  });
+  const service = await startService(config, createLogger(config.logLevel));
+  await service.natsReady;
+  return service;
+}
+
+describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
+  let stack: Stack;
+  let second: Service;
+  let quiet: Service;
+  let nginx: Nginx;
+  const clients: TestClient[] = [];
+  const connect = async (site = 0): Promise<TestClient> => {
+    const client = await TestClient.connect(nginx.wsUrl(site), [], { ca: nginx.certificates.ca });
+    clients.push(client);
+    return client;
+  };
+
+  before(async () => {
+    stack = await startStack({ heartbeatMs: 1000 });
+    second = await startGateway(stack, { heartbeatMs: 1000 });
+    // The control: no heartbeats and no uWS pings, so nothing keeps its quiet connections alive.
+    quiet = await startGateway(stack, { heartbeatMs: 0, idleTimeoutMs: 0 });
+    nginx = await Nginx.start([
+      { upstream: "tickwire", gateways: [stack.service.port, second.port], readTimeout: READ_TIMEOUT },
+      { upstream: "tickwire_quiet", gateways: [quiet.port], readTimeout: READ_TIMEOUT },
+    ]);
+  });
+
+  after(async () => {
+    for (const client of clients) client.ws.terminate();
+    await nginx?.close();
+    await quiet?.stop();
+    await second?.stop();
+    await stack?.close();
+  });
+
+  it("a client subscribes over wss through nginx and gets live data; connections spread over the upstream", async () => {
+    const first = await connect();
+    const other = await connect();
+    // least_conn: the second connection goes to the gateway that has none.
+    await eventually(
+      () => stack.service.hub.connectionCount === 1 && second.hub.connectionCount === 1,
+      "one connection on each gateway of the upstream",
+    );
+    for (const client of [first, other]) {
+      const reply = await client.subscribe(["xnas.AAPL.quote"]);
+      assert.deepEqual(reply["result"], { subscribed: ["xnas.AAPL.quote"], errors: [] });
+    }
+    // Publish until both have live data (each gateway subscribes to NATS on its own demand).
+    await eventually(async () => {
+      await stack.publishAndFlush("xnas.AAPL.quote", quote(187.5));
+      return first.events.length > 0 && other.events.length > 0;
+    }, "live quotes through nginx on both connections");
+    for (const client of [first, other]) {
+      const event = client.events[0];
+      assert.equal(event?.["t"], "xnas.AAPL.quote");
+      assert.equal(event?.["bp"], 187.5);
+    }
+  });
+
+  it(`a quiet connection outlives proxy_read_timeout (${READ_TIMEOUT}) thanks to heartbeats`, async () => {
+    const kept = await connect(0);
+    const control = await connect(1);
+    // The control proves the short timeout is in force: nginx cuts the connection that gets nothing.
+    let timer: NodeJS.Timeout | undefined;
+    const cut = await Promise.race([
+      control.closed,
+      new Promise<undefined>((resolve) => (timer = setTimeout(resolve, 30_000, undefined))),
+    ]);
+    clearTimeout(timer);
+    assert.ok(cut !== undefined, "nginx did not cut a connection without heartbeats within 30 s");
+    assert.equal(cut.code, 1006, "cut by the proxy (no close frame)");
+    // The heartbeat connection, opened before the control and silent since, is still there and answers.
+    assert.equal(kept.ws.readyState, kept.ws.OPEN);
+    assert.ok(kept.heartbeats.length >= 2, `heartbeats seen: ${kept.heartbeats.length}`);
+    const pong = await kept.request("ping");
+    assert.ok("result" in pong, JSON.stringify(pong));
+  });
+
+  it("shutdown's 1001 and retry hint reach the client through nginx", async () => {
+    const before = second.hub.connectionCount;
+    const client = await connect();
+    await client.request("ping");
+    const onSecond = second.hub.connectionCount > before;
+    const target = onSecond ? second : stack.service;
+    await target.stop();
+    const closed = await client.closed;
+    assert.equal(closed.code, CloseCode.GOING_AWAY);
+    const reason = JSON.parse(closed.reason) as { retryAfterMs?: number };
+    assert.equal(reason.retryAfterMs, loadConfig([], {}).retryAfterMs);
+  });
+});
