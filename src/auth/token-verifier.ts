@@ -1,5 +1,5 @@
-import type { KeyObject } from "node:crypto";
-import { jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
+import { webcrypto } from "node:crypto";
+import { importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { checkAuthConfig, isHmac, type AuthConfig, type JwtAlgorithm } from "./auth-config.ts";
 import { AuthConfigError } from "./errors.ts";
 import {
@@ -167,9 +167,14 @@ export async function createTokenVerifier(
   if (config.jwtSecretFile !== undefined && config.jwtSecretFile !== "") {
     const secret = await loadSecretFile(config.jwtSecretFile);
     const algorithms = allowList(config, ["HS256"], ["HS256", "HS384", "HS512"]);
-    const key: JWTVerifyGetKey = () => secret;
+    const raw = secret.export();
+    const keys = await keysByAlgorithm(algorithms, (alg) =>
+      webcrypto.subtle.importKey("raw", raw, { name: "HMAC", hash: `SHA-${alg.slice(2)}` }, false, [
+        "verify",
+      ]),
+    );
     return new TokenVerifier(
-      key,
+      keys,
       algorithms,
       config,
       undefined,
@@ -183,9 +188,10 @@ export async function createTokenVerifier(
   if (config.jwtPublicKeyFile !== undefined && config.jwtPublicKeyFile !== "") {
     const file = await loadPublicKeyFile(config.jwtPublicKeyFile);
     const algorithms = allowList(config, file.algorithms, file.algorithms, file.description);
-    const publicKey: KeyObject = file.key;
+    const spki = file.key.export({ type: "spki", format: "pem" }) as string;
+    const keys = await keysByAlgorithm(algorithms, (alg) => importSPKI(spki, alg));
     return new TokenVerifier(
-      () => publicKey,
+      keys,
       algorithms,
       config,
       undefined,
@@ -216,6 +222,25 @@ export async function createTokenVerifier(
     withChecks(`jwt ${algorithms.join(",")} with the JWKS at ${loader.source}`),
     now,
   );
+}
+
+/**
+ * One CryptoKey per allowed algorithm, imported once at start-up: WebCrypto keys are bound to an
+ * algorithm, and jose would otherwise convert a Node KeyObject on every verification (bench/results/
+ * *-jwt-verify.md: the conversion cost more than the HS256 check itself).
+ */
+async function keysByAlgorithm(
+  algorithms: readonly JwtAlgorithm[],
+  importKey: (alg: JwtAlgorithm) => Promise<CryptoKey>,
+): Promise<JWTVerifyGetKey> {
+  const keys = new Map<string, CryptoKey>();
+  for (const alg of algorithms) keys.set(alg, await importKey(alg));
+  return (header) => {
+    const key = keys.get(header.alg ?? "");
+    // Unreachable: jose checks the allow-list before asking for a key.
+    if (key === undefined) throw new TypeError(`no key for alg ${header.alg ?? "(none)"}`);
+    return key;
+  };
 }
 
 /** The configured allow-list, or the default; refuses algorithms the key cannot verify. */
