@@ -3,6 +3,7 @@
  * cli → main → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol;
  * uWebSockets.js only in gateway/, the NATS client only in ingest/; folders talk through index.ts.
  * loadtest/ (the load harness) sits outside: it may use src/ folders through index.ts, never the reverse.
+ * jose only in auth/ (the one place tokens are verified).
  * client/ (the SDK) runs in browsers too: it imports nothing from the rest of src/ and no Node built-in.
  */
 const layer = (name) => `^src/${name}/`;
@@ -20,6 +21,23 @@ module.exports = {
       severity: "error",
       from: { pathNot: layer("ingest") },
       to: { path: "node_modules/nats/" },
+    },
+    {
+      name: "jose-only-in-auth",
+      comment:
+        "token verification has one home (src/auth/): one place decides algorithms, keys and claims, so an " +
+        "algorithm-confusion or alg:none mistake cannot creep in through a second jwtVerify call elsewhere",
+      severity: "error",
+      from: { pathNot: layer("auth") },
+      to: { path: "node_modules/jose/" },
+    },
+    {
+      name: "auth-inward",
+      comment:
+        "auth/ verifies tokens and reads key files; it knows the protocol's pattern grammar, nothing else",
+      severity: "error",
+      from: { path: layer("auth") },
+      to: { path: "^src/(?!(auth|protocol)/)" },
     },
     {
       name: "protocol-is-pure",
@@ -79,7 +97,7 @@ module.exports = {
       name: "adapters-not-main",
       severity: "error",
       from: {
-        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard)/",
+        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard|auth)/",
       },
       to: { path: "^src/(main|cli/)" },
     },

@@ -5,3 +5,12 @@ export {
   type InterestListener,
   type TopicError,
 } from "./subscription-table.ts";
+export {
+  grantsAllowPattern,
+  grantsAllowTopic,
+  grantsCover,
+  grantsMatch,
+  patternContains,
+  tokensOf,
+  type PatternTokens,
+} from "./entitlement.ts";
