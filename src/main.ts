@@ -36,8 +36,8 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     log.info({ natsUrl, pid: process.pid }, "embedded mode: started a local nats-server");
   }
 
-  // Hub and ingest refer to each other: the hub tells the ingest which patterns are wanted, and reads
-  // feed history through the ingest's NATS connection.
+  // Two-phase wiring: the hub is built first (the ingest publishes into it), then attached to the
+  // ingest's NATS interest and the feed history, then started.
   const late = { ingest: undefined as NatsIngest | undefined };
   const historyReader = new JetStreamHistory(
     () => (late.ingest as NatsIngest).connectedOnce(),
@@ -49,14 +49,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     log,
   );
   // HubOptions names its fields as Config does: the resolved config is the hub's options.
-  const hub = new Hub(
-    config,
-    {
-      patternActive: (pattern, tokens) => late.ingest?.patternActive(pattern, tokens),
-      patternIdle: (pattern) => late.ingest?.patternIdle(pattern),
-    },
-    config.historyStream === "off" ? undefined : historyReader,
-  );
+  const hub = new Hub(config);
   const natsIngest = new NatsIngest(
     hub,
     {
@@ -70,6 +63,11 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     log,
   );
   late.ingest = natsIngest;
+  hub.attach({
+    interest: natsIngest,
+    history: config.historyStream === "off" ? undefined : historyReader,
+  });
+  hub.start();
 
   let gateway: Gateway | undefined;
   let draining = false;
@@ -123,7 +121,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       gatewayStats,
     );
   } catch (error) {
-    hub.dispose();
+    hub.stop();
     await embedded?.dispose();
     throw error;
   }
@@ -171,7 +169,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       log.warn({ err: error }, "nats drain did not finish"),
     );
     listening.close();
-    hub.dispose();
+    hub.stop();
     await embedded?.dispose();
     log.info({ open: hub.connectionCount }, "stopped");
   };

@@ -46,7 +46,9 @@ export interface TickwireServer {
 export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise<TickwireServer> {
   const interest = new CountingInterest();
   const internalErrors: unknown[] = [];
-  const hub = new Hub(config, interest);
+  const hub = new Hub(config);
+  hub.attach({ interest });
+  hub.start();
   const gateway = await Gateway.start(
     uws,
     hub,
@@ -79,7 +81,7 @@ export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise
       if (hub.connectionCount > 0) hub.closeAll(1001, "benchmark over");
       await waitFor(() => hub.connectionCount === 0, 3000).catch(() => undefined);
       gateway.close();
-      hub.dispose();
+      hub.stop();
     },
   };
 }

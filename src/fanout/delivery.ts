@@ -1,64 +1,70 @@
-import { CloseCode } from "../protocol/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
+import type { Conflation, ConflationOptions } from "./conflation.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
+import type { Outboxes } from "./outboxes.ts";
 import { RateWheel, intervalFor, policyOf } from "./rate-limit.ts";
 import {
   RateState,
   SessionMode,
-  type Held,
-  type PendingUpdate,
+  frameOf,
   type Session,
   type SubscriptionPolicy,
   type Topic,
 } from "./session.ts";
+import type { Snapshots } from "./snapshots.ts";
 import type { HubStats } from "./stats.ts";
 
-/** Frames a session may hold while its snapshot waits for history; past it the wait ends at once. */
-export const MAX_HELD_FRAMES = 8192;
-
-export interface DeliveryOptions {
-  /** Soft watermark: over this many unsent bytes a socket is conflated (latest value per topic). */
-  readonly slowSoftBytes: number;
-  /** Hard watermark: over this many unsent bytes a socket is closed with 4007 at the next tick. */
-  readonly slowHardBytes: number;
-  /** A socket over the soft watermark this long without draining under it is closed with 4007. */
-  readonly slowCloseMs: number;
-  /** Reconnect hint in the 4007 close reason. */
-  readonly retryAfterMs: number;
-  /** The gateway's cap on events per second per topic for every subscription; 0 = none. */
+/** Delivery policy options (part of HubOptions). */
+export interface DeliveryOptions extends ConflationOptions {
+  /** The gateway's cap on events per second per topic for every subscription; 0 = none (default 0). */
   readonly maxHz: number;
 }
 
-/** What delivery needs from the hub: the per-turn write, and the end of a snapshot wait that overflowed. */
-export interface Outlet {
-  /** Schedules the session's outbox for this turn's write. */
-  queue(session: Session): void;
-  /** Writes the session's outbox now. */
-  flushNow(session: Session): void;
-  /** The session holds more than MAX_HELD_FRAMES behind a snapshot wait. */
-  overflowed(session: Session): void;
+/** What delivery works with: each a typed part built before it (no closures, no late assignment). */
+export interface DeliveryParts {
+  readonly stats: HubStats;
+  readonly table: SubscriptionTable<Session, EncodedEvent>;
+  /** Monotonic clock, ms. */
+  readonly now: () => number;
+  readonly outboxes: Outboxes;
+  readonly conflation: Conflation;
+  /** Holds a session's frames while its snapshot waits for feed history. */
+  readonly snapshots: Snapshots;
 }
 
 /**
  * The delivery policy of one update to one session off the fast path (a session with a
- * {@link SessionMode} bit set): maxHz rate limiting, holding behind a snapshot wait, and conflation
- * while the socket is over the soft watermark, with the 4007 closes of the slow-consumer rule.
+ * {@link SessionMode} bit set): maxHz rate limiting (owns the RATED bit and the session's `policies`,
+ * `policyEpoch` and `rates`), then the session's mode decides where the update goes: held behind a
+ * snapshot wait ({@link Snapshots}), merged while conflating ({@link Conflation}), or into the outbox.
  */
 export class Delivery {
-  /** Sessions over the soft watermark. */
-  readonly slow = new Set<Session>();
   readonly capIntervalMs: number;
   readonly #wheel = new RateWheel();
   readonly #due: RateState[] = [];
+  readonly #stats: HubStats;
+  readonly #table: SubscriptionTable<Session, EncodedEvent>;
+  readonly #now: () => number;
+  readonly #outboxes: Outboxes;
+  readonly #conflation: Conflation;
+  readonly #snapshots: Snapshots;
 
   constructor(
     private readonly options: DeliveryOptions,
-    private readonly stats: HubStats,
-    private readonly table: SubscriptionTable<Session, EncodedEvent>,
-    private readonly now: () => number,
-    private readonly outlet: Outlet,
+    parts: DeliveryParts,
   ) {
     this.capIntervalMs = options.maxHz > 0 ? 1000 / options.maxHz : 0;
+    this.#stats = parts.stats;
+    this.#table = parts.table;
+    this.#now = parts.now;
+    this.#outboxes = parts.outboxes;
+    this.#conflation = parts.conflation;
+    this.#snapshots = parts.snapshots;
+  }
+
+  /** A new session: under a gateway cap every subscription is rated. */
+  opened(session: Session): void {
+    if (this.capIntervalMs > 0) session.mode |= SessionMode.RATED;
   }
 
   /** The policy of a subscribe's patterns (undefined = the defaults), with the gateway's cap applied. */
@@ -83,7 +89,7 @@ export class Delivery {
     if (rated) session.mode |= SessionMode.RATED;
     else session.mode &= ~SessionMode.RATED;
     if (session.rates !== null) {
-      const nowMs = this.now();
+      const nowMs = this.#now();
       for (const state of session.rates.values()) this.#sendDue(state, nowMs);
     }
   }
@@ -101,14 +107,14 @@ export class Delivery {
         session.rates.delete(topic);
       }
     }
-    if (session.pending !== null) {
-      for (const [topic, update] of session.pending) {
-        if (topic.subscribers.has(session)) continue;
-        session.eventsConflated -= update.n - 1;
-        session.pending.delete(topic);
-      }
-    }
+    this.#conflation.unsubscribed(session);
     this.setPolicies(session, patterns, undefined);
+  }
+
+  /** The session is closed: its delivery state goes. */
+  forget(session: Session): void {
+    session.rates = null;
+    this.#conflation.forget(session);
   }
 
   /** One update to one session off the fast path: rate limit, then {@link emit}. */
@@ -130,63 +136,19 @@ export class Delivery {
   emit(session: Session, topic: Topic, event: EncodedEvent, n: number): void {
     const mode = session.mode;
     if ((mode & SessionMode.HOLDING) !== 0) {
-      const held = session.held as Held[];
-      held.push({ topic, frame: n > 1 ? event.conflated(n, session.isBinary) : frameOf(session, event) });
-      if (held.length > MAX_HELD_FRAMES) this.outlet.overflowed(session);
+      this.#snapshots.holdEvent(session, topic, frameOf(session, event, n));
       return;
     }
     if ((mode & SessionMode.CONFLATING) !== 0) {
-      const pending = session.pending as Map<Topic, PendingUpdate>;
-      const before = pending.get(topic);
-      if (before === undefined) {
-        pending.set(topic, { event, n });
-      } else {
-        before.event = event;
-        before.n += n;
-        session.eventsConflated++;
-        this.stats.conflatedSlow++;
-      }
+      this.#conflation.merge(session, topic, event, n);
       return;
     }
-    session.outbox.push(n > 1 ? event.conflated(n, session.isBinary) : frameOf(session, event));
-    if (!session.queued) this.outlet.queue(session);
-  }
-
-  /**
-   * A snapshot event: held behind a snapshot wait, else straight into the outbox even while conflating,
-   * so that it arrives before its `snapshot_end` (a control frame). The topic was not subscribed before
-   * the request, so no older value of it is pending.
-   */
-  emitSnapshot(session: Session, topic: Topic, event: EncodedEvent): void {
-    if ((session.mode & SessionMode.HOLDING) !== 0) {
-      this.emit(session, topic, event, 1);
-      return;
-    }
-    session.outbox.push(frameOf(session, event));
-    if (!session.queued) this.outlet.queue(session);
-  }
-
-  /** Called after a write that left the socket over the soft watermark. */
-  becameSlow(session: Session): void {
-    if (session.closed || (session.mode & SessionMode.CONFLATING) !== 0) return;
-    this.stats.slowEpisodes++;
-    if (session.policies !== null) {
-      for (const policy of session.policies.values()) {
-        if (!policy.disconnectOnSlow) continue;
-        this.#closeSlow(session, 'a subscription asked for onSlow "disconnect"');
-        return;
-      }
-    }
-    session.mode |= SessionMode.CONFLATING;
-    session.pending = new Map<Topic, PendingUpdate>();
-    session.slowSinceMs = this.now();
-    this.slow.add(session);
+    this.#outboxes.enqueueEvent(session, frameOf(session, event, n));
   }
 
   /** The socket's send buffer went down: a conflated session at or under the soft watermark is released. */
   drained(session: Session): void {
-    if ((session.mode & SessionMode.CONFLATING) === 0 || session.closed) return;
-    if (session.sink.bufferedBytes() <= this.options.slowSoftBytes) this.#releaseConflated(session);
+    if (this.#conflation.drainedBelowSoft(session)) this.#releaseConflated(session);
   }
 
   /** Rated updates that are due; slow sockets released when drained or closed past the limits. */
@@ -195,14 +157,17 @@ export class Delivery {
     this.#wheel.takeDue(nowMs, due);
     for (let i = 0; i < due.length; i++) this.#sendDue(due[i] as RateState, nowMs);
     due.length = 0;
-    for (const session of this.slow) this.#checkSlow(session, nowMs);
+    const conflation = this.#conflation;
+    for (const session of conflation.slow) {
+      if (conflation.check(session, nowMs)) this.#releaseConflated(session);
+    }
   }
 
   #rateState(session: Session, topic: Topic): RateState {
     const rates = (session.rates ??= new Map<Topic, RateState>());
     let state = rates.get(topic);
     if (state === undefined || state.epoch !== session.policyEpoch) {
-      const interval = intervalFor(session, this.table.patternsOf(session), topic, this.capIntervalMs);
+      const interval = intervalFor(session, this.#table.patternsOf(session), topic, this.capIntervalMs);
       if (state === undefined) {
         state = new RateState(session, topic, interval, session.policyEpoch);
         rates.set(topic, state);
@@ -217,7 +182,7 @@ export class Delivery {
   /** At most one event per interval; updates in between are merged into the next one (CONFLATED, n). */
   #rated(state: RateState, event: EncodedEvent): void {
     if (state.pending === undefined) {
-      const nowMs = this.now();
+      const nowMs = this.#now();
       if (nowMs - state.lastSentMs >= state.intervalMs) {
         state.lastSentMs = nowMs;
         this.emit(state.session, state.topic, event, 1);
@@ -225,7 +190,7 @@ export class Delivery {
       }
     } else {
       state.session.eventsConflated++;
-      this.stats.conflatedMaxHz++;
+      this.#stats.conflatedMaxHz++;
     }
     state.pending = event;
     state.merged++;
@@ -244,45 +209,11 @@ export class Delivery {
     this.emit(session, topic, pending, merged);
   }
 
-  #checkSlow(session: Session, nowMs: number): void {
-    if (session.closed) {
-      this.slow.delete(session);
-      return;
-    }
-    const buffered = session.sink.bufferedBytes();
-    const { slowSoftBytes, slowHardBytes, slowCloseMs } = this.options;
-    if (buffered > slowHardBytes) {
-      this.#closeSlow(session, `${buffered} bytes unsent, over the hard limit of ${slowHardBytes}`);
-    } else if (buffered <= slowSoftBytes) {
-      this.#releaseConflated(session);
-    } else if (nowMs - session.slowSinceMs >= slowCloseMs) {
-      this.#closeSlow(
-        session,
-        `over ${slowSoftBytes} bytes unsent for ${Math.round(nowMs - session.slowSinceMs)} ms`,
-      );
-    }
-  }
-
-  #closeSlow(session: Session, why: string): void {
-    this.slow.delete(session);
-    session.sink.close(
-      CloseCode.SLOW_CONSUMER,
-      JSON.stringify({ msg: `slow consumer: ${why}`, retryAfterMs: this.options.retryAfterMs }),
-    );
-  }
-
   /** Back under the soft watermark: the latest value of every topic merged meanwhile goes out now. */
   #releaseConflated(session: Session): void {
-    this.slow.delete(session);
-    session.mode &= ~SessionMode.CONFLATING;
-    const pending = session.pending;
-    session.pending = null;
+    const pending = this.#conflation.release(session);
     if (pending === null) return;
     for (const [topic, update] of pending) this.emit(session, topic, update.event, update.n);
-    this.outlet.flushNow(session);
+    this.#outboxes.flushNow(session);
   }
-}
-
-export function frameOf(session: Session, event: EncodedEvent): Uint8Array | string {
-  return session.isBinary ? event.msgpack : event.json;
 }

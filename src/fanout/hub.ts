@@ -1,172 +1,169 @@
-import {
-  CloseCode,
-  ErrorCode,
-  decodeClientFrame,
-  encodeControl,
-  nowMicros,
-  parseRequest,
-  requestIdOf,
-  type ControlMessage,
-  type Encoding,
-  type Request,
-  type RequestId,
-} from "../protocol/index.ts";
+import type { Encoding } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
+import { Conflation } from "./conflation.ts";
+import { ControlPlane, type ControlOptions } from "./control-plane.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
-import { OutboxWriter } from "./outbox-writer.ts";
+import { Fanout } from "./fanout.ts";
+import { Heartbeats } from "./heartbeats.ts";
+import { LastValues } from "./last-values.ts";
+import { Outboxes } from "./outboxes.ts";
 import { TICK_MS } from "./rate-limit.ts";
-import { ControlFrame, Session, SessionMode, type Held, type Topic } from "./session.ts";
-import { Snapshots, type HistorySource } from "./snapshots.ts";
+import type { Session, Topic } from "./session.ts";
 import type { FrameSink } from "./sink.ts";
-import { HubStats, closeReasonOf } from "./stats.ts";
+import { Snapshots, type HistorySource } from "./snapshots.ts";
+import { HubStats } from "./stats.ts";
 
-/** Publishes between two sweeps of cached slab views: ~2 slabs of ~93-byte events. */
-const SWEEP_EVERY_PUBLISHES = 4096;
-
-export interface HubOptions extends DeliveryOptions {
+/** The fan-out's options; the resolved config's fields of the same names (units in the names). */
+export interface HubOptions extends DeliveryOptions, ControlOptions {
   /** Patterns one connection may hold (default 1024); a subscribe past it is refused whole. */
   readonly maxTopicsPerConnection: number;
-  /** Heartbeat period, ms; 0 = no heartbeats. */
+  /** Heartbeat period, ms (default 1000); 0 = no heartbeats. */
   readonly heartbeatMs: number;
-  /** Longest wait for feed history before a snapshot completes without it. */
+  /** Longest wait for feed history, ms, before a snapshot completes without it. */
   readonly historyTimeoutMs: number;
-  /** Control messages per second per connection, sustained. */
-  readonly controlRatePerSec: number;
-  /** Control messages a connection may send in a burst; also the refusals tolerated before closing. */
-  readonly controlBurst: number;
+}
+
+/** What the hub is attached to in the second wiring phase. */
+export interface HubLinks {
+  /** Told when a pattern gains its first subscriber or loses its last (the ingest's NATS interest). */
+  readonly interest: InterestListener;
+  /** Feed history for snapshots of topics the gateway has no value for; omitted = none. */
+  readonly history?: HistorySource | undefined;
 }
 
 export type { Topic } from "./session.ts";
 export type { HistorySource } from "./snapshots.ts";
 
+/** The hub was used before {@link Hub.attach}, or attached twice: a wiring mistake, thrown. */
+export class HubWiringError extends Error {
+  override readonly name = "HubWiringError";
+  readonly code = "TICKWIRE_ERR_HUB_WIRING";
+}
+
+/** The parts, built by {@link Hub.attach} in dependency order; none refers to one built after it. */
+interface Parts {
+  readonly table: SubscriptionTable<Session, EncodedEvent>;
+  readonly fanout: Fanout;
+  readonly control: ControlPlane;
+  readonly delivery: Delivery;
+  readonly conflation: Conflation;
+  readonly heartbeats: Heartbeats;
+}
+
 /**
- * The fan-out: sessions, the subscription table, control requests, delivery policy (maxHz, slow-consumer
- * conflation, snapshots) and the per-turn batched write.
+ * The fan-out's entry point, a facade over its parts: {@link Fanout} (sessions, publish) writing through
+ * {@link Outboxes} (the one door into an outbox, and the per-turn flush), {@link ControlPlane} (admit,
+ * decode, the table of request handlers), {@link Delivery} (maxHz) with {@link Conflation} (slow
+ * consumers) and {@link Snapshots}, {@link LastValues} (the last-value cache) and {@link Heartbeats}.
  *
- * Hot path: `publish` appends the shared encoded bytes to each subscriber's outbox; one `setImmediate`
- * per turn writes every outbox inside `cork`, so a socket gets one syscall per turn however many
- * updates it got (PERF-NOTES: 0.97× of uWS's C++ `app.publish`; one send per message is 0.085×). A
- * session with any {@link SessionMode} bit set takes `#deliver` instead, off the fast path.
+ * Lifecycle in three steps, none with side effects before the last: `new Hub(options)` stores the
+ * options; {@link attach} builds the parts around the NATS interest listener and feed history;
+ * {@link start} starts the one timer (rated updates, slow sockets, heartbeats), {@link stop} stops it.
  */
 export class Hub {
   readonly stats = new HubStats();
-  readonly table: SubscriptionTable<Session, EncodedEvent>;
-  readonly #sessions = new Set<Session>();
-  readonly #queued: Session[] = [];
-  #flushScheduled = false;
-  readonly #flushAll = (): void => this.#flushQueued();
-  readonly #writer: OutboxWriter;
-  /** Topics whose cached last value may still be a slab view (see #detachCachedViews). */
-  readonly #cachedViews = new Set<Topic>();
-  #publishesSinceSweep = 0;
-  readonly #delivery: Delivery;
-  readonly #snapshots: Snapshots;
-  #nextHeartbeatMs: number;
-  readonly #ticker: NodeJS.Timeout;
+  #parts: Parts | undefined;
+  #ticker: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: HubOptions,
-    interest: InterestListener,
-    history: HistorySource | undefined = undefined,
     /** Monotonic clock in ms; tests pass their own and call {@link tick}. */
     private readonly now: () => number = () => performance.now(),
-  ) {
-    this.table = new SubscriptionTable<Session, EncodedEvent>(interest, options.maxTopicsPerConnection);
-    const outlet = {
-      queue: (session: Session): void => this.#queue(session),
-      flushNow: (session: Session): void => this.#flushNow(session),
-      overflowed: (session: Session): void => this.#snapshots.overflowed(session),
-      control: (session: Session, message: ControlMessage): void => this.#control(session, message),
-    };
-    this.#delivery = new Delivery(options, this.stats, this.table, now, outlet);
-    this.#snapshots = new Snapshots(
-      this.table,
-      history,
-      options.historyTimeoutMs,
-      this.stats,
-      this.#delivery,
-      outlet,
+  ) {}
+
+  /** Second wiring phase: builds the parts around `links`. Once, before {@link start} and any connection. */
+  attach(links: HubLinks): void {
+    if (this.#parts !== undefined) throw new HubWiringError("hub attached twice");
+    const { options, stats, now } = this;
+    const table = new SubscriptionTable<Session, EncodedEvent>(
+      links.interest,
+      options.maxTopicsPerConnection,
     );
-    this.#writer = new OutboxWriter(this.stats, options.slowSoftBytes, (session) =>
-      this.#delivery.becameSlow(session),
-    );
-    this.#nextHeartbeatMs = now() + options.heartbeatMs;
-    // One timer for rated updates, slow sockets and heartbeats; unref'd so it never keeps a process up.
+    const conflation = new Conflation(options, stats, now);
+    const outboxes = new Outboxes(stats, options.slowSoftBytes, conflation);
+    const lastValues = new LastValues();
+    const snapshots = new Snapshots(options.historyTimeoutMs, {
+      table,
+      stats,
+      outboxes,
+      lastValues,
+      history: links.history,
+    });
+    const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
+    const fanout = new Fanout(options.controlBurst, {
+      table,
+      stats,
+      now,
+      outboxes,
+      lastValues,
+      delivery,
+      snapshots,
+    });
+    const control = new ControlPlane(options, { table, stats, now, outboxes, delivery, snapshots });
+    const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, now());
+    this.#parts = { table, fanout, control, delivery, conflation, heartbeats };
+  }
+
+  /** Starts the hub's timer (every {@link TICK_MS} ms, unref'd so it never keeps a process up). */
+  start(): void {
+    this.#wired();
+    if (this.#ticker !== undefined) return;
     this.#ticker = setInterval(() => this.tick(this.now()), TICK_MS).unref();
   }
 
+  /** Stops the hub's timer; connections stay (see {@link closeAll}). */
+  stop(): void {
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
+  }
+
+  /** The subscription table (patterns, topics, subscriber counts). */
+  get table(): SubscriptionTable<Session, EncodedEvent> {
+    return this.#wired().table;
+  }
+
+  /** Open connections (0 before {@link attach}). */
   get connectionCount(): number {
-    return this.#sessions.size;
+    return this.#parts?.fanout.sessions.size ?? 0;
   }
 
   /** Connections currently conflated (over the soft watermark). */
   get slowConnectionCount(): number {
-    return this.#delivery.slow.size;
+    return this.#parts?.conflation.slow.size ?? 0;
   }
 
   /** Bytes accepted for sending but not yet written to the kernel, over all connections (for /metrics). */
   bufferedBytes(): number {
-    let total = 0;
-    for (const session of this.#sessions) if (!session.closed) total += session.sink.bufferedBytes();
-    return total;
-  }
-
-  /** Stops the hub's timer (rated updates, slow-socket checks, heartbeats). */
-  dispose(): void {
-    clearInterval(this.#ticker);
+    return this.#parts?.fanout.bufferedBytes() ?? 0;
   }
 
   /** Registers a new connection. */
   open(sink: FrameSink, encoding: Encoding): Session {
-    const session = new Session(encoding, sink, this.options.controlBurst, this.now());
-    if (this.#delivery.capIntervalMs > 0) session.mode |= SessionMode.RATED;
-    this.#sessions.add(session);
-    this.stats.connectionsOpened++;
-    return session;
+    return this.#wired().fanout.open(sink, encoding);
   }
 
   /** The connection is gone (any cause); its subscriptions are released. */
   closed(session: Session, code: number): void {
-    if (session.closed) return;
-    session.closed = true;
-    session.outbox.length = 0;
-    session.controlQueued = 0;
-    session.pending = session.held = session.rates = null;
-    this.#delivery.slow.delete(session);
-    this.#sessions.delete(session);
-    this.table.removeAll(session);
-    this.stats.countClose(closeReasonOf(code));
+    this.#wired().fanout.closed(session, code);
   }
 
   /** Concrete topic entry for ingest: sequence counter plus subscribers. */
   topic(name: string): Topic {
-    return this.table.topic(name);
+    return this.#wired().table.topic(name);
   }
 
   /**
-   * Queues one encoded update for every subscriber of its topic, and keeps it as the topic's last value
-   * for the snapshots of later subscribes (also when nobody subscribes right now).
+   * Queues one encoded update for every subscriber of its topic and keeps it as the topic's last value
+   * (see {@link Fanout.publish}).
    */
   publish(topic: Topic, event: EncodedEvent): void {
-    topic.last = event;
-    this.#cachedViews.add(topic);
-    if (++this.#publishesSinceSweep >= SWEEP_EVERY_PUBLISHES) this.#detachCachedViews();
-    const subscribers = topic.list;
-    if (subscribers.length === 0) {
-      this.stats.eventsUnrouted++;
-      return;
-    }
-    this.stats.eventsRouted++;
-    for (let i = 0; i < subscribers.length; i++) {
-      const session = subscribers[i] as Session;
-      if (session.mode !== 0) {
-        this.#delivery.deliver(session, topic, event);
-        continue;
-      }
-      session.outbox.push(session.isBinary ? event.msgpack : event.json);
-      if (!session.queued) this.#queue(session);
-    }
+    this.#wired().fanout.publish(topic, event);
+  }
+
+  /** Handles one client frame: rate limit, decode, dispatch, reply. Never throws on input. */
+  receive(session: Session, data: ArrayBuffer, isBinary: boolean): void {
+    this.#wired().control.receive(session, data, isBinary);
   }
 
   /**
@@ -174,190 +171,27 @@ export class Hub {
    * back at or under the soft watermark gets its pending latest values now.
    */
   drained(session: Session): void {
-    this.#delivery.drained(session);
-  }
-
-  /**
-   * The hub's clock tick (every {@link TICK_MS} ms): rated updates that are due, slow sockets (release
-   * when drained, close past the limits), heartbeats.
-   */
-  tick(nowMs: number): void {
-    this.#delivery.tick(nowMs);
-    if (this.options.heartbeatMs > 0 && nowMs >= this.#nextHeartbeatMs) {
-      this.#nextHeartbeatMs = nowMs + this.options.heartbeatMs;
-      this.#heartbeat();
-    }
-  }
-
-  /**
-   * Gives every cached last value that is still a view of the ingest encoder's 256 KiB slab its own
-   * exact-size bytes. Without this a topic that goes quiet would keep a whole slab alive; copying at
-   * encode time instead doubled the encode cost (~550 → ~1,100 ns, measured 2026-11-24), while this
-   * copies at most one event per topic per sweep and bounds the retained slabs to about two.
-   */
-  #detachCachedViews(): void {
-    this.#publishesSinceSweep = 0;
-    for (const topic of this.#cachedViews) {
-      const last = topic.last;
-      if (last?.isView === true) topic.last = last.detached();
-    }
-    this.#cachedViews.clear();
-  }
-
-  /** Handles one client frame: decode, rate limit, dispatch, reply. Never throws on input. */
-  receive(session: Session, data: ArrayBuffer, isBinary: boolean): void {
-    if (session.closed) return;
-    this.stats.controlMessages++;
-    if (!this.#admit(session, this.now())) {
-      if (session.rejectedInARow > this.options.controlBurst) {
-        // Counted as a close (reason rate_limited), not as one more error reply.
-        this.#flushNow(session);
-        session.sink.close(CloseCode.RATE_LIMITED, "rate limited: too many control messages");
-        return;
-      }
-      // Decoded only to echo the id of the refused request.
-      const decoded = decodeClientFrame(data, isBinary);
-      const id = decoded.ok ? requestIdOf(decoded.value) : null;
-      this.#error(
-        session,
-        id,
-        ErrorCode.RATE_LIMITED,
-        `rate limited: at most ${this.options.controlRatePerSec} control messages per second`,
-      );
-      return;
-    }
-    const decoded = decodeClientFrame(data, isBinary);
-    if (!decoded.ok) {
-      this.#error(session, null, ErrorCode.BAD_REQUEST, decoded.msg);
-      return;
-    }
-    const parsed = parseRequest(decoded.value);
-    if (!parsed.ok) {
-      this.#error(session, parsed.id, parsed.code, parsed.msg);
-      return;
-    }
-    this.#dispatch(session, parsed.request);
+    this.#wired().delivery.drained(session);
   }
 
   /** Writes pending frames and closes every connection with `code` (shutdown, drain). */
   closeAll(code: number, reason: string): void {
-    this.#flushQueued();
-    for (const session of [...this.#sessions]) session.sink.close(code, reason);
+    this.#parts?.fanout.closeAll(code, reason);
   }
 
-  #dispatch(session: Session, request: Request): void {
-    switch (request.method) {
-      case "subscribe":
-        this.#subscribe(session, request);
-        return;
-      case "unsubscribe": {
-        const result = this.table.remove(session, request.topics);
-        for (const e of result.errors) this.stats.countClientError(e.code);
-        if (result.removed.length > 0) this.#delivery.unsubscribed(session, result.removed);
-        this.#control(session, {
-          id: request.id,
-          result: { unsubscribed: result.removed, errors: result.errors },
-        });
-        return;
-      }
-      case "list":
-        this.#control(session, { id: request.id, result: { topics: this.table.patternsOf(session) } });
-        return;
-      case "ping":
-        this.#control(session, { id: request.id, result: { ts: nowMicros() } });
-        return;
-    }
+  /**
+   * The hub's clock tick (every {@link TICK_MS} ms once started; hub clock, ms): rated updates that are
+   * due, slow sockets (release when drained, close past the limits), heartbeats.
+   */
+  tick(nowMs: number): void {
+    const parts = this.#wired();
+    parts.delivery.tick(nowMs);
+    parts.heartbeats.tick(nowMs);
   }
 
-  /** Reply, then (unless `snapshot` is false) the snapshot sequence ({@link Snapshots}), then live. */
-  #subscribe(session: Session, request: Request & { method: "subscribe" }): void {
-    const result = this.table.add(session, request.topics);
-    if (!result.ok) {
-      this.#error(session, request.id, result.code, result.msg);
-      return;
-    }
-    for (const e of result.errors) this.stats.countClientError(e.code);
-    const policy = this.#delivery.policyOf(request.maxHz, request.onSlow);
-    if (result.added.length > 0) this.#delivery.setPolicies(session, result.added, policy);
-    const reply: Record<string, unknown> = { subscribed: result.added, errors: result.errors };
-    if (policy !== undefined && policy.hz > 0) reply["maxHz"] = policy.hz;
-    this.#control(session, { id: request.id, result: reply });
-    // Publish never runs inside this call, so anything published later is queued after the snapshot.
-    if (request.snapshot) this.#snapshots.send(session, request.id, result.added, result.entered);
-  }
-
-  /** Every connection gets its counters; queued outboxes are written first so `sent` is exact. */
-  #heartbeat(): void {
-    this.#flushQueued();
-    const ts = nowMicros();
-    for (const session of this.#sessions) {
-      if (session.closed || (session.mode & SessionMode.HOLDING) !== 0) continue;
-      this.#control(session, {
-        e: "heartbeat",
-        ts,
-        sent: session.eventsSent,
-        conflated: session.eventsConflated,
-        dropped: session.eventsDropped,
-      });
-    }
-    this.stats.heartbeats++;
-  }
-
-  #admit(session: Session, nowMs: number): boolean {
-    const { controlRatePerSec, controlBurst } = this.options;
-    session.tokens = Math.min(
-      controlBurst,
-      session.tokens + ((nowMs - session.refilledAtMs) * controlRatePerSec) / 1000,
-    );
-    session.refilledAtMs = nowMs;
-    if (session.tokens >= 1) {
-      session.tokens -= 1;
-      session.rejectedInARow = 0;
-      return true;
-    }
-    session.rejectedInARow++;
-    return false;
-  }
-
-  #error(session: Session, id: RequestId | null, code: number, msg: string): void {
-    this.stats.countClientError(code);
-    this.#control(session, { id, error: { code, msg } });
-  }
-
-  #control(session: Session, message: ControlMessage): void {
-    const frame = new ControlFrame(encodeControl(message, session.encoding));
-    if ((session.mode & SessionMode.HOLDING) !== 0) {
-      (session.held as Held[]).push(frame);
-      return;
-    }
-    session.outbox.push(frame);
-    session.controlQueued++;
-    if (!session.queued) this.#queue(session);
-  }
-
-  #queue(session: Session): void {
-    session.queued = true;
-    this.#queued.push(session);
-    if (!this.#flushScheduled) {
-      this.#flushScheduled = true;
-      setImmediate(this.#flushAll);
-    }
-  }
-
-  #flushNow(session: Session): void {
-    if (session.outbox.length === 0) return;
-    this.#writer.flush(session);
-  }
-
-  #flushQueued(): void {
-    this.#flushScheduled = false;
-    const queued = this.#queued;
-    for (let i = 0; i < queued.length; i++) {
-      const session = queued[i] as Session;
-      session.queued = false;
-      if (session.closed || session.outbox.length === 0) continue;
-      this.#writer.flush(session);
-    }
-    queued.length = 0;
+  #wired(): Parts {
+    const parts = this.#parts;
+    if (parts === undefined) throw new HubWiringError("hub used before attach()");
+    return parts;
   }
 }

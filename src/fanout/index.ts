@@ -1,4 +1,11 @@
-export { Hub, type HistorySource, type HubOptions, type Topic } from "./hub.ts";
+export {
+  Hub,
+  HubWiringError,
+  type HistorySource,
+  type HubLinks,
+  type HubOptions,
+  type Topic,
+} from "./hub.ts";
 export { BatchWriter, MAX_BATCH_BYTES, type BatchResult } from "./batch-writer.ts";
 export { EncodedEvent } from "./encoded-event.ts";
 export { Session } from "./session.ts";

@@ -3,8 +3,13 @@ import { ControlFrame, type Session } from "./session.ts";
 import { SendResult } from "./sink.ts";
 import type { HubStats } from "./stats.ts";
 
+/** Told when a write left a socket over the soft watermark (the conflation policy). */
+export interface SlowListener {
+  becameSlow(session: Session): void;
+}
+
 /**
- * Writes a session's outbox inside one `cork`: runs of data events as array frames
+ * Writes a session's outbox inside one `cork` (the drain side of {@link Outboxes}, which alone calls it): runs of data events as array frames
  * ({@link BatchWriter}), control frames alone and in order. After the write, a socket over the soft
  * watermark is reported, so the hub conflates what comes next instead of buffering it: the overshoot
  * past the watermark is at most one turn's events.
@@ -18,14 +23,14 @@ export class OutboxWriter {
   constructor(
     private readonly stats: HubStats,
     private readonly softBytes: number,
-    private readonly onSlow: (session: Session) => void,
+    private readonly slow: SlowListener,
   ) {}
 
   flush(session: Session): void {
     this.#session = session;
     session.sink.cork(this.#write);
     this.#session = undefined;
-    if (!session.closed && session.sink.bufferedBytes() > this.softBytes) this.onSlow(session);
+    if (!session.closed && session.sink.bufferedBytes() > this.softBytes) this.slow.becameSlow(session);
   }
 
   #writeOutbox(): void {

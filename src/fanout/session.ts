@@ -95,9 +95,14 @@ export class SnapshotWait {
   ) {}
 }
 
-/** Per-connection state of the fan-out, created when the socket opens. Counters are plain numbers. */
+/**
+ * Per-connection state of the fan-out, created when the socket opens. Counters are plain numbers; fields
+ * stay flat on the session (one hidden class, no indirection on the publish loop), and each group says
+ * which part alone writes it.
+ */
 export class Session {
-  /** Frames queued this event-loop turn, written in one corked batch by the hub. */
+  // Written only by Outboxes (enqueueEvent / enqueueControl) and emptied by its OutboxWriter.
+  /** Frames queued this event-loop turn, written in one corked batch. */
   readonly outbox: OutboxFrame[] = [];
   queued = false;
   /** Control frames in `outbox` (0 lets the flush skip looking for them). */
@@ -111,13 +116,15 @@ export class Session {
   eventsConflated = 0;
   /** Updates this socket lost without a CONFLATED event standing for them (WebSocket layer refusals). */
   eventsDropped = 0;
-  /** Control-message token bucket. */
+  // ControlPlane's admission (token bucket).
+  /** Control-message tokens left. */
   tokens: number;
   refilledAtMs: number;
   /** Control messages refused in a row for rate; past the burst the connection is closed. */
   rejectedInARow = 0;
 
   // Created on first need, so an idle connection stays small (bench/idle-memory.ts).
+  // Delivery's rate limiting (maxHz):
   /** Subscription options other than the defaults, by pattern (maxHz, onSlow). */
   policies: Map<string, SubscriptionPolicy> | null = null;
   /** Bumped when `policies` changes; rate states recompute their interval when theirs is older. */
@@ -125,11 +132,13 @@ export class Session {
   /** Per-topic rate state of rated sessions, created on a topic's first update. */
   rates: Map<Topic, RateState> | null = null;
 
+  // Conflation's (slow consumers):
   /** While conflating: the latest update per topic, in first-merged order. */
   pending: Map<Topic, PendingUpdate> | null = null;
   /** When the socket went over the soft watermark (ms, hub clock); meaningful while conflating. */
   slowSinceMs = 0;
 
+  // Snapshots' (holding behind feed history):
   /** While holding: frames and later snapshot waits, in the order they were produced. */
   held: Held[] | null = null;
   /** The snapshot wait that holds the session, if any. */
@@ -148,4 +157,10 @@ export class Session {
     this.refilledAtMs = nowMs;
     this.isBinary = encoding === "msgpack";
   }
+}
+
+/** The bytes of `event` for this session; standing for `n` > 1 updates, its CONFLATED variant. */
+export function frameOf(session: Session, event: EncodedEvent, n = 1): Uint8Array | string {
+  if (n > 1) return event.conflated(n, session.isBinary);
+  return session.isBinary ? event.msgpack : event.json;
 }

@@ -13,13 +13,16 @@ export interface FrameSink {
   close(code: number, reason: string): void;
 }
 
-/** Result of {@link FrameSink.send}; the values are uWebSockets.js's. */
+/**
+ * Result of {@link FrameSink.send}, with uWebSockets.js 20.30's values and meaning (`WebSocket.send`
+ * returns them as they are; test/send-result.test.ts checks them against the real binding).
+ */
 export const SendResult = {
-  /** Written, or buffered below the limit. */
-  SENT: 0,
-  /** Buffered; the socket is now over its drain threshold. */
-  BACKPRESSURE: 1,
-  /** Not sent: the socket's backpressure limit was exceeded. */
+  /** Backpressure: accepted and buffered; the socket has unsent bytes that will drain over time. */
+  BACKPRESSURE: 0,
+  /** Sent: written to the kernel (nothing left buffered). */
+  SENT: 1,
+  /** Dropped: not sent, the socket was over its `maxBackpressure` limit. */
   DROPPED: 2,
 } as const;
 export type SendResult = (typeof SendResult)[keyof typeof SendResult];

@@ -1,17 +1,28 @@
-import { nowMicros, type ControlMessage, type MarketEvent, type RequestId } from "../protocol/index.ts";
+import {
+  encodeControl,
+  nowMicros,
+  type ControlMessage,
+  type MarketEvent,
+  type RequestId,
+} from "../protocol/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
-import type { Delivery, Outlet } from "./delivery.ts";
-import { EncodedEvent } from "./encoded-event.ts";
+import type { EncodedEvent } from "./encoded-event.ts";
+import type { LastValues } from "./last-values.ts";
+import type { Outboxes } from "./outboxes.ts";
 import {
   ControlFrame,
   SessionMode,
   SnapshotWait,
+  frameOf,
   type Held,
   type HeldEvent,
   type Session,
   type Topic,
 } from "./session.ts";
 import type { HubStats } from "./stats.ts";
+
+/** Frames a session may hold while its snapshot waits for history; past it the wait ends at once. */
+export const MAX_HELD_FRAMES = 8192;
 
 /**
  * Where snapshots of topics the gateway has not seen come from: the feed history (JetStream's last
@@ -29,9 +40,14 @@ export interface HistorySource {
   ): Promise<readonly MarketEvent[]>;
 }
 
-/** What snapshots need from the hub besides delivery: control frames in the session's order. */
-export interface ControlOutlet extends Outlet {
-  control(session: Session, message: ControlMessage): void;
+/** What snapshots work with: each a typed part built before it (no closures, no late assignment). */
+export interface SnapshotParts {
+  readonly table: SubscriptionTable<Session, EncodedEvent>;
+  readonly stats: HubStats;
+  readonly outboxes: Outboxes;
+  readonly lastValues: LastValues;
+  /** Feed history; undefined = none (snapshots come from the gateway's cache only). */
+  readonly history: HistorySource | undefined;
 }
 
 /**
@@ -39,16 +55,52 @@ export interface ControlOutlet extends Outlet {
  * `snapshot_end` (with `missing`), then live. Values from the gateway's cache go out at once. When
  * some topics may only be in the feed history, the session's later frames (live events, replies) are
  * held until history answers, bounded by `historyTimeoutMs` and MAX_HELD_FRAMES, then released in order.
+ * Owns the HOLDING mode bit and the session's `held` and `waiting`: while a session holds, its control
+ * frames ({@link control}) and data events ({@link holdEvent}) queue here instead of in the outbox.
  */
 export class Snapshots {
+  readonly #table: SubscriptionTable<Session, EncodedEvent>;
+  readonly #stats: HubStats;
+  readonly #outboxes: Outboxes;
+  readonly #lastValues: LastValues;
+  readonly #history: HistorySource | undefined;
+
   constructor(
-    private readonly table: SubscriptionTable<Session, EncodedEvent>,
-    private readonly history: HistorySource | undefined,
+    /** Longest wait for feed history, ms, before a snapshot completes without it. */
     private readonly historyTimeoutMs: number,
-    private readonly stats: HubStats,
-    private readonly delivery: Delivery,
-    private readonly outlet: ControlOutlet,
-  ) {}
+    parts: SnapshotParts,
+  ) {
+    this.#table = parts.table;
+    this.#stats = parts.stats;
+    this.#outboxes = parts.outboxes;
+    this.#lastValues = parts.lastValues;
+    this.#history = parts.history;
+  }
+
+  /**
+   * Queues a control reply or control event in the session's order: held while a snapshot of an
+   * earlier subscribe waits for history, else into the outbox.
+   */
+  control(session: Session, message: ControlMessage): void {
+    const frame = new ControlFrame(encodeControl(message, session.encoding));
+    if ((session.mode & SessionMode.HOLDING) !== 0) {
+      (session.held as Held[]).push(frame);
+      return;
+    }
+    this.#outboxes.enqueueControl(session, frame);
+  }
+
+  /** Holds one data event of a holding session; past MAX_HELD_FRAMES its waits end at once. */
+  holdEvent(session: Session, topic: Topic, frame: Uint8Array | string): void {
+    const held = session.held as Held[];
+    held.push({ topic, frame });
+    if (held.length > MAX_HELD_FRAMES) this.#overflowed(session);
+  }
+
+  /** The session is closed: what it held goes. */
+  forget(session: Session): void {
+    session.held = null;
+  }
 
   /** Runs after the subscribe reply was queued; `added` are the request's patterns, `entered` its new topics. */
   send(session: Session, id: RequestId, added: readonly string[], entered: readonly Topic[]): void {
@@ -57,24 +109,37 @@ export class Snapshots {
     for (const topic of entered) {
       const last = topic.last;
       if (last === undefined) continue;
-      this.delivery.emitSnapshot(session, topic, last.snapshot);
+      this.#emitSnapshot(session, topic, last.snapshot);
       wait.sent.add(topic);
     }
     const askHistory =
-      this.history === undefined
+      this.#history === undefined
         ? []
-        : added.filter((p) => !concrete.includes(p) || this.table.find(p)?.last === undefined);
+        : added.filter((p) => !concrete.includes(p) || this.#table.find(p)?.last === undefined);
     if (askHistory.length === 0) {
-      this.outlet.control(session, this.#snapshotEnd(wait, undefined));
+      this.control(session, this.#snapshotEnd(wait, undefined));
       return;
     }
     this.#hold(session, wait);
     void this.#askHistory(session, wait, askHistory);
   }
 
+  /**
+   * A snapshot event: held behind a snapshot wait, else straight into the outbox even while conflating,
+   * so that it arrives before its `snapshot_end` (a control frame). The topic was not subscribed before
+   * the request, so no older value of it is pending.
+   */
+  #emitSnapshot(session: Session, topic: Topic, event: EncodedEvent): void {
+    if ((session.mode & SessionMode.HOLDING) !== 0) {
+      this.holdEvent(session, topic, frameOf(session, event));
+      return;
+    }
+    this.#outboxes.enqueueEvent(session, frameOf(session, event));
+  }
+
   /** Ends every wait of a session that holds too many frames; their history answers are ignored. */
-  overflowed(session: Session): void {
-    this.stats.historyOverflows++;
+  #overflowed(session: Session): void {
+    this.#stats.historyOverflows++;
     if (session.waiting !== undefined) session.waiting.done = true;
     for (const item of session.held ?? []) if (item instanceof SnapshotWait) item.done = true;
     this.#advance(session);
@@ -92,9 +157,9 @@ export class Snapshots {
   }
 
   async #askHistory(session: Session, wait: SnapshotWait, patterns: readonly string[]): Promise<void> {
-    const history = this.history as HistorySource;
-    const wanted = (name: string): boolean => this.table.find(name)?.last === undefined;
-    this.stats.historyLookups++;
+    const history = this.#history as HistorySource;
+    const wanted = (name: string): boolean => this.#table.find(name)?.last === undefined;
+    this.#stats.historyLookups++;
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), this.historyTimeoutMs);
@@ -104,7 +169,7 @@ export class Snapshots {
       timeout,
     ]);
     clearTimeout(timer);
-    if (answers === undefined) this.stats.historyTimeouts++;
+    if (answers === undefined) this.#stats.historyTimeouts++;
     if (wait.done || session.closed) return;
     wait.values = answers?.flat() ?? [];
     wait.done = true;
@@ -130,14 +195,9 @@ export class Snapshots {
       this.#complete(session, wait, live);
       for (let i = 0; i < next; i++) {
         const item = held[i] as HeldEvent | ControlFrame;
-        if (item instanceof ControlFrame) {
-          session.outbox.push(item);
-          session.controlQueued++;
-        } else {
-          session.outbox.push(item.frame);
-        }
+        if (item instanceof ControlFrame) this.#outboxes.enqueueControl(session, item);
+        else this.#outboxes.enqueueEvent(session, item.frame);
       }
-      if (!session.queued && session.outbox.length > 0) this.outlet.queue(session);
       const rest = held[next];
       if (rest instanceof SnapshotWait) {
         session.mode |= SessionMode.HOLDING;
@@ -158,23 +218,20 @@ export class Snapshots {
   #complete(session: Session, wait: SnapshotWait, live: ReadonlySet<Topic>): void {
     const ts = nowMicros();
     for (const value of wait.values) {
-      const topic = this.table.topic(value.t);
-      if (topic.last === undefined) {
-        topic.last = EncodedEvent.standalone({ ...value, q: topic.seq, ts });
-        this.stats.historyValues++;
-      }
-      const last = topic.last;
+      const topic = this.#table.topic(value.t);
+      if (this.#lastValues.seed(topic, value, ts)) this.#stats.historyValues++;
+      const last = topic.last as EncodedEvent;
       if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) continue;
-      this.delivery.emitSnapshot(session, topic, last.snapshot);
+      this.#emitSnapshot(session, topic, last.snapshot);
       wait.sent.add(topic);
     }
-    this.outlet.control(session, this.#snapshotEnd(wait, live));
+    this.control(session, this.#snapshotEnd(wait, live));
   }
 
   /** snapshot_end, listing the concrete topics of the subscribe that have no value yet. */
   #snapshotEnd(wait: SnapshotWait, live: ReadonlySet<Topic> | undefined): ControlMessage {
     const missing = wait.concrete.filter((pattern) => {
-      const topic = this.table.find(pattern);
+      const topic = this.#table.find(pattern);
       return topic === undefined || (topic.last === undefined && live?.has(topic) !== true);
     });
     return missing.length > 0

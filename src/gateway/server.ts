@@ -70,6 +70,7 @@ class Connection implements FrameSink {
   open = true;
   constructor(readonly encoding: Encoding) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
+    // uWS returns 1 sent, 0 backpressure, 2 dropped: SendResult's values (test/send-result.test.ts).
     return (this.ws as WebSocket<UserData>).send(frame, isBinary, false) as SendResult;
   }
   cork(fn: () => void): void {

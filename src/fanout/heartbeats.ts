@@ -1,0 +1,52 @@
+import { encodeControl, nowMicros } from "../protocol/index.ts";
+import type { Outboxes } from "./outboxes.ts";
+import { ControlFrame, SessionMode, type Session } from "./session.ts";
+import type { HubStats } from "./stats.ts";
+
+/**
+ * Heartbeats: every `periodMs`, every connection, busy or idle, gets a `heartbeat` control event with
+ * its sent, conflated and dropped counters, so a client can tell a quiet market from a dead link.
+ * Driven by the hub's tick.
+ */
+export class Heartbeats {
+  #nextMs: number;
+
+  constructor(
+    /** Heartbeat period, ms; 0 = no heartbeats. */
+    private readonly periodMs: number,
+    private readonly sessions: ReadonlySet<Session>,
+    private readonly outboxes: Outboxes,
+    private readonly stats: HubStats,
+    nowMs: number,
+  ) {
+    this.#nextMs = nowMs + periodMs;
+  }
+
+  /** Sends a round when one is due at `nowMs` (hub clock, ms). */
+  tick(nowMs: number): void {
+    if (this.periodMs <= 0 || nowMs < this.#nextMs) return;
+    this.#nextMs = nowMs + this.periodMs;
+    this.#send();
+  }
+
+  /**
+   * Every connection gets its counters; queued outboxes are written first so `sent` is exact. A session
+   * holding behind a snapshot wait is skipped (its counters would overtake the frames it holds).
+   */
+  #send(): void {
+    this.outboxes.flushQueued();
+    const ts = nowMicros();
+    for (const session of this.sessions) {
+      if (session.closed || (session.mode & SessionMode.HOLDING) !== 0) continue;
+      const message = {
+        e: "heartbeat",
+        ts,
+        sent: session.eventsSent,
+        conflated: session.eventsConflated,
+        dropped: session.eventsDropped,
+      } as const;
+      this.outboxes.enqueueControl(session, new ControlFrame(encodeControl(message, session.encoding)));
+    }
+    this.stats.heartbeats++;
+  }
+}

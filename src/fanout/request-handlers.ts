@@ -1,0 +1,81 @@
+import { nowMicros, type ControlMessage, type Request, type RequestId } from "../protocol/index.ts";
+import type { SubscriptionTable } from "../subscriptions/index.ts";
+import type { Delivery } from "./delivery.ts";
+import type { EncodedEvent } from "./encoded-event.ts";
+import type { Session } from "./session.ts";
+import type { Snapshots } from "./snapshots.ts";
+import type { HubStats } from "./stats.ts";
+
+/** What a request handler may use: the parts, and the session's reply path. */
+export interface RequestContext {
+  readonly table: SubscriptionTable<Session, EncodedEvent>;
+  readonly stats: HubStats;
+  readonly delivery: Delivery;
+  readonly snapshots: Snapshots;
+  /** Queues a reply in the session's order (held behind a pending snapshot, as every control frame). */
+  reply(session: Session, message: ControlMessage): void;
+  /** Counts a client error and replies with it. */
+  error(session: Session, id: RequestId | null, code: number, msg: string): void;
+}
+
+/** The request of one method, as {@link parseRequest} returns it. */
+export type RequestOf<M extends Request["method"]> = Extract<Request, { readonly method: M }>;
+
+/** Handles one parsed request of a method for a session. Never throws on input. */
+export type RequestHandler<M extends Request["method"]> = (
+  context: RequestContext,
+  session: Session,
+  request: RequestOf<M>,
+) => void;
+
+/** Reply, then (unless `snapshot` is false) the snapshot sequence ({@link Snapshots}), then live. */
+function subscribe(context: RequestContext, session: Session, request: RequestOf<"subscribe">): void {
+  const { table, stats, delivery } = context;
+  const result = table.add(session, request.topics);
+  if (!result.ok) {
+    context.error(session, request.id, result.code, result.msg);
+    return;
+  }
+  for (const e of result.errors) stats.countClientError(e.code);
+  const policy = delivery.policyOf(request.maxHz, request.onSlow);
+  if (result.added.length > 0) delivery.setPolicies(session, result.added, policy);
+  const reply: Record<string, unknown> = { subscribed: result.added, errors: result.errors };
+  if (policy !== undefined && policy.hz > 0) reply["maxHz"] = policy.hz;
+  context.reply(session, { id: request.id, result: reply });
+  // Publish never runs inside this call, so anything published later is queued after the snapshot.
+  if (request.snapshot) context.snapshots.send(session, request.id, result.added, result.entered);
+}
+
+function unsubscribe(context: RequestContext, session: Session, request: RequestOf<"unsubscribe">): void {
+  const result = context.table.remove(session, request.topics);
+  for (const e of result.errors) context.stats.countClientError(e.code);
+  if (result.removed.length > 0) context.delivery.unsubscribed(session, result.removed);
+  context.reply(session, { id: request.id, result: { unsubscribed: result.removed, errors: result.errors } });
+}
+
+function list(context: RequestContext, session: Session, request: RequestOf<"list">): void {
+  context.reply(session, { id: request.id, result: { topics: context.table.patternsOf(session) } });
+}
+
+function ping(context: RequestContext, session: Session, request: RequestOf<"ping">): void {
+  context.reply(session, { id: request.id, result: { ts: nowMicros() } });
+}
+
+/**
+ * The control plane's request handlers, one per method of protocol v1 (centrifuge's `OnSubscribe`,
+ * socket.io's `namespace.use`). A new method (`auth`) is one entry here plus its parse rule in
+ * protocol/request.ts; the type makes a missing entry a compile error.
+ */
+export const REQUEST_HANDLERS: { readonly [M in Request["method"]]: RequestHandler<M> } = {
+  subscribe,
+  unsubscribe,
+  list,
+  ping,
+};
+
+/** Runs the handler of `request.method`. */
+export function handleRequest(context: RequestContext, session: Session, request: Request): void {
+  // Indexed by the request's own method, so the handler's request type is this request's.
+  const handler = REQUEST_HANDLERS[request.method] as RequestHandler<Request["method"]>;
+  handler(context, session, request);
+}
