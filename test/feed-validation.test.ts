@@ -11,7 +11,7 @@ describe("garbage and wrong-typed feed payloads never reach a client and are cou
   let stack: Stack;
   let client: TestClient;
   before(async () => {
-    stack = await startStack({ maxFeedPayloadBytes: 1024 });
+    stack = await startStack({ nats: { maxFeedPayloadBytes: 1024 } });
     client = await TestClient.connect(stack.wsUrl);
     await stack.subscribe(client, ["xnas.>", "binance.*.trade"]);
   });

@@ -97,7 +97,7 @@ export interface FakeClock {
 
 const hubs: Hub[] = [];
 after(() => {
-  for (const hub of hubs) hub.dispose();
+  for (const hub of hubs) hub.stop();
 });
 
 export function setup(
@@ -106,7 +106,9 @@ export function setup(
 ): { hub: Hub; listener: RecordingListener; clock: FakeClock } {
   const listener = new RecordingListener();
   const clock: FakeClock = { nowMs: 1000 };
-  const hub = new Hub({ ...OPTIONS, ...options }, listener, history, () => clock.nowMs);
+  const hub = new Hub({ ...OPTIONS, ...options }, () => clock.nowMs);
+  hub.attach({ interest: listener, history });
+  hub.start();
   hubs.push(hub);
   return { hub, listener, clock };
 }

@@ -61,39 +61,71 @@ export class Hub {
   readonly #cachedViews = new Set<Topic>();
   #publishesSinceSweep = 0;
   readonly #delivery: Delivery;
-  readonly #snapshots: Snapshots;
+  // Set by attach() (second wiring phase). TEMPORARY adapter to the CONTRACT.md Hub API on the
+  // composition branch: the fan-out split (helper A) replaces this file at merge.
+  #snapshots: Snapshots;
+  #interest: InterestListener | undefined;
   #nextHeartbeatMs: number;
-  readonly #ticker: NodeJS.Timeout;
+  #ticker: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly options: HubOptions,
-    interest: InterestListener,
-    history: HistorySource | undefined = undefined,
     /** Monotonic clock in ms; tests pass their own and call {@link tick}. */
     private readonly now: () => number = () => performance.now(),
   ) {
-    this.table = new SubscriptionTable<Session, EncodedEvent>(interest, options.maxTopicsPerConnection);
+    this.table = new SubscriptionTable<Session, EncodedEvent>(
+      {
+        patternActive: (pattern, tokens) => this.#interest?.patternActive(pattern, tokens),
+        patternIdle: (pattern) => this.#interest?.patternIdle(pattern),
+      },
+      options.maxTopicsPerConnection,
+    );
     const outlet = {
       queue: (session: Session): void => this.#queue(session),
       flushNow: (session: Session): void => this.#flushNow(session),
       overflowed: (session: Session): void => this.#snapshots.overflowed(session),
       control: (session: Session, message: ControlMessage): void => this.#control(session, message),
     };
+    this.#outlet = outlet;
     this.#delivery = new Delivery(options, this.stats, this.table, now, outlet);
-    this.#snapshots = new Snapshots(
-      this.table,
-      history,
-      options.historyTimeoutMs,
-      this.stats,
-      this.#delivery,
-      outlet,
-    );
     this.#writer = new OutboxWriter(this.stats, options.slowSoftBytes, (session) =>
       this.#delivery.becameSlow(session),
     );
+    this.#snapshots = this.#snapshotsFrom(undefined);
     this.#nextHeartbeatMs = now() + options.heartbeatMs;
+  }
+
+  #snapshotsFrom(history: HistorySource | undefined): Snapshots {
+    return new Snapshots(
+      this.table,
+      history,
+      this.options.historyTimeoutMs,
+      this.stats,
+      this.#delivery,
+      this.#outlet,
+    );
+  }
+
+  readonly #outlet: ConstructorParameters<typeof Snapshots>[5];
+
+  /** Second wiring phase: who hears about pattern interest, and where feed history comes from. */
+  attach(parts: { readonly interest: InterestListener; readonly history?: HistorySource | undefined }): void {
+    this.#interest = parts.interest;
+    this.#snapshots = this.#snapshotsFrom(parts.history);
+  }
+
+  /** Starts the hub's one timer (rated updates, slow-socket checks, heartbeats). */
+  start(): void {
+    if (this.#ticker !== undefined) return;
+    this.#nextHeartbeatMs = this.now() + this.options.heartbeatMs;
     // One timer for rated updates, slow sockets and heartbeats; unref'd so it never keeps a process up.
     this.#ticker = setInterval(() => this.tick(this.now()), TICK_MS).unref();
+  }
+
+  /** Stops the hub's timer. */
+  stop(): void {
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
   }
 
   get connectionCount(): number {
@@ -110,11 +142,6 @@ export class Hub {
     let total = 0;
     for (const session of this.#sessions) if (!session.closed) total += session.sink.bufferedBytes();
     return total;
-  }
-
-  /** Stops the hub's timer (rated updates, slow-socket checks, heartbeats). */
-  dispose(): void {
-    clearInterval(this.#ticker);
   }
 
   /** Registers a new connection. */

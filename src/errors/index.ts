@@ -1,0 +1,14 @@
+export {
+  ConfigError,
+  GatewayListenError,
+  HistoryStreamError,
+  NatsDrainError,
+  NatsServerNotFoundError,
+  NatsServerStartError,
+  NativeUwsUnavailableError,
+  ShutdownTimeoutError,
+  TickwireError,
+  TickwireErrorCode,
+  WebAssetsUnavailableError,
+  isTickwireError,
+} from "./errors.ts";
