@@ -1,6 +1,9 @@
 /**
  * Architecture rules (STYLE.md): dependencies point inward,
- * cli → main → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol;
+ * cli → process → node → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol;
+ * process/ is what runs once per machine (embedded nats-server, demo feed, signals, shutdown order),
+ * node/ is one listening node (the workers issue runs several per machine); errors/ is innermost: any
+ * folder may throw its errors.
  * uWebSockets.js only in gateway/, the NATS client only in ingest/; folders talk through index.ts.
  * loadtest/ (the load harness) sits outside: it may use src/ folders through index.ts, never the reverse.
  * jose only in auth/ (the one place tokens are verified).
@@ -37,7 +40,7 @@ module.exports = {
         "auth/ verifies tokens and reads key files; it knows the protocol's pattern grammar, nothing else",
       severity: "error",
       from: { path: layer("auth") },
-      to: { path: "^src/(?!(auth|protocol)/)" },
+      to: { path: "^src/(?!(auth|protocol|errors)/)" },
     },
     {
       name: "protocol-is-pure",
@@ -53,9 +56,35 @@ module.exports = {
     },
     {
       name: "fanout-inward",
+      comment: "metrics/descriptor.ts: see stats-describe-metrics",
       severity: "error",
       from: { path: layer("fanout") },
-      to: { path: "^src/(?!(fanout|subscriptions|protocol)/)" },
+      to: { path: "^src/(?!(fanout|subscriptions|protocol|errors)/)", pathNot: "^src/metrics/descriptor\\.ts$" },
+    },
+    {
+      name: "stats-describe-metrics",
+      comment:
+        "stats classes declare their metrics beside their counters with metrics/descriptor.ts, the one pure " +
+        "file of metrics/ (no prom-client): only the stats files import it, and nothing else of metrics/",
+      severity: "error",
+      from: { path: "^src/(?!metrics/)", pathNot: "^src/(fanout|ingest|gateway)/stats\\.ts$" },
+      to: { path: "^src/metrics/descriptor\\.ts$" },
+    },
+    {
+      name: "errors-innermost",
+      comment: "the error catalogue is thrown from every layer, so it depends on none of them",
+      severity: "error",
+      from: { path: layer("errors") },
+      to: { path: "^src/(?!errors/)" },
+    },
+    {
+      name: "node-not-process",
+      comment:
+        "a node is built N times per process (workers issue): it never reaches the once-per-machine layer " +
+        "(embedded nats-server, demo feed, signals) nor the CLI",
+      severity: "error",
+      from: { path: layer("node") },
+      to: { path: "^src/(process|cli|embedded)/" },
     },
     {
       name: "fanout-no-io",
@@ -94,19 +123,23 @@ module.exports = {
       to: { path: "^src/(?!metrics/)" },
     },
     {
-      name: "adapters-not-main",
+      name: "adapters-not-composition",
+      comment: "only cli/ and process/ may use the composition layers (process/, node/)",
       severity: "error",
       from: {
-        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard|auth)/",
+        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard|errors|auth)/",
       },
-      to: { path: "^src/(main|cli/)" },
+      to: { path: "^src/(node|process|cli)/" },
     },
     {
       name: "no-deep-imports",
       comment: "import another folder through its index.ts",
       severity: "error",
       from: { path: "^src/([^/]+)/" },
-      to: { path: "^src/([^/]+)/(?!index\\.ts$)[^/]+$", pathNot: "^src/$1/" },
+      to: {
+        path: "^src/([^/]+)/(?!index\\.ts$)[^/]+$",
+        pathNot: ["^src/$1/", "^src/metrics/descriptor\\.ts$"],
+      },
     },
     {
       name: "service-not-harness",

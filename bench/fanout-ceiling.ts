@@ -287,11 +287,11 @@ const parameters = {
   rounds: opts.rounds,
   clientProcesses: opts.clientProcesses,
   variants,
-  limits: (({ maxBackpressureBytes, slowSoftBytes, idleTimeoutMs, maxMessageBytes }) => ({
-    maxBackpressureBytes,
-    slowSoftBytes,
-    idleTimeoutMs,
-    maxMessageBytes,
+  limits: (({ fanout, gateway }) => ({
+    maxBackpressureBytes: gateway.maxBackpressureBytes,
+    slowSoftBytes: fanout.slowSoftBytes,
+    idleTimeoutMs: gateway.idleTimeoutMs,
+    maxMessageBytes: gateway.maxMessageBytes,
   }))(defaultConfig()),
 };
 console.log(`fanout-ceiling: ${JSON.stringify(parameters)}`);

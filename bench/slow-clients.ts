@@ -82,7 +82,8 @@ const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
 
 async function runScenario(scenario: Scenario, round: number): Promise<ScenarioRun> {
   const uws = loadUws();
-  const config = { ...defaultConfig(), slowCloseMs: opts.slowCloseMs };
+  const base = defaultConfig();
+  const config = { ...base, fanout: { ...base.fanout, slowCloseMs: opts.slowCloseMs } };
   const names = topicNames(opts.topics);
   const server = await startTickwire(uws, config);
   const hub = server.hub;
@@ -162,11 +163,11 @@ const parameters = {
   warmupS: opts.warmupS,
   durationS: opts.durationS,
   rounds: opts.rounds,
-  limits: (({ slowSoftBytes, slowHardBytes, maxBackpressureBytes }) => ({
-    slowSoftBytes,
-    slowHardBytes,
+  limits: (({ fanout, gateway }) => ({
+    slowSoftBytes: fanout.slowSoftBytes,
+    slowHardBytes: fanout.slowHardBytes,
     slowCloseMs: opts.slowCloseMs,
-    maxBackpressureBytes,
+    maxBackpressureBytes: gateway.maxBackpressureBytes,
   }))(defaultConfig()),
 };
 console.log(`slow-clients: ${JSON.stringify(parameters)}`);

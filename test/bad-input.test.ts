@@ -12,7 +12,7 @@ describe("bad client input gets a numbered error or close code, is counted, and 
   let pump: NodeJS.Timeout;
 
   before(async () => {
-    stack = await startStack({ controlRatePerSec: 50, controlBurst: 100 });
+    stack = await startStack({ fanout: { controlRatePerSec: 50, controlBurst: 100 } });
     bystander = await TestClient.connect(stack.wsUrl);
     await stack.subscribe(bystander, ["xnas.AAPL.trade"]);
     pump = setInterval(() => stack.publish("xnas.AAPL.trade", trade(200 + ticks++)), 5);
@@ -155,7 +155,7 @@ describe("bad client input gets a numbered error or close code, is counted, and 
   });
 
   it("a subscribe past the per-connection topic limit is refused whole with 4006 and changes nothing", async () => {
-    const limited = await startStack({ maxTopicsPerConnection: 5 });
+    const limited = await startStack({ fanout: { maxTopicsPerConnection: 5 } });
     try {
       const client = await TestClient.connect(limited.wsUrl);
       await client.subscribe(["xnas.A.quote", "xnas.B.quote", "xnas.C.quote"]);

@@ -58,7 +58,9 @@ async function interest(nats: NatsServerProcess, topics: string[]): Promise<void
 describe("client SDK against the real gateway", () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ maxTopicsPerConnection: 4, slowSoftBytes: 16384, slowCloseMs: 120_000 });
+    stack = await startStack({
+      fanout: { maxTopicsPerConnection: 4, slowSoftBytes: 16384, slowCloseMs: 120_000 },
+    });
   });
   after(async () => {
     await stack.close();

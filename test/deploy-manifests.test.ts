@@ -75,20 +75,20 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
   });
 
   it("every environment variable is an option with a valid value; NATS is a cluster service", () => {
-    assert.match(config.natsUrl, /^nats:\/\/[a-z0-9-]+\.[a-z0-9-]+\.svc\.cluster\.local:\d+$/);
-    assert.equal(config.host, "0.0.0.0");
+    assert.match(natsUrlOf(config), /^nats:\/\/[a-z0-9-]+\.[a-z0-9-]+\.svc\.cluster\.local:\d+$/);
+    assert.equal(config.gateway.host, "0.0.0.0");
   });
 
   it("probes use /readyz and /healthz on the container's port, and the gateway answers both", async () => {
-    const port = container.ports.find((p) => p.containerPort === config.port);
-    assert.ok(port, `a container port ${config.port} (TICKWIRE_PORT)`);
+    const port = container.ports.find((p) => p.containerPort === config.gateway.port);
+    assert.ok(port, `a container port ${config.gateway.port} (TICKWIRE_PORT)`);
     assert.equal(container.readinessProbe.httpGet.path, "/readyz");
     assert.equal(container.livenessProbe.httpGet.path, "/healthz");
     for (const probe of [container.readinessProbe, container.livenessProbe]) {
       assert.equal(probe.httpGet.port, port.name);
       assert.equal((await fetch(`${stack.httpUrl}${probe.httpGet.path}`)).status, 200, probe.httpGet.path);
     }
-    assert.equal(deployment.template.metadata.annotations["prometheus.io/port"], String(config.port));
+    assert.equal(deployment.template.metadata.annotations["prometheus.io/port"], String(config.gateway.port));
     assert.equal((await fetch(`${stack.httpUrl}/metrics`)).status, 200);
   });
 
@@ -97,8 +97,8 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
     assert.equal(command[0], "sleep");
     const preStopMs = Number(command[1]) * 1000;
     assert.ok(preStopMs > 0, "preStop sleeps");
-    // Clients phase and NATS drain are each bounded by --shutdown-grace-ms (src/main.ts).
-    const worstStopMs = preStopMs + config.drainDelayMs + 2 * config.shutdownGraceMs;
+    // Clients phase and NATS drain are each bounded by --shutdown-grace-ms (src/node/node.ts).
+    const worstStopMs = preStopMs + config.lifecycle.drainDelayMs + 2 * config.lifecycle.shutdownGraceMs;
     assert.ok(
       pod.terminationGracePeriodSeconds * 1000 > worstStopMs,
       `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} s ≤ worst stop ${worstStopMs} ms`,
@@ -106,7 +106,10 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
     // A load balancer probing /readyz sees the pod unready before any client is closed.
     const readiness = container.readinessProbe;
     const unreadySeenMs = (readiness.periodSeconds ?? 10) * (readiness.failureThreshold ?? 3) * 1000;
-    assert.ok(unreadySeenMs <= preStopMs + config.drainDelayMs, "readiness notices the drain in time");
+    assert.ok(
+      unreadySeenMs <= preStopMs + config.lifecycle.drainDelayMs,
+      "readiness notices the drain in time",
+    );
   });
 
   it("Service and PodDisruptionBudget select the Deployment's pods; the Service targets the named port", () => {
@@ -133,12 +136,12 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
     const command = job.template.spec.containers[0]?.command ?? [];
     assert.deepEqual(command.slice(0, 5), [
       "nats",
-      `--server=${config.natsUrl}`,
+      `--server=${natsUrlOf(config)}`,
       "stream",
       "add",
-      config.historyStream,
+      historyStreamOf(config),
     ]);
-    assert.ok(command.includes(`--subjects=${config.subjectPrefix}.>`));
+    assert.ok(command.includes(`--subjects=${config.nats.subjectPrefix}.>`));
     assert.ok(command.includes("--max-msgs-per-subject=1"));
     assert.ok(command.includes("--allow-direct"), "tickwire reads it with direct get");
   });
@@ -160,8 +163,8 @@ describe("Dockerfile and docker-compose.yml agree with the service and the teste
     for (const [, name, value] of block.matchAll(/([A-Z_]+)=("[^"]*"|\S+)/g))
       env[name as string] = (value as string).replace(/^"|"$/g, "");
     const config = configFromEnv(env, "Dockerfile");
-    assert.equal(config.host, "0.0.0.0");
-    assert.match(dockerfile, new RegExp(`^EXPOSE ${config.port}$`, "m"));
+    assert.equal(config.gateway.host, "0.0.0.0");
+    assert.match(dockerfile, new RegExp(`^EXPOSE ${config.gateway.port}$`, "m"));
     assert.match(dockerfile, /^HEALTHCHECK [^\n]*\\\n[^\n]*\/healthz/m);
     assert.match(dockerfile, /^STOPSIGNAL SIGTERM$/m);
     assert.match(dockerfile, /^USER tickwire$/m);
@@ -180,9 +183,11 @@ describe("Dockerfile and docker-compose.yml agree with the service and the teste
     const addresses = gateways.map(([name, service]) => {
       const config = configFromEnv(service.environment ?? {}, `docker-compose.yml ${name}`);
       // Both gateways reach every node of the cluster.
-      const natsPorts = config.natsUrl.split(",").map((u) => Number(u.split(":").at(-1)));
+      const natsPorts = natsUrlOf(config)
+        .split(",")
+        .map((u) => Number(u.split(":").at(-1)));
       assert.deepEqual([...natsPorts].sort(), [4222, 4223, 4224], name);
-      return `${config.host}:${config.port}`;
+      return `${config.gateway.host}:${config.gateway.port}`;
     });
     assert.deepEqual(addresses, upstream);
     assert.deepEqual(addresses, targets);
@@ -221,3 +226,16 @@ describe("Dockerfile and docker-compose.yml agree with the service and the teste
     );
   });
 });
+
+/** The NATS URLs of an external-mode config, comma-separated as TICKWIRE_NATS_URL takes them. */
+function natsUrlOf(config: Readonly<Config>): string {
+  const servers = config.nats.servers;
+  assert.equal(servers.mode, "external", "a deployment names its NATS servers");
+  return servers.mode === "external" ? servers.urls.join(",") : "";
+}
+
+/** The feed-history stream name, or "off". */
+function historyStreamOf(config: Readonly<Config>): string {
+  const stream = config.history.stream;
+  return stream.mode === "jetstream" ? stream.stream : "off";
+}

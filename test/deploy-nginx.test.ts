@@ -1,26 +1,30 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { loadConfig, type Config } from "../src/config/index.ts";
+import { loadConfig } from "../src/config/index.ts";
 import { createLogger } from "../src/logging/index.ts";
-import { startService, type Service } from "../src/main.ts";
+import { startService, type Service } from "../src/process/index.ts";
 import { CloseCode } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
 import { Nginx } from "./helpers/nginx.ts";
-import { eventually, quote, startStack, type Stack } from "./helpers/stack.ts";
+import {
+  eventually,
+  quote,
+  startStack,
+  withOverrides,
+  type ConfigOverrides,
+  type Stack,
+} from "./helpers/stack.ts";
 
 // Short enough that the test can outlive it, several heartbeat periods long (as the shipped file's 30 s is).
 const READ_TIMEOUT = "3s";
 
-async function startGateway(stack: Stack, overrides: Partial<Config> = {}): Promise<Service> {
-  const config = Object.freeze({
-    ...loadConfig([], {}),
-    port: 0,
-    natsUrl: stack.nats.url,
-    logLevel: "silent",
-    historyStream: "off",
-    ...overrides,
-  });
-  const service = await startService(config, createLogger(config.logLevel));
+async function startGateway(stack: Stack, overrides: ConfigOverrides = {}): Promise<Service> {
+  const base = loadConfig(
+    ["--port", "0", "--nats", stack.nats.url, "--log-level", "silent", "--history-stream", "off"],
+    {},
+  );
+  const config = withOverrides(base, overrides);
+  const service = await startService(config, createLogger(config.log.level));
   await service.natsReady;
   return service;
 }
@@ -38,10 +42,10 @@ describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
   };
 
   before(async () => {
-    stack = await startStack({ heartbeatMs: 1000 });
-    second = await startGateway(stack, { heartbeatMs: 1000 });
+    stack = await startStack({ fanout: { heartbeatMs: 1000 } });
+    second = await startGateway(stack, { fanout: { heartbeatMs: 1000 } });
     // The control: no heartbeats and no uWS pings, so nothing keeps its quiet connections alive.
-    quiet = await startGateway(stack, { heartbeatMs: 0, idleTimeoutMs: 0 });
+    quiet = await startGateway(stack, { fanout: { heartbeatMs: 0 }, gateway: { idleTimeoutMs: 0 } });
     nginx = await Nginx.start([
       { upstream: "tickwire", gateways: [stack.service.port, second.port], readTimeout: READ_TIMEOUT },
       { upstream: "tickwire_quiet", gateways: [quiet.port], readTimeout: READ_TIMEOUT },
@@ -109,6 +113,6 @@ describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
     const closed = await client.closed;
     assert.equal(closed.code, CloseCode.GOING_AWAY);
     const reason = JSON.parse(closed.reason) as { retryAfterMs?: number };
-    assert.equal(reason.retryAfterMs, loadConfig([], {}).retryAfterMs);
+    assert.equal(reason.retryAfterMs, loadConfig([], {}).fanout.retryAfterMs);
   });
 });

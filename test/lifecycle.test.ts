@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { loadConfig } from "../src/config/index.ts";
 import { NatsServerProcess, freePort } from "../src/embedded/index.ts";
 import { createLogger } from "../src/logging/index.ts";
-import { startService } from "../src/main.ts";
+import { startService } from "../src/process/index.ts";
 import { FeedPublisher } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
@@ -24,7 +24,7 @@ async function portOpen(port: number): Promise<boolean> {
 
 describe("NATS outage", () => {
   it("a client stays connected through a NATS restart and receives again afterwards", async () => {
-    const stack = await startStack({ natsReconnectWaitMs: 100 });
+    const stack = await startStack({ nats: { reconnectWaitMs: 100 } });
     try {
       const client = await TestClient.connect(stack.wsUrl);
       await stack.subscribe(client, ["xnas.AAPL.quote"]);
@@ -73,15 +73,13 @@ describe("NATS outage", () => {
 describe("stopping before NATS is reachable", () => {
   it("a gateway stopped while its first NATS connection is pending closes that connection when it completes", async () => {
     const port = await freePort();
-    const base = loadConfig([], {});
-    const config = Object.freeze({
-      ...base,
-      port: 0,
-      natsUrl: `nats://127.0.0.1:${port}`,
-      natsReconnectWaitMs: 100,
-      historyStream: "off",
-      logLevel: "silent",
-    });
+    const config = loadConfig(
+      [
+        ...["--port", "0", "--nats", `nats://127.0.0.1:${port}`, "--nats-reconnect-wait-ms", "100"],
+        ...["--history-stream", "off", "--log-level", "silent"],
+      ],
+      {},
+    );
     const service = await startService(config, createLogger("silent"));
     await service.stop();
     const nats = await NatsServerProcess.start({ port, monitorPort: 0 });

@@ -6,7 +6,7 @@ import { eventually, quote, startStack, type Stack } from "./helpers/stack.ts";
 describe("maxHz: per-subscription rate", () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ heartbeatMs: 0 });
+    stack = await startStack({ fanout: { heartbeatMs: 0 } });
   });
   after(async () => {
     await stack.close();
@@ -54,7 +54,7 @@ describe("maxHz: per-subscription rate", () => {
 describe("heartbeat", () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ heartbeatMs: 200 });
+    stack = await startStack({ fanout: { heartbeatMs: 200 } });
   });
   after(async () => {
     await stack.close();

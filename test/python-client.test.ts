@@ -249,7 +249,7 @@ describe("Python client (examples/python, standard msgpack library)", () => {
   it("a frozen reader is conflated, not cut off: CONFLATED rows with n, no gap, and the view converges to the last value", async () => {
     // A small soft watermark so the gateway conflates for the frozen reader soon (PROTOCOL.md, Slow
     // consumers), and a close limit well past the test's length.
-    const stack = await startStack({ slowSoftBytes: 65536, slowCloseMs: 120_000 });
+    const stack = await startStack({ fanout: { slowSoftBytes: 65536, slowCloseMs: 120_000 } });
     const dir = mkdtempSync(join(tmpdir(), "tickwire-csv-"));
     const out = join(dir, "ticks.csv");
     const csv = python([CSV_SCRIPT, "--url", stack.wsUrl, "--out", out, "xnas.AAPL.quote"]);
@@ -315,7 +315,7 @@ describe("Python client (examples/python, standard msgpack library)", () => {
   });
 
   it("a refused subscription is a typed error carrying the protocol code (bad topic 4002, limit 4006)", async () => {
-    const stack = await startStack({ maxTopicsPerConnection: 2 });
+    const stack = await startStack({ fanout: { maxTopicsPerConnection: 2 } });
     try {
       const badTopic = python([CSV_SCRIPT, "--url", stack.wsUrl, "xnas.AAPL.quote", "xnas.AAPL"]);
       assert.deepEqual(await badTopic.exit(), { code: 2, signal: null });

@@ -46,11 +46,13 @@ describe("slow consumers: conflation instead of unbounded buffering", () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({
-      slowSoftBytes: 64 * 1024,
-      slowHardBytes: 4 * 1024 * 1024,
-      maxBackpressureBytes: 8 * 1024 * 1024,
-      slowCloseMs: 60_000,
-      heartbeatMs: 250,
+      fanout: {
+        slowSoftBytes: 64 * 1024,
+        slowHardBytes: 4 * 1024 * 1024,
+        slowCloseMs: 60_000,
+        heartbeatMs: 250,
+      },
+      gateway: { maxBackpressureBytes: 8 * 1024 * 1024 },
     });
   });
   after(async () => {
@@ -129,10 +131,7 @@ describe("slow consumers: the time limit", () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({
-      slowSoftBytes: 64 * 1024,
-      slowCloseMs: 1500,
-      retryAfterMs: 3000,
-      heartbeatMs: 0,
+      fanout: { slowSoftBytes: 64 * 1024, slowCloseMs: 1500, retryAfterMs: 3000, heartbeatMs: 0 },
     });
   });
   after(async () => {

@@ -41,7 +41,7 @@ describe("tickwire tail", () => {
   let stack: Stack;
   let holder: TestClient;
   before(async () => {
-    stack = await startStack({ slowSoftBytes: 16384, slowCloseMs: 120_000 });
+    stack = await startStack({ fanout: { slowSoftBytes: 16384, slowCloseMs: 120_000 } });
     // Holds interest in T so the gateway caches its last value for tail's snapshot.
     holder = await TestClient.connect(stack.wsUrl);
     await stack.subscribe(holder, [T]);

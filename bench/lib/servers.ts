@@ -42,11 +42,11 @@ export interface TickwireServer {
   close(): Promise<void>;
 }
 
-/** The real tickwire fan-out: `Hub` + `Gateway` from src/, wired as src/main.ts does minus NATS. */
+/** The real tickwire fan-out: `Hub` + `Gateway` from src/, wired as src/node/ does minus NATS. */
 export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise<TickwireServer> {
   const interest = new CountingInterest();
   const internalErrors: unknown[] = [];
-  const hub = new Hub(config);
+  const hub = new Hub(config.fanout);
   hub.attach({ interest });
   hub.start();
   const gateway = await Gateway.start(
@@ -55,9 +55,9 @@ export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise
     {
       host: HOST,
       port: 0,
-      maxMessageBytes: config.maxMessageBytes,
-      idleTimeoutMs: config.idleTimeoutMs,
-      maxBackpressureBytes: config.maxBackpressureBytes,
+      maxMessageBytes: config.gateway.maxMessageBytes,
+      idleTimeoutMs: config.gateway.idleTimeoutMs,
+      maxBackpressureBytes: config.gateway.maxBackpressureBytes,
     },
     {
       metrics: () => Promise.resolve({ contentType: "text/plain", body: "" }),
@@ -108,9 +108,9 @@ export async function startRawUws(
   const decoder = new TextDecoder();
   app.ws(STREAM_PATH, {
     compression: uws.DISABLED,
-    maxPayloadLength: config.maxMessageBytes,
-    idleTimeout: Math.round(config.idleTimeoutMs / 1000),
-    maxBackpressure: config.maxBackpressureBytes,
+    maxPayloadLength: config.gateway.maxMessageBytes,
+    idleTimeout: Math.round(config.gateway.idleTimeoutMs / 1000),
+    maxBackpressure: config.gateway.maxBackpressureBytes,
     closeOnBackpressureLimit: 0,
     maxLifetime: 0,
     sendPingsAutomatically: true,

@@ -9,7 +9,6 @@ export {
   type AuthMode,
   type JwtAlgorithm,
 } from "./auth-config.ts";
-export { AuthConfigError, AuthKeyError } from "./errors.ts";
 export { MAX_JWKS_BYTES, type KeyRefresh } from "./jwks-keys.ts";
 export { loadSecretFile } from "./key-files.ts";
 export { mintTestToken, type MintOptions } from "./mint.ts";

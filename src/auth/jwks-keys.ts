@@ -2,6 +2,7 @@ import { readFile } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { createLocalJWKSet, type JWTVerifyGetKey } from "jose";
+import { AuthKeysUnavailableError } from "../errors/index.ts";
 
 /** Largest JWKS document accepted, bytes: a key set is a few kB; a huge answer is refused, not buffered. */
 export const MAX_JWKS_BYTES = 1 << 20;
@@ -27,12 +28,6 @@ export interface JwksTiming {
 export interface KeyLoadCounters {
   keyRefreshes: number;
   keyRefreshFailures: number;
-}
-
-/** Thrown inside jose's key lookup when no set was ever loaded; the verifier maps it to `keys_unavailable`. */
-export class KeysUnavailable extends Error {
-  override readonly name = "KeysUnavailable";
-  readonly code = "TICKWIRE_ERR_AUTH_KEYS_UNAVAILABLE";
 }
 
 /**
@@ -64,7 +59,8 @@ export class JwksKeys {
     const now = this.now();
     if (this.#set === undefined) {
       if (now - this.#attemptedAtMs >= this.timing.cooldownMs) await this.refresh();
-      if (this.#set === undefined) throw new KeysUnavailable(`no key set loaded from ${this.loader.source}`);
+      if (this.#set === undefined)
+        throw new AuthKeysUnavailableError(`no key set loaded from ${this.loader.source}`);
     } else if (
       now - this.#loadedAtMs >= this.timing.maxAgeMs &&
       now - this.#attemptedAtMs >= this.timing.cooldownMs

@@ -1,7 +1,7 @@
 import { createPublicKey, createSecretKey, type KeyObject } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { ASYMMETRIC_ALGORITHMS, MIN_SECRET_BYTES, type JwtAlgorithm } from "./auth-config.ts";
-import { AuthKeyError } from "./errors.ts";
+import { AuthKeyError } from "../errors/index.ts";
 
 /**
  * Reads an HMAC secret: the file's bytes less trailing whitespace (so `openssl rand -base64 48 > f`

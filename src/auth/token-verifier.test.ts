@@ -2,12 +2,11 @@ import { strict as assert } from "node:assert";
 import { generateKeyPairSync } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { CompactSign, UnsecuredJWT } from "jose";
+import { AuthConfigError, AuthKeyError } from "../errors/index.ts";
 import { MAX_HZ_LIMIT } from "../protocol/index.ts";
 import { TempDir, base64url, jwtConfig, keyPair, signToken, type TestKeyPair } from "./auth.test-support.ts";
 import {
   AUTH_REFUSAL_REASONS,
-  AuthConfigError,
-  AuthKeyError,
   MAX_GRANT_PATTERNS,
   createTokenVerifier,
   mintTestToken,

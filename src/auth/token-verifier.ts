@@ -1,7 +1,7 @@
 import { webcrypto } from "node:crypto";
 import { importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { checkAuthConfig, isHmac, type AuthConfig, type JwtAlgorithm } from "./auth-config.ts";
-import { AuthConfigError } from "./errors.ts";
+import { AuthConfigError, TickwireErrorCode } from "../errors/index.ts";
 import {
   JwksKeys,
   jwksFileLoader,
@@ -123,7 +123,7 @@ function classify(error: unknown): [AuthRefusalReason, string] {
       return ["no_key", "no key matches the token's kid and alg"];
     case "ERR_JWKS_MULTIPLE_MATCHING_KEYS":
       return ["no_key", "several keys match a token without kid (issue tokens with kid)"];
-    case "TICKWIRE_ERR_AUTH_KEYS_UNAVAILABLE":
+    case TickwireErrorCode.AUTH_KEYS_UNAVAILABLE:
       return ["keys_unavailable", "the key set is not available (try again later)"];
     case "ERR_JWT_CLAIM_VALIDATION_FAILED": {
       const claim = (error as { claim?: unknown }).claim;
@@ -148,7 +148,7 @@ export interface VerifierHooks {
 /**
  * Builds the verifier of a `--auth jwt` configuration: checks it, reads the secret or public key file
  * (a JWKS is loaded on first use or by `refreshKeys()`). Throws {@link AuthConfigError} or
- * AuthKeyError (TICKWIRE_ERR_AUTH_*), whose messages never carry key material.
+ * AuthKeyError (see docs/errors.md), whose messages never carry key material.
  */
 export async function createTokenVerifier(
   config: AuthConfig,

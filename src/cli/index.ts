@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { ConfigError, TAIL_USAGE, helpText, loadConfig, loadTailConfig } from "../config/index.ts";
+import { TAIL_USAGE, helpText, loadConfig, loadTailConfig, redactedConfig } from "../config/index.ts";
+import { ConfigError, isTickwireError } from "../errors/index.ts";
 import { createLogger } from "../logging/index.ts";
-import { startService } from "../main.ts";
+import { startService, stopOnSignal } from "../process/index.ts";
 import { runTail } from "./tail.ts";
 
 const USAGE = `Usage: tickwire <command> [options]
@@ -37,44 +38,23 @@ async function serve(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.logLevel);
-  log.info({ config, version: version(), node: process.version }, "starting");
+  const log = createLogger(config.log.level);
+  log.info({ config: redactedConfig(config), version: version(), node: process.version }, "starting");
   let service;
   try {
     service = await startService(config, log);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === "string" && code.startsWith("TICKWIRE_ERR_")) {
-      log.fatal({ code }, (error as Error).message);
-      process.stderr.write(`tickwire: ${(error as Error).message}\n`);
+    if (isTickwireError(error)) {
+      log.fatal({ code: error.code }, error.message);
+      process.stderr.write(`tickwire: ${error.message}\n`);
       return 1;
     }
     throw error;
   }
-  if (config.natsUrl === "") {
+  if (config.nats.servers.mode === "embedded") {
     log.info(`live demo prices: open http://127.0.0.1:${service.port}/ (Ctrl-C to stop)`);
   }
-  await new Promise<void>((resolve) => {
-    let firstSignalMs: number | undefined;
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (firstSignalMs !== undefined) {
-        // npm and tsx forward the terminal's signal, so one Ctrl-C can arrive twice: only a later
-        // signal means "exit now".
-        if (performance.now() - firstSignalMs < 1000) return;
-        log.warn({ signal }, "second signal: exiting now");
-        process.exit(1);
-      }
-      firstSignalMs = performance.now();
-      log.info({ signal }, "shutting down");
-      service.stop().then(resolve, (error: unknown) => {
-        log.error({ err: error }, "shutdown failed");
-        process.exitCode = 1;
-        resolve();
-      });
-    };
-    process.on("SIGTERM", onSignal);
-    process.on("SIGINT", onSignal);
-  });
+  await stopOnSignal(() => service.stop(), log);
   return 0;
 }
 

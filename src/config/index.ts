@@ -1,3 +1,14 @@
-export { ConfigError, helpText, loadConfig } from "./load.ts";
-export { OPTIONS, type Config, type OptionSpec } from "./options.ts";
+export { helpText, loadConfig, loadOptions, redactedConfig } from "./load.ts";
+export {
+  OPTIONS,
+  option,
+  type Config,
+  type ConfigOf,
+  type HistoryStream,
+  type NatsServers,
+  type OptionGroup,
+  type OptionKind,
+  type OptionSpec,
+} from "./options.ts";
+export { Secret } from "./secret.ts";
 export { TAIL_FORMATS, TAIL_USAGE, loadTailConfig, type TailConfig, type TailFormat } from "./tail.ts";

@@ -1,7 +1,11 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigError, helpText, loadConfig } from "./load.ts";
-import { OPTIONS } from "./options.ts";
+import { ConfigError } from "../errors/index.ts";
+import { inspect } from "node:util";
+import { helpText, loadConfig, loadOptions, redactedConfig } from "./load.ts";
+import { OPTIONS, option, type NatsServers } from "./options.ts";
+
+const external = (...urls: string[]): NatsServers => ({ mode: "external", urls });
 
 /** The problems of a configuration that must be refused. */
 function problemsOf(argv: readonly string[], env: NodeJS.ProcessEnv = {}): readonly string[] {
@@ -17,30 +21,53 @@ function problemsOf(argv: readonly string[], env: NodeJS.ProcessEnv = {}): reado
 describe("loadConfig: sources", () => {
   it("returns every default when there are no flags and no variables", () => {
     const config = loadConfig([], {});
-    assert.deepEqual(config, Object.fromEntries(OPTIONS.map((o) => [o.key, o.default])));
-    assert.equal(config.host, "127.0.0.1");
-    assert.equal(config.port, 9000);
-    assert.equal(config.natsUrl, "");
-    assert.equal(config.subjectPrefix, "md");
-    assert.equal(config.maxTopicsPerConnection, 1024);
-    assert.equal(config.slowSoftBytes, 1048576);
-    assert.equal(config.slowHardBytes, 4194304);
-    assert.equal(config.slowCloseMs, 10000);
-    assert.equal(config.maxBackpressureBytes, 8388608);
-    assert.equal(config.heartbeatMs, 1000);
-    assert.equal(config.maxHz, 0);
-    assert.equal(config.historyStream, "TICKWIRE_LAST");
-    assert.equal(config.idleTimeoutMs, 120000);
-    assert.equal(config.controlRatePerSec, 50);
-    assert.equal(config.controlBurst, 100);
-    assert.equal(config.logLevel, "info");
+    assert.deepEqual(config, {
+      gateway: {
+        host: "127.0.0.1",
+        port: 9000,
+        maxMessageBytes: 16384,
+        maxBackpressureBytes: 8388608,
+        idleTimeoutMs: 120000,
+      },
+      fanout: {
+        maxTopicsPerConnection: 1024,
+        slowSoftBytes: 1048576,
+        slowHardBytes: 4194304,
+        slowCloseMs: 10000,
+        heartbeatMs: 1000,
+        maxHz: 0,
+        historyTimeoutMs: 500,
+        controlRatePerSec: 50,
+        controlBurst: 100,
+        retryAfterMs: 1000,
+      },
+      nats: {
+        servers: { mode: "embedded" },
+        subjectPrefix: "md",
+        maxFeedPayloadBytes: 4096,
+        pingIntervalMs: 10000,
+        maxPingsOut: 3,
+        reconnectWaitMs: 1000,
+      },
+      history: { stream: { mode: "jetstream", stream: "TICKWIRE_LAST" } },
+      embedded: { demoRatePerSec: 200, natsServerBin: "nats-server" },
+      lifecycle: { shutdownGraceMs: 5000, drainDelayMs: 0 },
+      log: { level: "info" },
+    });
   });
 
-  it("declares one option per config key, each with a default that passes its own check", () => {
-    const keys = OPTIONS.map((o) => o.key);
+  it("declares one option per config key, each group and key once, flags and variables unique", () => {
+    const config = loadConfig([], {}) as unknown as Record<string, Record<string, unknown>>;
+    const keys = OPTIONS.map((o) => `${o.group}.${o.key}`);
     assert.equal(new Set(keys).size, keys.length);
-    assert.deepEqual(keys.toSorted(), Object.keys(loadConfig([], {})).sort());
-    for (const o of OPTIONS) assert.equal(o.check?.(o.default as number & string), undefined, o.flag);
+    const declared = Object.entries(config).flatMap(([group, values]) =>
+      Object.keys(values).map((key) => `${group}.${key}`),
+    );
+    assert.deepEqual(keys.toSorted(), declared.sort());
+    const flags = OPTIONS.map((o) => o.flag);
+    assert.equal(new Set(flags).size, flags.length);
+    const variables = OPTIONS.flatMap((o) => o.env);
+    assert.equal(new Set(variables).size, variables.length);
   });
 
   it("reads TICKWIRE_* variables", () => {
@@ -53,62 +80,67 @@ describe("loadConfig: sources", () => {
       TICKWIRE_LOG_LEVEL: "debug",
       TICKWIRE_DEMO_RATE: "0",
     });
-    assert.equal(config.host, "0.0.0.0");
-    assert.equal(config.port, 8080);
-    assert.equal(config.subjectPrefix, "feeds");
-    assert.equal(config.idleTimeoutMs, 0);
-    assert.equal(config.controlBurst, 7);
-    assert.equal(config.logLevel, "debug");
-    assert.equal(config.demoRatePerSec, 0);
+    assert.equal(config.gateway.host, "0.0.0.0");
+    assert.equal(config.gateway.port, 8080);
+    assert.equal(config.nats.subjectPrefix, "feeds");
+    assert.equal(config.gateway.idleTimeoutMs, 0);
+    assert.equal(config.fanout.controlBurst, 7);
+    assert.equal(config.log.level, "debug");
+    assert.equal(config.embedded.demoRatePerSec, 0);
   });
 
   it("reads every option from its flag and from its first variable", () => {
     const defaults = loadConfig([], {});
+    const at = (config: object, o: (typeof OPTIONS)[number]): unknown =>
+      (config as Record<string, Record<string, unknown>>)[o.group]?.[o.key];
     for (const o of OPTIONS) {
-      const value = String(defaults[o.key]);
+      const value = String(o.default);
       const fromFlag = loadConfig([`--${o.flag}=${value}`], {});
-      assert.equal(fromFlag[o.key], defaults[o.key], o.flag);
+      assert.deepEqual(at(fromFlag, o), at(defaults, o), o.flag);
       if (value === "") continue; // empty variables are ignored by design
       const fromEnv = loadConfig([], { [o.env[0] as string]: value });
-      assert.equal(fromEnv[o.key], defaults[o.key], o.env[0]);
+      assert.deepEqual(at(fromEnv, o), at(defaults, o), o.env[0]);
     }
   });
 
   it("reads NATS_URL, and TICKWIRE_NATS_URL when NATS_URL is unset or empty", () => {
-    assert.equal(loadConfig([], { NATS_URL: "nats://a:4222" }).natsUrl, "nats://a:4222");
-    assert.equal(loadConfig([], { TICKWIRE_NATS_URL: "nats://b:4222" }).natsUrl, "nats://b:4222");
-    assert.equal(
-      loadConfig([], { NATS_URL: "nats://a:4222", TICKWIRE_NATS_URL: "nats://b:4222" }).natsUrl,
-      "nats://a:4222",
+    assert.deepEqual(loadConfig([], { NATS_URL: "nats://a:4222" }).nats.servers, external("nats://a:4222"));
+    assert.deepEqual(
+      loadConfig([], { TICKWIRE_NATS_URL: "nats://b:4222" }).nats.servers,
+      external("nats://b:4222"),
     );
-    assert.equal(
-      loadConfig([], { NATS_URL: "", TICKWIRE_NATS_URL: "nats://b:4222" }).natsUrl,
-      "nats://b:4222",
+    assert.deepEqual(
+      loadConfig([], { NATS_URL: "nats://a:4222", TICKWIRE_NATS_URL: "nats://b:4222" }).nats.servers,
+      external("nats://a:4222"),
+    );
+    assert.deepEqual(
+      loadConfig([], { NATS_URL: "", TICKWIRE_NATS_URL: "nats://b:4222" }).nats.servers,
+      external("nats://b:4222"),
     );
   });
 
   it("lets flags win over variables", () => {
     const env = { TICKWIRE_PORT: "5678", NATS_URL: "nats://env:4222", TICKWIRE_LOG_LEVEL: "warn" };
     const config = loadConfig(["--port", "1234", "--nats=nats://flag:4222", "--log-level", "error"], env);
-    assert.equal(config.port, 1234);
-    assert.equal(config.natsUrl, "nats://flag:4222");
-    assert.equal(config.logLevel, "error");
+    assert.equal(config.gateway.port, 1234);
+    assert.deepEqual(config.nats.servers, external("nats://flag:4222"));
+    assert.equal(config.log.level, "error");
   });
 
   it("ignores a bad variable that a flag overrides", () => {
-    assert.equal(loadConfig(["--port", "1234"], { TICKWIRE_PORT: "nope" }).port, 1234);
+    assert.equal(loadConfig(["--port", "1234"], { TICKWIRE_PORT: "nope" }).gateway.port, 1234);
   });
 
   it("treats an empty variable as unset", () => {
     const config = loadConfig([], { TICKWIRE_PORT: "", TICKWIRE_LOG_LEVEL: "" });
-    assert.equal(config.port, 9000);
-    assert.equal(config.logLevel, "info");
+    assert.equal(config.gateway.port, 9000);
+    assert.equal(config.log.level, "info");
   });
 
   it("trims strings and accepts integers with surrounding white space", () => {
     const config = loadConfig(["--host", " 0.0.0.0 "], { TICKWIRE_PORT: " 8080 " });
-    assert.equal(config.host, "0.0.0.0");
-    assert.equal(config.port, 8080);
+    assert.equal(config.gateway.host, "0.0.0.0");
+    assert.equal(config.gateway.port, 8080);
   });
 
   it("accepts comma-separated NATS URLs and host:port", () => {
@@ -118,17 +150,22 @@ describe("loadConfig: sources", () => {
       "tls://x:1",
       "nats://a:1, nats://b:2",
     ]) {
-      assert.equal(loadConfig(["--nats", url], {}).natsUrl, url.trim(), url);
+      assert.deepEqual(
+        loadConfig(["--nats", url], {}).nats.servers,
+        external(...url.split(",").map((u) => u.trim())),
+        url,
+      );
     }
   });
 
   it("returns a frozen object", () => {
     const config = loadConfig([], {});
     assert.equal(Object.isFrozen(config), true);
+    for (const group of Object.values(config)) assert.equal(Object.isFrozen(group), true);
     assert.throws(() => {
-      (config as { port: number }).port = 1;
+      (config.gateway as { port: number }).port = 1;
     }, TypeError);
-    assert.equal(config.port, 9000);
+    assert.equal(config.gateway.port, 9000);
   });
 });
 
@@ -220,7 +257,7 @@ describe("loadConfig: validation", () => {
 
   for (const ms of [0, 8000, 9000, 120_000, 960_000]) {
     void it(`accepts idleTimeoutMs ${ms}`, () => {
-      assert.equal(loadConfig(["--idle-timeout-ms", String(ms)], {}).idleTimeoutMs, ms);
+      assert.equal(loadConfig(["--idle-timeout-ms", String(ms)], {}).gateway.idleTimeoutMs, ms);
     });
   }
 
@@ -243,7 +280,7 @@ describe("loadConfig: validation", () => {
       "max-backpressure-bytes must be at least slow-hard-bytes",
     ]);
     const equal = loadConfig(["--slow-hard-bytes", "2000000", "--max-backpressure-bytes", "2000000"], {});
-    assert.equal(equal.maxBackpressureBytes, equal.slowHardBytes);
+    assert.equal(equal.gateway.maxBackpressureBytes, equal.fanout.slowHardBytes);
   });
 
   it("reports maxBackpressureBytes below slowHardBytes together with an unrelated problem", () => {
@@ -271,12 +308,116 @@ describe("helpText", () => {
       assert.ok(text.includes(`--${o.flag} <${o.unit}>`), `flag --${o.flag}`);
       for (const name of o.env) assert.ok(text.includes(name), `variable ${name}`);
       assert.ok(text.includes(o.help), `help of --${o.flag}`);
-      const shown = o.default === "" ? '"" (embedded)' : String(o.default);
+      const shown = o.default === "" ? '"" (embedded)' : String(o.default); // --nats is the only empty default
       assert.ok(text.includes(`default: ${shown}`), `default of --${o.flag}`);
     }
   });
 
   it("starts with the usage line", () => {
     assert.match(text, /^Usage: tickwire serve \[options\]\n/);
+  });
+});
+
+describe("option kinds (a test-only table)", () => {
+  const SPECS = [
+    option({
+      group: "auth",
+      key: "passphrase",
+      flag: "passphrase",
+      env: ["TEST_PASSPHRASE"],
+      kind: "secret",
+      unit: "text",
+      default: "",
+      help: "a secret",
+      check: (v) => (v.reveal().length >= 4 || !v.isSet ? undefined : "must be at least 4 characters"),
+    }),
+    option({
+      group: "auth",
+      key: "strict",
+      flag: "strict",
+      env: ["TEST_STRICT"],
+      kind: "boolean",
+      unit: "on/off",
+      default: false,
+      help: "a switch",
+    }),
+    option({
+      group: "net",
+      key: "origins",
+      flag: "origins",
+      env: ["TEST_ORIGINS"],
+      kind: "list",
+      unit: "urls",
+      default: "https://a.example",
+      help: "a list",
+    }),
+    option({
+      group: "net",
+      key: "keyFile",
+      flag: "key-file",
+      env: ["TEST_KEY_FILE"],
+      kind: "path",
+      unit: "path",
+      default: "/etc/key.pem",
+      help: "a path",
+    }),
+  ] as const;
+  const secret = "hunter2-passphrase";
+
+  it("reads a secret that prints, serialises and inspects as [redacted]", () => {
+    const config = loadOptions(SPECS, ["--passphrase", secret], {});
+    assert.equal(config.auth.passphrase.reveal(), secret);
+    assert.equal(String(config.auth.passphrase), "[redacted]");
+    assert.equal(JSON.stringify(config).includes(secret), false);
+    assert.equal(inspect(config, { depth: 5 }).includes(secret), false);
+    assert.deepEqual(redactedConfig(config, SPECS), {
+      auth: { passphrase: "[redacted]", strict: false },
+      net: { origins: ["https://a.example"], keyFile: "/etc/key.pem" },
+    });
+  });
+
+  it("never quotes a secret in a problem", () => {
+    try {
+      loadOptions(SPECS, [], { TEST_PASSPHRASE: "abc" });
+      assert.fail("expected a ConfigError");
+    } catch (error) {
+      assert.ok(error instanceof ConfigError);
+      assert.deepEqual(error.problems, ["TEST_PASSPHRASE=[redacted]: must be at least 4 characters"]);
+      assert.equal(error.message.includes("abc"), false);
+    }
+  });
+
+  it("redacts a secret's default in --help", () => {
+    const withDefault = [{ ...SPECS[0], default: secret }] as const;
+    assert.equal(helpText(withDefault).includes(secret), false);
+    assert.match(helpText(withDefault), /default: \[redacted\]/);
+    assert.match(helpText(SPECS), /--passphrase <text>\n.*\n.*default: "" \(unset\)/);
+  });
+
+  it("reads booleans from a bare flag, --no-flag, flag=value and variables", () => {
+    assert.equal(loadOptions(SPECS, [], {}).auth.strict, false);
+    assert.equal(loadOptions(SPECS, ["--strict"], {}).auth.strict, true);
+    assert.equal(loadOptions(SPECS, ["--strict=false"], { TEST_STRICT: "1" }).auth.strict, false);
+    assert.equal(loadOptions(SPECS, ["--no-strict"], { TEST_STRICT: "true" }).auth.strict, false);
+    assert.equal(loadOptions(SPECS, [], { TEST_STRICT: "yes" }).auth.strict, true);
+    assert.throws(
+      () => loadOptions(SPECS, [], { TEST_STRICT: "maybe" }),
+      /TEST_STRICT="maybe": must be true or false/,
+    );
+  });
+
+  it("reads lists comma-separated, trimmed, empty items dropped; paths trimmed", () => {
+    const config = loadOptions(SPECS, ["--origins", " https://b.example, ,https://c.example "], {
+      TEST_KEY_FILE: " /k.pem ",
+    });
+    assert.deepEqual(config.net.origins, ["https://b.example", "https://c.example"]);
+    assert.equal(config.net.keyFile, "/k.pem");
+  });
+});
+
+describe("redactedConfig of tickwire serve", () => {
+  it("is the config itself while no option is a secret", () => {
+    const config = loadConfig([], {});
+    assert.deepEqual(redactedConfig(config), config);
   });
 });

@@ -1,78 +1,158 @@
 import { parseArgs } from "node:util";
-import { OPTIONS, type Config, type OptionSpec } from "./options.ts";
+import { ConfigError } from "../errors/index.ts";
+import {
+  OPTIONS,
+  type Config,
+  type ConfigOf,
+  type KindValue,
+  type OptionKind,
+  type OptionSpec,
+} from "./options.ts";
+import { Secret } from "./secret.ts";
 
-/** Start-up failure: every configuration problem at once, each naming the option and what is expected. */
-export class ConfigError extends Error {
-  override readonly name = "ConfigError";
-  readonly code = "TICKWIRE_ERR_CONFIG";
-  constructor(readonly problems: readonly string[]) {
-    super(`invalid configuration:\n  - ${problems.join("\n  - ")}`);
-  }
-}
+type AnySpec = OptionSpec<string, string, OptionKind, unknown>;
+/** Values resolved so far, by group and key (a value that failed to read is absent). */
+type Resolved = Readonly<Record<string, Readonly<Record<string, unknown>> | undefined>>;
 
 /**
  * Resolves the configuration from flags (highest), then environment variables, then defaults;
- * validates everything and returns a frozen object. The only reader of flags and `process.env`.
+ * validates everything and returns a frozen object of frozen groups. The only reader of flags and
+ * `process.env`.
  */
 export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  return loadOptions(OPTIONS, argv, env, crossChecks);
+}
+
+/** Rules between options of `tickwire serve`, reported with every other problem. */
+function crossChecks(resolved: Resolved): string[] {
   const problems: string[] = [];
-  // Non-strict parse so that an unknown flag is reported together with every other problem.
-  const { values, tokens } = parseArgs({
-    args: [...argv],
-    options: Object.fromEntries(OPTIONS.map((o) => [o.flag, { type: "string" as const }])),
-    strict: false,
-    allowPositionals: true,
-    tokens: true,
-  });
-  const known = new Set(OPTIONS.map((o) => o.flag));
-  for (let i = 0; i < tokens.length; i++) {
-    const token = tokens[i];
-    if (token?.kind === "option" && !known.has(token.name)) {
-      problems.push(`unknown option ${token.rawName} (see tickwire --help)`);
-      // `--bogus 1`: the "1" belongs to the unknown option, not a separate problem.
-      if (token.value === undefined && tokens[i + 1]?.kind === "positional") i++;
-    } else if (token?.kind === "option" && typeof values[token.name] !== "string") {
-      problems.push(`${token.rawName} needs a value (see tickwire --help)`);
-    } else if (token?.kind === "positional") {
-      problems.push(`unexpected argument "${token.value}" (see tickwire --help)`);
-    }
-  }
-  const out: Record<string, number | string> = {};
-  for (const spec of OPTIONS) {
-    const fromFlag = values[spec.flag];
-    const envName = spec.env.find((name) => env[name] !== undefined && env[name] !== "");
-    const raw = typeof fromFlag === "string" ? fromFlag : envName !== undefined ? env[envName] : undefined;
-    const source = typeof fromFlag === "string" ? `--${spec.flag}` : (envName ?? "default");
-    const value = raw === undefined ? spec.default : coerce(spec, raw);
-    if (value === undefined) {
-      problems.push(`${source}=${JSON.stringify(raw)}: must be an integer (${spec.unit})`);
-      continue;
-    }
-    const problem = spec.check?.(value as number & string);
-    if (problem !== undefined) problems.push(`${source}=${JSON.stringify(raw ?? value)}: ${problem}`);
-    out[spec.key] = value;
-  }
-  const backpressure = out["maxBackpressureBytes"];
-  const soft = out["slowSoftBytes"];
-  const hard = out["slowHardBytes"];
+  const soft = resolved["fanout"]?.["slowSoftBytes"];
+  const hard = resolved["fanout"]?.["slowHardBytes"];
+  const backpressure = resolved["gateway"]?.["maxBackpressureBytes"];
   if (typeof soft === "number" && typeof hard === "number" && hard <= soft) {
     problems.push("slow-hard-bytes must be above slow-soft-bytes");
   }
   if (typeof backpressure === "number" && typeof hard === "number" && backpressure < hard) {
     problems.push("max-backpressure-bytes must be at least slow-hard-bytes");
   }
+  return problems;
+}
+
+/**
+ * Resolves any option table (the serve options, or a test's own table): flags, then variables, then
+ * defaults; every problem at once in a {@link ConfigError}, each naming the flag or variable (a secret's
+ * value is never quoted).
+ */
+export function loadOptions<const Specs extends readonly AnySpec[]>(
+  specs: Specs,
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  extraChecks: (resolved: Resolved) => readonly string[] = () => [],
+): ConfigOf<Specs> {
+  const problems: string[] = [];
+  // Non-strict parse so that an unknown flag is reported together with every other problem.
+  const { values, tokens } = parseArgs({
+    args: [...argv],
+    options: Object.fromEntries(
+      specs.map((o) => [o.flag, { type: o.kind === "boolean" ? ("boolean" as const) : ("string" as const) }]),
+    ),
+    strict: false,
+    allowPositionals: true,
+    allowNegative: true,
+    tokens: true,
+  });
+  const byFlag = new Map(specs.map((o) => [o.flag, o]));
+  for (let i = 0; i < tokens.length; i++) {
+    const token = tokens[i];
+    if (token?.kind === "option" && !byFlag.has(token.name)) {
+      problems.push(`unknown option ${token.rawName} (see tickwire --help)`);
+      // `--bogus 1`: the "1" belongs to the unknown option, not a separate problem.
+      if (token.value === undefined && tokens[i + 1]?.kind === "positional") i++;
+    } else if (
+      token?.kind === "option" &&
+      byFlag.get(token.name)?.kind !== "boolean" &&
+      typeof values[token.name] !== "string"
+    ) {
+      problems.push(`${token.rawName} needs a value (see tickwire --help)`);
+    } else if (token?.kind === "positional") {
+      problems.push(`unexpected argument "${token.value}" (see tickwire --help)`);
+    }
+  }
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const spec of specs) {
+    const fromFlag = values[spec.flag];
+    const envName = spec.env.find((name) => env[name] !== undefined && env[name] !== "");
+    const raw =
+      fromFlag !== undefined ? fromFlag : envName !== undefined ? (env[envName] as string) : undefined;
+    const source = fromFlag !== undefined ? `--${spec.flag}` : (envName ?? "default");
+    const shown = spec.kind === "secret" ? Secret.REDACTED : JSON.stringify(raw ?? spec.default);
+    const read = readKind(spec.kind, raw ?? spec.default);
+    if (typeof read === "string") {
+      problems.push(`${source}=${shown}: ${read} (${spec.unit})`);
+      continue;
+    }
+    const problem = spec.check?.(read.value);
+    if (problem !== undefined) problems.push(`${source}=${shown}: ${problem}`);
+    const group = (out[spec.group] ??= {});
+    group[spec.key] = spec.parse === undefined ? read.value : spec.parse(read.value);
+  }
+  problems.push(...extraChecks(out));
   if (problems.length > 0) throw new ConfigError(problems);
-  return Object.freeze(out as unknown as Config);
+  for (const group of Object.values(out)) Object.freeze(group);
+  return Object.freeze(out) as ConfigOf<Specs>;
 }
 
-function coerce(spec: OptionSpec, raw: string): number | string | undefined {
-  if (spec.kind === "string") return raw.trim();
-  if (!/^\s*-?\d+\s*$/.test(raw)) return undefined;
-  return Number(raw);
+/** Reads a raw flag, variable or default as its kind; a string is the problem when it cannot. */
+function readKind<K extends OptionKind>(
+  kind: K,
+  raw: string | number | boolean,
+): { readonly value: KindValue[K] } | string {
+  const text = String(raw);
+  switch (kind) {
+    case "integer":
+      return /^\s*-?\d+\s*$/.test(text) ? { value: Number(text) as KindValue[K] } : "must be an integer";
+    case "boolean": {
+      const word = text.trim().toLowerCase();
+      if (["true", "1", "yes"].includes(word)) return { value: true as KindValue[K] };
+      if (["false", "0", "no"].includes(word)) return { value: false as KindValue[K] };
+      return "must be true or false";
+    }
+    case "list":
+      return {
+        value: text
+          .split(",")
+          .map((item) => item.trim())
+          .filter((item) => item !== "") as unknown as KindValue[K],
+      };
+    case "secret":
+      // Not trimmed: a passphrase is taken exactly as given.
+      return { value: new Secret(text) as KindValue[K] };
+    case "string":
+    case "path":
+      return { value: text.trim() as KindValue[K] };
+  }
+  return "unknown kind";
 }
 
-/** `tickwire serve --help` text: every option with flag, variables, unit and default. */
-export function helpText(): string {
+/**
+ * A copy of a resolved configuration that is safe to log: every `secret` option's value replaced by
+ * `[redacted]` (the {@link Secret} wrapper already prints so; this makes the log line plain JSON).
+ */
+export function redactedConfig(
+  config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+  specs: readonly AnySpec[] = OPTIONS,
+): Record<string, Record<string, unknown>> {
+  const copy: Record<string, Record<string, unknown>> = {};
+  for (const [group, values] of Object.entries(config)) copy[group] = { ...values };
+  for (const spec of specs) {
+    const group = copy[spec.group];
+    if (spec.kind === "secret" && group !== undefined && spec.key in group) group[spec.key] = Secret.REDACTED;
+  }
+  return copy;
+}
+
+/** `tickwire serve --help` text: every option with flag, variables, unit and default (secrets redacted). */
+export function helpText(specs: readonly AnySpec[] = OPTIONS): string {
   const lines = [
     "Usage: tickwire serve [options]",
     "",
@@ -81,12 +161,16 @@ export function helpText(): string {
     "",
     "Options:",
   ];
-  for (const o of OPTIONS) {
+  for (const o of specs) {
     lines.push(`  --${o.flag} <${o.unit}>`);
     lines.push(`      ${o.help}`);
-    lines.push(
-      `      env: ${o.env.join(", ")}; default: ${o.default === "" ? '"" (embedded)' : String(o.default)}`,
-    );
+    lines.push(`      env: ${o.env.join(", ")}; default: ${defaultText(o)}`);
   }
   return lines.join("\n");
+}
+
+function defaultText(o: AnySpec): string {
+  if (o.kind === "secret") return o.default === "" ? '"" (unset)' : Secret.REDACTED;
+  if (o.default === "") return o.flag === "nats" ? '"" (embedded)' : '""';
+  return String(o.default);
 }

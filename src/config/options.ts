@@ -1,53 +1,93 @@
+import type { Secret } from "./secret.ts";
+
 /**
- * Every option of `tickwire serve`, declared once: the flag, the environment variable, unit, default,
- * validation and help text all come from this table (and so does the README's configuration table,
- * checked by test/readme.test.ts).
+ * The option table: the one declaration of every `tickwire serve` option. Each entry names its group and
+ * key in {@link Config} (derived from this table below), its flag, its variables, its kind and unit, its
+ * default and its check. The README's option table is checked against it (test/readme.test.ts).
  */
-export interface OptionSpec {
-  /** Key in the resolved {@link Config}. */
-  readonly key: keyof Config;
-  /** CLI flag without dashes. */
-  readonly flag: string;
-  /** Environment variables, first one wins. */
-  readonly env: readonly string[];
-  readonly kind: "integer" | "string";
-  readonly unit: string;
-  readonly default: number | string;
-  readonly help: string;
-  /** Returns a problem description, or undefined when the value is acceptable. */
-  readonly check?: (value: number & string) => string | undefined;
+
+/** Subsystems of the configuration; each module is given only its own group. */
+export type OptionGroup = "gateway" | "fanout" | "nats" | "history" | "embedded" | "lifecycle" | "log";
+
+/**
+ * How a raw flag or variable is read. `list` is comma-separated (empty items dropped); `boolean` takes
+ * `--flag`, `--no-flag`, `--flag=true|false` or a variable of `true|false|1|0`; `secret` is a string that is
+ * never logged, shown in `--help` or put in an error message (wrapped in {@link Secret}).
+ */
+export type OptionKind = "integer" | "string" | "boolean" | "list" | "path" | "secret";
+
+/** The value of each kind once read, before the option's own `parse`. */
+export interface KindValue {
+  readonly integer: number;
+  readonly string: string;
+  readonly boolean: boolean;
+  readonly list: readonly string[];
+  readonly path: string;
+  readonly secret: Secret;
 }
 
-export interface Config {
-  readonly host: string;
-  readonly port: number;
-  /** NATS URL(s); empty means embedded mode (own nats-server child and demo feed). */
-  readonly natsUrl: string;
-  readonly subjectPrefix: string;
-  readonly maxTopicsPerConnection: number;
-  readonly maxMessageBytes: number;
-  readonly slowSoftBytes: number;
-  readonly slowHardBytes: number;
-  readonly slowCloseMs: number;
-  readonly maxBackpressureBytes: number;
-  readonly heartbeatMs: number;
-  readonly maxHz: number;
-  readonly historyStream: string;
-  readonly historyTimeoutMs: number;
-  readonly idleTimeoutMs: number;
-  readonly controlRatePerSec: number;
-  readonly controlBurst: number;
-  readonly maxFeedPayloadBytes: number;
-  readonly natsPingIntervalMs: number;
-  readonly natsMaxPingsOut: number;
-  readonly natsReconnectWaitMs: number;
-  readonly shutdownGraceMs: number;
-  readonly drainDelayMs: number;
-  readonly retryAfterMs: number;
-  readonly demoRatePerSec: number;
-  readonly natsServerBin: string;
-  readonly logLevel: string;
+/** The default of each kind as written in the table (and in the README): the text form for lists and secrets. */
+export interface KindDefault {
+  readonly integer: number;
+  readonly string: string;
+  readonly boolean: boolean;
+  readonly list: string;
+  readonly path: string;
+  readonly secret: string;
 }
+
+export interface OptionSpec<
+  G extends string = string,
+  K extends string = string,
+  Kind extends OptionKind = OptionKind,
+  V = unknown,
+> {
+  /** Group of {@link Config} the value goes to. */
+  readonly group: G;
+  /** Key of the value in its group. */
+  readonly key: K;
+  /** Flag name without the leading dashes. */
+  readonly flag: string;
+  /** Variables read when the flag is absent, first non-empty one wins. */
+  readonly env: readonly string[];
+  readonly kind: Kind;
+  readonly unit: string;
+  readonly default: KindDefault[Kind];
+  readonly help: string;
+  // Methods, not function properties: bivariant parameters let every spec stand in a table of OptionSpec.
+  /** Returns a problem description, or undefined when the value is acceptable. */
+  check?(value: KindValue[Kind]): string | undefined;
+  /** Turns the checked value into the config's value (e.g. a sentinel into a union); identity when absent. */
+  parse?(value: KindValue[Kind]): V;
+}
+
+/** Declares one option, keeping its group, key and value type for {@link ConfigOf}. */
+export function option<
+  const G extends string,
+  const K extends string,
+  Kind extends OptionKind,
+  V = KindValue[Kind],
+>(spec: OptionSpec<G, K, Kind, V>): OptionSpec<G, K, Kind, V> {
+  return spec;
+}
+
+/** Where the gateway gets its feed: its own nats-server child (embedded mode) or a NATS deployment. */
+export type NatsServers =
+  { readonly mode: "embedded" } | { readonly mode: "external"; readonly urls: readonly string[] };
+
+/** Where snapshots of topics the gateway has not seen come from: a JetStream stream, or nowhere. */
+export type HistoryStream =
+  { readonly mode: "off" } | { readonly mode: "jetstream"; readonly stream: string };
+
+/** The value type of one option: what its `parse` returns (the kind's value when it has none). */
+type ValueOf<S> = S extends { readonly parse?: (value: never) => infer V } ? V : never;
+
+/** The resolved configuration of a table of options: one frozen object per group. */
+export type ConfigOf<Specs extends readonly OptionSpec<string, string, OptionKind, unknown>[]> = {
+  readonly [G in Specs[number]["group"]]: {
+    readonly [S in Specs[number] as S["group"] extends G ? S["key"] : never]: ValueOf<S>;
+  };
+};
 
 const range =
   (min: number, max: number) =>
@@ -57,8 +97,9 @@ const range =
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
 const TOKEN = /^[A-Za-z0-9_\-]{1,32}$/;
 
-export const OPTIONS: readonly OptionSpec[] = [
-  {
+export const OPTIONS = [
+  option({
+    group: "gateway",
     key: "host",
     flag: "host",
     env: ["TICKWIRE_HOST"],
@@ -66,8 +107,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     unit: "address",
     default: "127.0.0.1",
     help: "address to listen on; 0.0.0.0 for all interfaces",
-  },
-  {
+  }),
+  option({
+    group: "gateway",
     key: "port",
     flag: "port",
     env: ["TICKWIRE_PORT"],
@@ -76,21 +118,24 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 9000,
     help: "TCP port of WebSocket and HTTP endpoints (0 = any free port)",
     check: range(0, 65535),
-  },
-  {
-    key: "natsUrl",
+  }),
+  option({
+    group: "nats",
+    key: "servers",
     flag: "nats",
     env: ["NATS_URL", "TICKWIRE_NATS_URL"],
-    kind: "string",
+    kind: "list",
     unit: "url",
     default: "",
     help: "NATS server URL(s), comma-separated; empty = embedded mode: start a local nats-server and a demo feed",
-    check: (v: string) =>
-      v === "" || v.split(",").every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/.test(u.trim()))
+    check: (urls) =>
+      urls.every((u) => /^(nats|tls|ws|wss):\/\/[^\s]+$|^[^\s:/]+:\d+$/.test(u))
         ? undefined
         : "must be nats://host:port[,…]",
-  },
-  {
+    parse: (urls): NatsServers => (urls.length === 0 ? { mode: "embedded" } : { mode: "external", urls }),
+  }),
+  option({
+    group: "nats",
     key: "subjectPrefix",
     flag: "subject-prefix",
     env: ["TICKWIRE_SUBJECT_PREFIX"],
@@ -98,9 +143,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     unit: "token",
     default: "md",
     help: "first token of feed subjects: <prefix>.<venue>.<symbol>.<type>",
-    check: (v: string) => (TOKEN.test(v) ? undefined : "must be one subject token of [A-Za-z0-9_-]"),
-  },
-  {
+    check: (v) => (TOKEN.test(v) ? undefined : "must be one subject token of [A-Za-z0-9_-]"),
+  }),
+  option({
+    group: "fanout",
     key: "maxTopicsPerConnection",
     flag: "max-topics-per-connection",
     env: ["TICKWIRE_MAX_TOPICS_PER_CONNECTION"],
@@ -109,8 +155,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 1024,
     help: "subscription patterns one connection may hold; a subscribe past it is refused whole (4006)",
     check: range(1, 100_000),
-  },
-  {
+  }),
+  option({
+    group: "gateway",
     key: "maxMessageBytes",
     flag: "max-message-bytes",
     env: ["TICKWIRE_MAX_MESSAGE_BYTES"],
@@ -119,8 +166,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 16384,
     help: "largest client frame; a larger one closes the connection with 1009",
     check: range(256, 16 * 1024 * 1024),
-  },
-  {
+  }),
+  option({
+    group: "fanout",
     key: "slowSoftBytes",
     flag: "slow-soft-bytes",
     env: ["TICKWIRE_SLOW_SOFT_BYTES"],
@@ -129,8 +177,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 1048576,
     help: "soft watermark: a socket with more unsent is conflated (latest value per topic, flagged CONFLATED with n) until it drains under it",
     check: range(16384, 1024 * 1024 * 1024),
-  },
-  {
+  }),
+  option({
+    group: "fanout",
     key: "slowHardBytes",
     flag: "slow-hard-bytes",
     env: ["TICKWIRE_SLOW_HARD_BYTES"],
@@ -139,8 +188,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 4194304,
     help: "hard watermark: a socket with more unsent is closed with 4007 (must be above slow-soft-bytes, at most max-backpressure-bytes)",
     check: range(16384, 2 * 1024 * 1024 * 1024),
-  },
-  {
+  }),
+  option({
+    group: "fanout",
     key: "slowCloseMs",
     flag: "slow-close-ms",
     env: ["TICKWIRE_SLOW_CLOSE_MS"],
@@ -149,8 +199,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 10000,
     help: "a socket over the soft watermark this long without draining under it is closed with 4007 and a retry hint",
     check: range(100, 3_600_000),
-  },
-  {
+  }),
+  option({
+    group: "gateway",
     key: "maxBackpressureBytes",
     flag: "max-backpressure-bytes",
     env: ["TICKWIRE_MAX_BACKPRESSURE_BYTES"],
@@ -159,8 +210,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 8388608,
     help: "uWS per-socket backpressure limit; frames past it are dropped by uWS and counted as backpressure drops (must be ≥ slow-hard-bytes)",
     check: range(16384, 2 * 1024 * 1024 * 1024),
-  },
-  {
+  }),
+  option({
+    group: "fanout",
     key: "heartbeatMs",
     flag: "heartbeat-ms",
     env: ["TICKWIRE_HEARTBEAT_MS"],
@@ -168,9 +220,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     unit: "ms",
     default: 1000,
     help: "period of the heartbeat event (sent, conflated, dropped counters) to every connection; 0 = none",
-    check: (v: number) => (v === 0 || (v >= 100 && v <= 600_000) ? undefined : "must be 0 or 100 to 600000"),
-  },
-  {
+    check: (v) => (v === 0 || (v >= 100 && v <= 600_000) ? undefined : "must be 0 or 100 to 600000"),
+  }),
+  option({
+    group: "fanout",
     key: "maxHz",
     flag: "max-hz",
     env: ["TICKWIRE_MAX_HZ"],
@@ -179,19 +232,22 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 0,
     help: "cap on events per second per topic for every subscription (lower maxHz requests still apply); 0 = no cap",
     check: range(0, 1000),
-  },
-  {
-    key: "historyStream",
+  }),
+  option({
+    group: "history",
+    key: "stream",
     flag: "history-stream",
     env: ["TICKWIRE_HISTORY_STREAM"],
     kind: "string",
     unit: "name",
     default: "TICKWIRE_LAST",
     help: "JetStream stream keeping the last feed message per subject, read for snapshots of topics the gateway has not seen (embedded mode creates it); off = no history",
-    check: (v: string) =>
+    check: (v) =>
       /^[A-Za-z0-9_-]{1,64}$/.test(v) ? undefined : "must be a stream name of [A-Za-z0-9_-], or off",
-  },
-  {
+    parse: (v): HistoryStream => (v === "off" ? { mode: "off" } : { mode: "jetstream", stream: v }),
+  }),
+  option({
+    group: "fanout",
     key: "historyTimeoutMs",
     flag: "history-timeout-ms",
     env: ["TICKWIRE_HISTORY_TIMEOUT_MS"],
@@ -200,8 +256,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 500,
     help: "longest a subscribe's snapshot waits for the feed history before completing without it",
     check: range(10, 60_000),
-  },
-  {
+  }),
+  option({
+    group: "gateway",
     key: "idleTimeoutMs",
     flag: "idle-timeout-ms",
     env: ["TICKWIRE_IDLE_TIMEOUT_MS"],
@@ -210,12 +267,13 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 120000,
     help: "close a connection silent this long (pings are sent automatically); 0 disables; whole seconds from 8000 to 960000",
     // uWS aborts the process for idleTimeout outside 0 or 8–960 s (PERF-NOTES.md).
-    check: (v: number) =>
+    check: (v) =>
       v === 0 || (v >= 8000 && v <= 960_000 && v % 1000 === 0)
         ? undefined
         : "must be 0, or whole seconds from 8000 to 960000 (uWS limit)",
-  },
-  {
+  }),
+  option({
+    group: "fanout",
     key: "controlRatePerSec",
     flag: "control-rate",
     env: ["TICKWIRE_CONTROL_RATE"],
@@ -224,8 +282,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 50,
     help: "control messages per second per connection, sustained; more get 4008",
     check: range(1, 100_000),
-  },
-  {
+  }),
+  option({
+    group: "fanout",
     key: "controlBurst",
     flag: "control-burst",
     env: ["TICKWIRE_CONTROL_BURST"],
@@ -234,8 +293,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 100,
     help: "control-message burst per connection; after this many refusals in a row (each answered 4008) the next message closes the connection with 4008",
     check: range(1, 100_000),
-  },
-  {
+  }),
+  option({
+    group: "nats",
     key: "maxFeedPayloadBytes",
     flag: "max-feed-payload-bytes",
     env: ["TICKWIRE_MAX_FEED_PAYLOAD_BYTES"],
@@ -244,9 +304,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 4096,
     help: "largest feed message accepted from NATS; larger ones are counted as too_large and dropped",
     check: range(64, 1024 * 1024),
-  },
-  {
-    key: "natsPingIntervalMs",
+  }),
+  option({
+    group: "nats",
+    key: "pingIntervalMs",
     flag: "nats-ping-interval-ms",
     env: ["TICKWIRE_NATS_PING_INTERVAL_MS"],
     kind: "integer",
@@ -254,9 +315,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 10000,
     help: "NATS client ping interval (dead-server detection)",
     check: range(500, 600_000),
-  },
-  {
-    key: "natsMaxPingsOut",
+  }),
+  option({
+    group: "nats",
+    key: "maxPingsOut",
     flag: "nats-max-pings-out",
     env: ["TICKWIRE_NATS_MAX_PINGS_OUT"],
     kind: "integer",
@@ -264,9 +326,10 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 3,
     help: "unanswered NATS pings before the connection is considered dead",
     check: range(1, 100),
-  },
-  {
-    key: "natsReconnectWaitMs",
+  }),
+  option({
+    group: "nats",
+    key: "reconnectWaitMs",
     flag: "nats-reconnect-wait-ms",
     env: ["TICKWIRE_NATS_RECONNECT_WAIT_MS"],
     kind: "integer",
@@ -274,8 +337,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 1000,
     help: "wait between NATS reconnect attempts (retries forever)",
     check: range(50, 600_000),
-  },
-  {
+  }),
+  option({
+    group: "lifecycle",
     key: "shutdownGraceMs",
     flag: "shutdown-grace-ms",
     env: ["TICKWIRE_SHUTDOWN_GRACE_MS"],
@@ -284,8 +348,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 5000,
     help: "on SIGTERM/SIGINT, longest wait for clients to close and NATS to drain before exiting",
     check: range(0, 600_000),
-  },
-  {
+  }),
+  option({
+    group: "lifecycle",
     key: "drainDelayMs",
     flag: "drain-delay-ms",
     env: ["TICKWIRE_DRAIN_DELAY_MS"],
@@ -294,8 +359,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 0,
     help: "on SIGTERM/SIGINT, report not ready (/readyz 503) this long before closing clients, so a load balancer stops sending new ones",
     check: range(0, 600_000),
-  },
-  {
+  }),
+  option({
+    group: "fanout",
     key: "retryAfterMs",
     flag: "retry-after-ms",
     env: ["TICKWIRE_RETRY_AFTER_MS"],
@@ -304,8 +370,9 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 1000,
     help: "reconnect hint sent to clients in the close reason of going-away (1001) and slow-consumer (4007) closes",
     check: range(0, 3_600_000),
-  },
-  {
+  }),
+  option({
+    group: "embedded",
     key: "demoRatePerSec",
     flag: "demo-rate",
     env: ["TICKWIRE_DEMO_RATE"],
@@ -314,25 +381,30 @@ export const OPTIONS: readonly OptionSpec[] = [
     default: 200,
     help: "embedded mode: demo feed rate over all symbols (0 = no demo feed)",
     check: range(0, 1_000_000),
-  },
-  {
+  }),
+  option({
+    group: "embedded",
     key: "natsServerBin",
     flag: "nats-server-bin",
     env: ["TICKWIRE_NATS_SERVER_BIN"],
-    kind: "string",
+    kind: "path",
     unit: "path",
     default: "nats-server",
     help: "embedded mode: the nats-server executable, a name looked up on PATH (and /usr/sbin) or a path",
-    check: (v: string) => (v.length > 0 ? undefined : "must not be empty"),
-  },
-  {
-    key: "logLevel",
+    check: (v) => (v.length > 0 ? undefined : "must not be empty"),
+  }),
+  option({
+    group: "log",
+    key: "level",
     flag: "log-level",
     env: ["TICKWIRE_LOG_LEVEL"],
     kind: "string",
     unit: "level",
     default: "info",
     help: `log level: ${LOG_LEVELS.join(", ")}`,
-    check: (v: string) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(", ")}`),
-  },
-];
+    check: (v) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(", ")}`),
+  }),
+] as const;
+
+/** The resolved `tickwire serve` configuration, grouped by subsystem (derived from {@link OPTIONS}). */
+export type Config = ConfigOf<typeof OPTIONS>;

@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { ConfigError } from "./load.ts";
+import { ConfigError } from "../errors/index.ts";
 
 /** Output formats of `tickwire tail`. */
 export const TAIL_FORMATS = ["jsonl", "csv", "table"] as const;

@@ -3,22 +3,7 @@ import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-
-export class NatsServerNotFoundError extends Error {
-  override readonly name = "NatsServerNotFoundError";
-  readonly code = "TICKWIRE_ERR_NATS_SERVER_NOT_FOUND";
-  constructor(binary: string) {
-    super(
-      `${binary} is not an executable${binary.includes("/") ? "" : " on PATH (nor in /usr/sbin or /usr/local/sbin)"}; embedded mode needs nats-server. ` +
-        "Install it (Debian/Ubuntu: `sudo apt-get install -y nats-server`), or point tickwire at a running NATS with --nats nats://HOST:4222.",
-    );
-  }
-}
-
-export class NatsServerStartError extends Error {
-  override readonly name = "NatsServerStartError";
-  readonly code = "TICKWIRE_ERR_NATS_SERVER_START";
-}
+import { NatsServerNotFoundError, NatsServerStartError } from "../errors/index.ts";
 
 export interface NatsServerOptions {
   /** Executable name or path (default "nats-server"), see {@link findNatsServer}. */

@@ -1,3 +1,4 @@
+import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
 import { Conflation } from "./conflation.ts";
@@ -34,12 +35,6 @@ export interface HubLinks {
 
 export type { Topic } from "./session.ts";
 export type { HistorySource } from "./snapshots.ts";
-
-/** The hub was used before {@link Hub.attach}, or attached twice: a wiring mistake, thrown. */
-export class HubWiringError extends Error {
-  override readonly name = "HubWiringError";
-  readonly code = "TICKWIRE_ERR_HUB_WIRING";
-}
 
 /** The parts, built by {@link Hub.attach} in dependency order; none refers to one built after it. */
 interface Parts {

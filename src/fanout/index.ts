@@ -1,13 +1,6 @@
-export {
-  Hub,
-  HubWiringError,
-  type HistorySource,
-  type HubLinks,
-  type HubOptions,
-  type Topic,
-} from "./hub.ts";
+export { Hub, type HistorySource, type HubLinks, type HubOptions, type Topic } from "./hub.ts";
 export { BatchWriter, MAX_BATCH_BYTES, type BatchResult } from "./batch-writer.ts";
 export { EncodedEvent } from "./encoded-event.ts";
 export { Session } from "./session.ts";
 export { SendResult, type FrameSink } from "./sink.ts";
-export { CloseReason, HubStats, closeReasonOf } from "./stats.ts";
+export { CloseReason, HUB_METRICS, HubStats, closeReasonOf, type HubGauges } from "./stats.ts";

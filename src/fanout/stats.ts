@@ -1,4 +1,6 @@
 import type { CloseCode } from "../protocol/index.ts";
+// The one pure file of metrics/ that inner folders may import (.dependency-cruiser.cjs: stats-describe-metrics).
+import { snapshotOf, type MetricDescriptor, type MetricSnapshot } from "../metrics/descriptor.ts";
 
 /** Label values for closed connections: a small fixed set (never a connection id). */
 export const CloseReason = {
@@ -84,4 +86,185 @@ export class HubStats {
   countClientError(code: number): void {
     this.clientErrors.set(code, (this.clientErrors.get(code) ?? 0) + 1);
   }
+
+  /** Every fan-out metric as plain numbers, the hub's gauges included (summable over worker processes). */
+  snapshot(live: HubGauges): MetricSnapshot {
+    return snapshotOf(HUB_METRICS, { stats: this, live });
+  }
 }
+
+/** The hub's values that are read, not counted: given to {@link HubStats.snapshot} at scrape time. */
+export interface HubGauges {
+  readonly connections: number;
+  readonly subscriptions: number;
+  readonly patterns: number;
+  readonly topics: number;
+  /** Connections currently conflated (over the soft watermark). */
+  readonly slowConnections: number;
+  /** Bytes accepted for sending but not yet written to the kernel, over all connections. */
+  readonly bufferedBytes: number;
+}
+
+type HubSource = { readonly stats: HubStats; readonly live: HubGauges };
+
+/** The fan-out's metrics: names, help and labels as scraped from /metrics. */
+export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
+  {
+    name: "tickwire_connections",
+    type: "gauge",
+    help: "Open WebSocket connections.",
+    read: (s) => s.live.connections,
+  },
+  {
+    name: "tickwire_connections_opened_total",
+    type: "counter",
+    help: "WebSocket connections accepted.",
+    read: (s) => s.stats.connectionsOpened,
+  },
+  {
+    name: "tickwire_connections_closed_total",
+    type: "counter",
+    help: "WebSocket connections closed, by reason.",
+    label: { name: "reason", values: Object.values(CloseReason) },
+    read: (s) => s.stats.connectionsClosed,
+  },
+  {
+    name: "tickwire_subscriptions",
+    type: "gauge",
+    help: "Subscriptions held (connection × pattern).",
+    read: (s) => s.live.subscriptions,
+  },
+  {
+    name: "tickwire_subscription_patterns",
+    type: "gauge",
+    help: "Distinct subscription patterns with at least one subscriber.",
+    read: (s) => s.live.patterns,
+  },
+  {
+    name: "tickwire_topics",
+    type: "gauge",
+    help: "Concrete topics seen since start (each keeps its sequence counter).",
+    read: (s) => s.live.topics,
+  },
+  {
+    name: "tickwire_control_messages_total",
+    type: "counter",
+    help: "Control frames received from clients.",
+    read: (s) => s.stats.controlMessages,
+  },
+  {
+    name: "tickwire_control_frames_sent_total",
+    type: "counter",
+    help: "Replies and control events written.",
+    read: (s) => s.stats.controlFramesOut,
+  },
+  {
+    name: "tickwire_control_frames_dropped_total",
+    type: "counter",
+    help: "Replies and control events refused by the WebSocket layer (socket over max-backpressure-bytes).",
+    read: (s) => s.stats.controlFramesDropped,
+  },
+  {
+    name: "tickwire_client_errors_total",
+    type: "counter",
+    help: "Error replies sent to clients, by protocol error code.",
+    label: { name: "code", values: [] },
+    read: (s) => s.stats.clientErrors,
+  },
+  {
+    name: "tickwire_events_routed_total",
+    type: "counter",
+    help: "Events with at least one subscriber.",
+    read: (s) => s.stats.eventsRouted,
+  },
+  {
+    name: "tickwire_events_unrouted_total",
+    type: "counter",
+    help: "Events that arrived with no subscriber left.",
+    read: (s) => s.stats.eventsUnrouted,
+  },
+  {
+    name: "tickwire_events_sent_total",
+    type: "counter",
+    help: "Data events written to sockets.",
+    read: (s) => s.stats.eventsOut,
+  },
+  {
+    name: "tickwire_frames_sent_total",
+    type: "counter",
+    help: "WebSocket messages carrying data events (one message may carry an array of events).",
+    read: (s) => s.stats.framesOut,
+  },
+  {
+    name: "tickwire_sent_bytes_total",
+    type: "counter",
+    help: "Bytes of data-event messages written to sockets.",
+    read: (s) => s.stats.bytesOut,
+  },
+  {
+    name: "tickwire_events_dropped_total",
+    type: "counter",
+    help: "Events a socket did not get and no CONFLATED event stands for, by reason.",
+    label: { name: "reason", values: ["backpressure"] },
+    read: (s) => new Map([["backpressure", s.stats.dropsBackpressure]]),
+  },
+  {
+    name: "tickwire_events_conflated_total",
+    type: "counter",
+    help: "Updates merged away into CONFLATED events (each counted once), by cause.",
+    label: { name: "cause", values: ["max_hz", "slow_consumer"] },
+    read: (s) =>
+      new Map([
+        ["max_hz", s.stats.conflatedMaxHz],
+        ["slow_consumer", s.stats.conflatedSlow],
+      ]),
+  },
+  {
+    name: "tickwire_slow_consumer_episodes_total",
+    type: "counter",
+    help: "Times a connection went over the soft watermark (conflated, or closed for onSlow disconnect).",
+    read: (s) => s.stats.slowEpisodes,
+  },
+  {
+    name: "tickwire_slow_connections",
+    type: "gauge",
+    help: "Connections conflated right now (over the soft watermark).",
+    read: (s) => s.live.slowConnections,
+  },
+  {
+    name: "tickwire_buffered_bytes",
+    type: "gauge",
+    help: "Bytes accepted for sending but not yet written to the kernel, all connections.",
+    read: (s) => s.live.bufferedBytes,
+  },
+  {
+    name: "tickwire_heartbeat_rounds_total",
+    type: "counter",
+    help: "Heartbeat rounds (one heartbeat event to every connection each).",
+    read: (s) => s.stats.heartbeats,
+  },
+  {
+    name: "tickwire_history_lookups_total",
+    type: "counter",
+    help: "Subscribes that read last values from the feed history (JetStream).",
+    read: (s) => s.stats.historyLookups,
+  },
+  {
+    name: "tickwire_history_values_total",
+    type: "counter",
+    help: "Last values taken from the feed history into the gateway's cache.",
+    read: (s) => s.stats.historyValues,
+  },
+  {
+    name: "tickwire_history_timeouts_total",
+    type: "counter",
+    help: "History lookups not answered within --history-timeout-ms (snapshot completed without them).",
+    read: (s) => s.stats.historyTimeouts,
+  },
+  {
+    name: "tickwire_history_overflows_total",
+    type: "counter",
+    help: "Snapshot waits cut short because the connection held too many live frames meanwhile.",
+    read: (s) => s.stats.historyOverflows,
+  },
+];

@@ -1,8 +1,6 @@
 export {
   ASSET_PATHS,
   Gateway,
-  GatewayListenError,
-  GatewayStats,
   STREAM_PATH,
   chooseSubprotocol,
   uwsPayloadCap,
@@ -10,4 +8,5 @@ export {
   type HttpBody,
   type HttpEndpoints,
 } from "./server.ts";
-export { NativeUwsUnavailableError, isNativeUws, loadUws, type Uws } from "./uws.ts";
+export { isNativeUws, loadUws, type Uws } from "./uws.ts";
+export { GATEWAY_METRICS, GatewayStats } from "./stats.ts";

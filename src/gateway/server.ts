@@ -1,6 +1,8 @@
 import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { CloseCode, Subprotocol, type Encoding } from "../protocol/index.ts";
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
+import { GatewayListenError } from "../errors/index.ts";
+import { GatewayStats } from "./stats.ts";
 import type { Uws } from "./uws.ts";
 
 export interface GatewayOptions {
@@ -39,16 +41,6 @@ export interface HttpBody {
 export const ASSET_PATHS = ["/", "/client.js", "/dashboard.js"] as const;
 
 export const STREAM_PATH = "/v1/stream";
-
-/** Plain counters of the HTTP/upgrade edge, exported by metrics/. */
-export class GatewayStats {
-  upgradesRejectedSubprotocol = 0;
-  upgradesRejectedDraining = 0;
-  /** Client frames over maxMessageBytes (connection closed with 1009). */
-  framesTooBig = 0;
-  /** Bugs caught at the edge while handling a client frame (connection closed with 1011). */
-  internalErrors = 0;
-}
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
 export function uwsPayloadCap(maxMessageBytes: number): number {
@@ -279,12 +271,4 @@ function respondAsync(
       if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end(`${String(error)}\n`));
     },
   );
-}
-
-export class GatewayListenError extends Error {
-  override readonly name = "GatewayListenError";
-  readonly code = "TICKWIRE_ERR_LISTEN";
-  constructor(host: string, port: number) {
-    super(`cannot listen on ${host}:${port} (address in use, or not an address of this machine)`);
-  }
 }

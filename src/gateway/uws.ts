@@ -1,5 +1,6 @@
 import { createRequire } from "node:module";
 import type * as UwsModule from "uWebSockets.js";
+import { NativeUwsUnavailableError } from "../errors/index.ts";
 
 /**
  * Loads uWebSockets.js and refuses the package's silent fallback.
@@ -9,19 +10,6 @@ import type * as UwsModule from "uWebSockets.js";
  * pub/sub and is an order of magnitude slower, so tickwire never runs on it.
  */
 export type Uws = typeof UwsModule;
-
-export class NativeUwsUnavailableError extends Error {
-  override readonly name = "NativeUwsUnavailableError";
-  readonly code = "TICKWIRE_ERR_UWS_FALLBACK";
-  constructor(detail: string, options?: ErrorOptions) {
-    super(
-      `uWebSockets.js native binary is not in use (${detail}); tickwire refuses to run on the slow fallback shim. ` +
-        `Use Node.js 16, 18 or 20 on linux/darwin x64/arm64 (this is Node ${process.versions.node}, ABI ${process.versions.modules}, ` +
-        `${process.platform}-${process.arch}), unset UWS_USE_FALLBACK, and reinstall with \`npm ci\`.`,
-      options,
-    );
-  }
-}
 
 export function isNativeUws(uws: Partial<Uws>): boolean {
   const app = uws.App as unknown;

@@ -1,30 +1,27 @@
-import { connect, type NatsConnection } from "nats";
+import { NatsLink } from "./nats-link.ts";
 
-/** Publishes feed messages to NATS: the demo feed and the load harness use it. */
+/** Publishes feed messages to NATS over a {@link NatsLink}: the demo feed, the load harness and tests use it. */
 export class FeedPublisher {
-  private constructor(private readonly nc: NatsConnection) {}
+  constructor(private readonly link: NatsLink) {}
 
+  /** A publisher on its own connection (named `name`), connected. */
   static async connect(url: string, name = "tickwire-feed"): Promise<FeedPublisher> {
-    const nc = await connect({
-      servers: url,
-      name,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-      reconnectTimeWait: 500,
-    });
-    return new FeedPublisher(nc);
+    const link = new NatsLink({ servers: url.split(",").map((s) => s.trim()), name, reconnectWaitMs: 500 });
+    await link.start();
+    return new FeedPublisher(link);
   }
 
+  /** Publishes once connected; before the first connection, the message is dropped. */
   publish(subject: string, payload: Uint8Array): void {
-    this.nc.publish(subject, payload);
+    this.link.connection?.publish(subject, payload);
   }
 
   /** Resolves when the server has processed everything published so far. */
   async flush(): Promise<void> {
-    await this.nc.flush();
+    await (await this.link.connectedOnce()).flush();
   }
 
   async close(): Promise<void> {
-    if (!this.nc.isClosed()) await this.nc.drain();
+    await this.link.stop();
   }
 }

@@ -1,4 +1,12 @@
-import { DiscardPolicy, StorageType, type JetStreamManager, type NatsConnection } from "nats";
+import {
+  DiscardPolicy,
+  ErrorCode,
+  NatsError,
+  StorageType,
+  type JetStreamManager,
+  type NatsConnection,
+} from "nats";
+import { HistoryStreamError } from "../errors/index.ts";
 import {
   checkFeedFields,
   decodeFeedPayload,
@@ -8,6 +16,7 @@ import {
 } from "../protocol/index.ts";
 import type { HistorySource } from "../fanout/index.ts";
 import { RateLimitedLog, type Logger } from "../logging/index.ts";
+import type { NatsLink } from "./nats-link.ts";
 
 export interface HistoryOptions {
   /** JetStream stream keeping the last feed message per subject. */
@@ -39,8 +48,8 @@ export class JetStreamHistory implements HistorySource {
   #unavailableUntilMs = 0;
 
   constructor(
-    /** The NATS connection, waited for when the gateway is not connected yet. */
-    private readonly connection: () => Promise<NatsConnection>,
+    /** The NATS connection (shared with the ingest), waited for when the gateway is not connected yet. */
+    private readonly link: NatsLink,
     private readonly options: HistoryOptions,
     log: Logger,
   ) {
@@ -54,7 +63,7 @@ export class JetStreamHistory implements HistorySource {
   ): Promise<readonly MarketEvent[]> {
     if (performance.now() < this.#unavailableUntilMs) return [];
     // Before the first NATS connection this waits; the hub's --history-timeout-ms bounds the wait.
-    const nc = await this.connection();
+    const nc = await this.link.connectedOnce();
     if (nc.isClosed()) return [];
     const { stream, subjectPrefix } = this.options;
     const prefixLength = subjectPrefix.length + 1;
@@ -121,15 +130,28 @@ export class JetStreamHistory implements HistorySource {
    * in memory, direct get allowed. Embedded mode calls this; a deployment creates its own (README).
    */
   async ensureStream(maxBytes = 256 * 1024 * 1024): Promise<void> {
-    const nc = await this.connection();
-    const jsm = await this.#manager(nc);
+    const nc = await this.link.connectedOnce();
     const { stream, subjectPrefix } = this.options;
     try {
-      await jsm.streams.info(stream);
-      return;
-    } catch (error) {
-      if (!/stream not found/i.test(String((error as Error).message))) throw error;
+      const jsm = await this.#manager(nc);
+      try {
+        await jsm.streams.info(stream);
+        return;
+      } catch (error) {
+        if (jsApiErrorCode(error) !== JsApiError.STREAM_NOT_FOUND) throw error;
+      }
+      await this.#create(jsm, stream, subjectPrefix, maxBytes);
+    } catch (cause) {
+      throw new HistoryStreamError(stream, { cause });
     }
+  }
+
+  async #create(
+    jsm: JetStreamManager,
+    stream: string,
+    subjectPrefix: string,
+    maxBytes: number,
+  ): Promise<void> {
     await jsm.streams.add({
       name: stream,
       subjects: [`${subjectPrefix}.>`],
@@ -153,7 +175,7 @@ export class JetStreamHistory implements HistorySource {
   #failed(error: unknown): void {
     this.errors++;
     const message = error instanceof Error ? error.message : String(error);
-    if (/stream not found|no responders|jetstream not enabled|503/i.test(message)) {
+    if (isUnavailable(error)) {
       this.#unavailableUntilMs = performance.now() + UNAVAILABLE_BACKOFF_MS;
       this.#log.warn(
         { stream: this.options.stream, err: message },
@@ -175,7 +197,41 @@ interface WithDirect {
   };
 }
 
+/**
+ * JetStream API error codes (`err_code` of the API's error reply; nats-server's errors.json) that
+ * the reader acts on. Matched by code, never by message text.
+ */
+const JsApiError = {
+  /** JSNoMessageFoundErr: nothing stored for the subject. */
+  NO_MESSAGE_FOUND: 10037,
+  /** JSNotEnabledForAccountErr */
+  NOT_ENABLED_FOR_ACCOUNT: 10039,
+  /** JSStreamNotFoundErr */
+  STREAM_NOT_FOUND: 10059,
+  /** JSNotEnabledErr */
+  NOT_ENABLED: 10076,
+} as const;
+
+function jsApiErrorCode(error: unknown): number | undefined {
+  return error instanceof NatsError ? error.jsError()?.err_code : undefined;
+}
+
+/** Nothing stored for a subject: the stream API's 10037, or a direct get's 404 status (no API error body). */
 function isNotFound(error: unknown): boolean {
-  const e = error as { code?: unknown; message?: unknown };
-  return e.code === "404" || (typeof e.message === "string" && /no message found|404/i.test(e.message));
+  return (
+    jsApiErrorCode(error) === JsApiError.NO_MESSAGE_FOUND ||
+    // A direct get answers "404 Message Not Found" in its status header, with no API error body.
+    (error instanceof NatsError && error.code === (ErrorCode.JetStream404NoMessages as string))
+  );
+}
+
+/** The history cannot answer for a while: stream missing, JetStream off, or nobody answering (503). */
+function isUnavailable(error: unknown): boolean {
+  const code = jsApiErrorCode(error);
+  return (
+    code === JsApiError.STREAM_NOT_FOUND ||
+    code === JsApiError.NOT_ENABLED ||
+    code === JsApiError.NOT_ENABLED_FOR_ACCOUNT ||
+    (error instanceof NatsError && error.code === (ErrorCode.NoResponders as string))
+  );
 }

@@ -1,12 +1,4 @@
-import {
-  connect,
-  Events,
-  DebugEvents,
-  type Msg,
-  type NatsConnection,
-  type NatsError,
-  type Subscription,
-} from "nats";
+import type { Msg, NatsConnection, NatsError, Subscription } from "nats";
 import {
   EventEncoder,
   checkFeedFields,
@@ -18,22 +10,35 @@ import {
   type FeedRejectReason,
   type MarketEventType,
 } from "../protocol/index.ts";
-import { EncodedEvent, type Hub, type Topic } from "../fanout/index.ts";
+import { EncodedEvent, type Topic } from "../fanout/index.ts";
 import type { InterestListener } from "../subscriptions/index.ts";
 import { RateLimitedLog, type Logger } from "../logging/index.ts";
-import { IngestStats, NatsState } from "./stats.ts";
+import type { NatsLink } from "./nats-link.ts";
+import { IngestStats } from "./stats.ts";
 
 export interface IngestOptions {
-  /** NATS server URL(s), comma-separated. */
-  readonly url: string;
   /** First subject token of feed subjects (`md` → `md.<venue>.<symbol>.<type>`). */
   readonly subjectPrefix: string;
   /** Largest feed payload accepted, in bytes. */
   readonly maxFeedPayloadBytes: number;
-  readonly pingIntervalMs: number;
-  readonly maxPingsOut: number;
-  readonly reconnectWaitMs: number;
 }
+
+/** Where validated feed events go: the fan-out (the Hub satisfies it). */
+export interface IngestSink {
+  /** The topic of a concrete name (created on first use; keeps the sequence counter). */
+  topic(name: string): Topic;
+  publish(topic: Topic, event: EncodedEvent): void;
+}
+
+/** The sink before attach(): a message cannot arrive then (start() subscribes, and it needs a sink). */
+const NOT_ATTACHED: IngestSink = {
+  topic: () => {
+    throw new TypeError("NatsIngest used before attach()");
+  },
+  publish: () => {
+    throw new TypeError("NatsIngest used before attach()");
+  },
+};
 
 /** One NATS subscription, held while some client wants its pattern. */
 interface Interest {
@@ -60,44 +65,34 @@ interface SubjectState {
  * New subscriptions never change a subject's owner (ids grow); a removal re-elects it.
  */
 export class NatsIngest implements InterestListener {
-  readonly stats = new IngestStats();
+  readonly stats: IngestStats;
   readonly #interests = new Map<string, Interest>();
   readonly #subjects = new Map<string, SubjectState>();
   readonly #encoder = new EventEncoder();
   readonly #rejectLog: RateLimitedLog;
   readonly #prefixLength: number;
-  #nc: NatsConnection | undefined;
-  /** Set by stop(): a connection that completes afterwards is closed at once. */
-  #stopped = false;
-  readonly #onConnected: ((nc: NatsConnection) => void)[] = [];
+  #sink: IngestSink = NOT_ATTACHED;
   #nextId = 1;
   #epoch = 0;
 
   constructor(
-    private readonly hub: Hub,
+    /** The NATS connection, shared with the feed-history reader; the node starts and stops it. */
+    private readonly link: NatsLink,
     private readonly options: IngestOptions,
     private readonly log: Logger,
   ) {
+    this.stats = new IngestStats(link.stats);
     this.#prefixLength = options.subjectPrefix.length + 1;
     this.#rejectLog = new RateLimitedLog(log, 5000);
   }
 
+  /** Second wiring phase: where validated events go. Before start(). */
+  attach(sink: IngestSink): void {
+    this.#sink = sink;
+  }
+
   get connected(): boolean {
-    return this.stats.state === NatsState.CONNECTED;
-  }
-
-  /** The NATS connection, once started (for the feed-history reader). */
-  get connection(): NatsConnection | undefined {
-    return this.#nc;
-  }
-
-  /**
-   * Resolves with the connection once the first one is up (at once when it is): the gateway listens
-   * before NATS is connected, and the feed-history reader waits here rather than answer nothing.
-   */
-  connectedOnce(): Promise<NatsConnection> {
-    if (this.#nc !== undefined) return Promise.resolve(this.#nc);
-    return new Promise((resolve) => this.#onConnected.push(resolve));
+    return this.link.connected;
   }
 
   /** NATS subscriptions currently held. */
@@ -106,59 +101,20 @@ export class NatsIngest implements InterestListener {
   }
 
   /**
-   * Connects, retrying forever (also on the first attempt), and subscribes to every pattern wanted so
-   * far. Resolves once connected; reconnects after that are automatic and counted.
+   * Subscribes to every pattern wanted so far once the link is connected (patterns wanted later are
+   * subscribed at once). Resolves once connected; the link's reconnects are automatic and counted.
    */
   async start(): Promise<void> {
-    const { url, pingIntervalMs, maxPingsOut, reconnectWaitMs } = this.options;
-    const nc = await connect({
-      servers: url.split(",").map((s) => s.trim()),
-      name: "tickwire-gateway",
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-      reconnectTimeWait: reconnectWaitMs,
-      reconnectJitter: Math.min(500, reconnectWaitMs),
-      pingInterval: pingIntervalMs,
-      maxPingOut: maxPingsOut,
-      noEcho: true,
-    });
-    if (this.#stopped) {
-      // stop() ran while the first connection was still being made (a SIGTERM during start-up): an
-      // open connection here would keep the process alive after "stopped".
-      await nc.close();
-      this.stats.state = NatsState.CLOSED;
-      return;
-    }
-    this.#nc = nc;
-    for (const resolve of this.#onConnected.splice(0)) resolve(nc);
-    this.stats.state = NatsState.CONNECTED;
-    this.log.info({ server: nc.getServer() }, "nats connected");
-    void this.#watchStatus(nc);
+    if (this.#sink === NOT_ATTACHED) throw new TypeError("NatsIngest.start() before attach()");
+    const nc = await this.link.connectedOnce();
     for (const [pattern, interest] of this.#interests) this.#subscribe(nc, pattern, interest);
-  }
-
-  /** Drains subscriptions (processing what is in flight) and closes the connection. */
-  async stop(): Promise<void> {
-    this.#stopped = true;
-    const nc = this.#nc;
-    if (nc === undefined || nc.isClosed()) {
-      this.stats.state = NatsState.CLOSED;
-      return;
-    }
-    try {
-      await nc.drain();
-    } catch (cause) {
-      throw new Error("nats drain failed", { cause });
-    } finally {
-      this.stats.state = NatsState.CLOSED;
-    }
   }
 
   patternActive(pattern: string, tokens: readonly string[]): void {
     const interest: Interest = { id: this.#nextId++, tokens, subscription: undefined };
     this.#interests.set(pattern, interest);
-    if (this.#nc !== undefined && !this.#nc.isClosed()) this.#subscribe(this.#nc, pattern, interest);
+    const nc = this.link.connection;
+    if (nc !== undefined && !nc.isClosed()) this.#subscribe(nc, pattern, interest);
   }
 
   patternIdle(pattern: string): void {
@@ -170,6 +126,7 @@ export class NatsIngest implements InterestListener {
   }
 
   #subscribe(nc: NatsConnection, pattern: string, interest: Interest): void {
+    if (interest.subscription !== undefined) return; // start() and patternActive() may both reach it
     interest.subscription = nc.subscribe(`${this.options.subjectPrefix}.${pattern}`, {
       callback: (error, msg) => this.#onMessage(interest, error, msg),
     });
@@ -178,7 +135,7 @@ export class NatsIngest implements InterestListener {
   /** Per message: only enqueues into socket outboxes (a slow callback stalls the NATS publisher). */
   #onMessage(interest: Interest, error: NatsError | null, msg: Msg): void {
     if (error !== null) {
-      this.stats.errors++;
+      this.stats.subscriptionErrors++;
       this.log.error({ err: error }, "nats subscription error");
       return;
     }
@@ -191,7 +148,7 @@ export class NatsIngest implements InterestListener {
         this.#reject(parsed.reason, subject);
         return;
       }
-      state = { topic: this.hub.topic(parsed.topic), type: parsed.type, owner: 0, ownerEpoch: -1 };
+      state = { topic: this.#sink.topic(parsed.topic), type: parsed.type, owner: 0, ownerEpoch: -1 };
       this.#subjects.set(subject, state);
     }
     if (state.ownerEpoch !== this.#epoch) {
@@ -215,7 +172,7 @@ export class NatsIngest implements InterestListener {
     const topic = state.topic;
     const event = toMarketEvent(state.type, topic.name, ++topic.seq, nowMicros(), decoded.fields);
     this.stats.eventsAccepted++;
-    this.hub.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
+    this.#sink.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
   }
 
   #owner(tokens: readonly string[]): number {
@@ -230,43 +187,5 @@ export class NatsIngest implements InterestListener {
   #reject(reason: FeedRejectReason, subject: string): void {
     this.stats.countRejected(reason);
     this.#rejectLog.warn({ reason, subject: subject.slice(0, 200) }, "feed message rejected");
-  }
-
-  async #watchStatus(nc: NatsConnection): Promise<void> {
-    for await (const status of nc.status()) {
-      switch (status.type) {
-        case Events.Disconnect:
-          this.stats.disconnects++;
-          this.stats.state = NatsState.RECONNECTING;
-          this.log.warn({ server: status.data }, "nats disconnected; reconnecting");
-          break;
-        case Events.Reconnect:
-          this.stats.reconnects++;
-          this.stats.state = NatsState.CONNECTED;
-          this.log.info({ server: status.data }, "nats reconnected");
-          break;
-        case DebugEvents.Reconnecting:
-          this.stats.state = NatsState.RECONNECTING;
-          break;
-        case Events.Error:
-          this.stats.errors++;
-          this.log.error({ data: status.data }, "nats error");
-          break;
-        case Events.LDM:
-          this.log.warn(
-            { server: status.data },
-            "nats server entering lame-duck mode; the client will move to another server",
-          );
-          break;
-        case DebugEvents.StaleConnection:
-          this.log.warn("nats connection stale (pings unanswered); reconnecting");
-          break;
-        case Events.Update:
-        case DebugEvents.PingTimer:
-        case DebugEvents.ClientInitiatedReconnect:
-          break;
-      }
-    }
-    this.stats.state = NatsState.CLOSED;
   }
 }

@@ -1,1 +1,9 @@
-export { createMetrics, type MetricsSources } from "./registry.ts";
+export { createMetrics } from "./registry.ts";
+export {
+  snapshotOf,
+  sumSnapshots,
+  type MetricDescriptor,
+  type MetricInfo,
+  type MetricSnapshot,
+  type MetricSource,
+} from "./descriptor.ts";

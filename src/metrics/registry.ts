@@ -1,317 +1,59 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import type { MetricInfo, MetricSnapshot, MetricSource } from "./descriptor.ts";
 
 /**
- * Where the numbers come from. Structural, so metrics/ depends on no other module: the hot path keeps
- * plain counters and this file turns them into Prometheus values at scrape time (PERF-NOTES: no
- * prom-client call per message).
+ * Turns metric sources (each stats class's descriptors and snapshot) into a prom-client registry. The
+ * hot path keeps plain counters; values are read at scrape time (PERF-NOTES: no prom-client call per
+ * message). metrics/ depends on no other module: the sources are structural.
  */
-export interface MetricsSources {
-  readonly hub: {
-    readonly connections: () => number;
-    readonly subscriptions: () => number;
-    readonly patterns: () => number;
-    readonly topics: () => number;
-    /** Connections currently conflated (over the soft watermark). */
-    readonly slowConnections: () => number;
-    /** Bytes accepted for sending but not yet written to the kernel, over all connections. */
-    readonly bufferedBytes: () => number;
-    readonly stats: {
-      readonly connectionsOpened: number;
-      readonly connectionsClosed: ReadonlyMap<string, number>;
-      readonly eventsRouted: number;
-      readonly eventsUnrouted: number;
-      readonly eventsOut: number;
-      readonly framesOut: number;
-      readonly bytesOut: number;
-      readonly dropsBackpressure: number;
-      readonly conflatedMaxHz: number;
-      readonly conflatedSlow: number;
-      readonly slowEpisodes: number;
-      readonly heartbeats: number;
-      readonly historyLookups: number;
-      readonly historyTimeouts: number;
-      readonly historyOverflows: number;
-      readonly historyValues: number;
-      readonly controlMessages: number;
-      readonly controlFramesOut: number;
-      readonly controlFramesDropped: number;
-      readonly clientErrors: ReadonlyMap<number, number>;
-    };
-  };
-  readonly ingest: {
-    readonly natsSubscriptions: () => number;
-    readonly stats: {
-      readonly state: string;
-      readonly messagesIn: number;
-      readonly eventsAccepted: number;
-      readonly duplicatesSuppressed: number;
-      readonly disconnects: number;
-      readonly reconnects: number;
-      readonly errors: number;
-      readonly rejected: ReadonlyMap<string, number>;
-    };
-    /** Feed-history errors (requests that failed, stored messages that failed validation). */
-    readonly historyErrors: () => number;
-  };
-  readonly gateway: {
-    readonly stats: {
-      readonly upgradesRejectedSubprotocol: number;
-      readonly upgradesRejectedDraining: number;
-      readonly framesTooBig: number;
-      readonly internalErrors: number;
-    };
+export function createMetrics(sources: readonly MetricSource[]): Registry {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
+  for (const source of sources) {
+    const snapshot = oncePerScrape(source);
+    for (const info of source.metrics) register(registry, info, () => snapshot()[info.name] ?? 0);
+  }
+  return registry;
+}
+
+/** One snapshot of a source serves every metric of one scrape (all collect() calls run in one turn). */
+function oncePerScrape(source: MetricSource): () => MetricSnapshot {
+  let cached: MetricSnapshot | undefined;
+  return () => {
+    if (cached === undefined) {
+      cached = source.snapshot();
+      setImmediate(() => (cached = undefined));
+    }
+    return cached;
   };
 }
 
-export const NATS_STATES = ["connecting", "connected", "reconnecting", "closed"] as const;
-const CLOSE_REASONS = [
-  "normal",
-  "going_away",
-  "message_too_big",
-  "slow_consumer",
-  "rate_limited",
-  "abnormal",
-  "internal_error",
-  "other",
-];
-
-export function createMetrics(sources: MetricsSources): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
-  const { hub, ingest, gateway } = sources;
-
-  const gauge = (name: string, help: string, read: () => number): void => {
+function register(registry: Registry, info: MetricInfo, read: () => MetricSnapshot[string]): void {
+  const { name, help, label } = info;
+  if (info.type === "gauge") {
     new Gauge({
       name,
       help,
+      labelNames: label === undefined ? [] : [label.name],
       registers: [registry],
       collect() {
-        this.set(read());
+        const value = read();
+        if (typeof value === "number") this.set(value);
+        else for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).set(n);
       },
     });
-  };
-  const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers: [registry],
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
-  const labelled = (
-    name: string,
-    help: string,
-    label: string,
-    known: readonly string[],
-    read: () => ReadonlyMap<string | number, number>,
-  ): void => {
-    new Counter({
-      name,
-      help,
-      labelNames: [label],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const value of known) this.labels(value).inc(0);
-        for (const [value, n] of read()) this.labels(String(value)).inc(n);
-      },
-    });
-  };
-
-  gauge("tickwire_connections", "Open WebSocket connections.", hub.connections);
-  counter(
-    "tickwire_connections_opened_total",
-    "WebSocket connections accepted.",
-    () => hub.stats.connectionsOpened,
-  );
-  labelled(
-    "tickwire_connections_closed_total",
-    "WebSocket connections closed, by reason.",
-    "reason",
-    CLOSE_REASONS,
-    () => hub.stats.connectionsClosed,
-  );
-  labelled(
-    "tickwire_upgrades_rejected_total",
-    "WebSocket upgrades refused, by reason.",
-    "reason",
-    [],
-    () =>
-      new Map([
-        ["subprotocol", gateway.stats.upgradesRejectedSubprotocol],
-        ["draining", gateway.stats.upgradesRejectedDraining],
-      ]),
-  );
-  counter(
-    "tickwire_client_frames_too_big_total",
-    "Client frames over max-message-bytes (connection closed with 1009).",
-    () => gateway.stats.framesTooBig,
-  );
-  counter(
-    "tickwire_internal_errors_total",
-    "Unexpected exceptions caught while handling a client frame (connection closed with 1011).",
-    () => gateway.stats.internalErrors,
-  );
-  gauge("tickwire_subscriptions", "Subscriptions held (connection × pattern).", hub.subscriptions);
-  gauge(
-    "tickwire_subscription_patterns",
-    "Distinct subscription patterns with at least one subscriber.",
-    hub.patterns,
-  );
-  gauge("tickwire_topics", "Concrete topics seen since start (each keeps its sequence counter).", hub.topics);
-  counter(
-    "tickwire_control_messages_total",
-    "Control frames received from clients.",
-    () => hub.stats.controlMessages,
-  );
-  counter(
-    "tickwire_control_frames_sent_total",
-    "Replies and control events written.",
-    () => hub.stats.controlFramesOut,
-  );
-  counter(
-    "tickwire_control_frames_dropped_total",
-    "Replies and control events refused by the WebSocket layer (socket over max-backpressure-bytes).",
-    () => hub.stats.controlFramesDropped,
-  );
-  labelled(
-    "tickwire_client_errors_total",
-    "Error replies sent to clients, by protocol error code.",
-    "code",
-    [],
-    () => hub.stats.clientErrors,
-  );
-
-  counter(
-    "tickwire_feed_messages_total",
-    "Messages received from NATS on feed subjects.",
-    () => ingest.stats.messagesIn,
-  );
-  counter(
-    "tickwire_feed_events_accepted_total",
-    "Feed messages validated, sequenced and fanned out.",
-    () => ingest.stats.eventsAccepted,
-  );
-  labelled(
-    "tickwire_feed_rejected_total",
-    "Malformed feed messages dropped, by reason.",
-    "reason",
-    [],
-    () => ingest.stats.rejected,
-  );
-  counter(
-    "tickwire_feed_duplicates_suppressed_total",
-    "Second deliveries of one NATS message through overlapping subscriptions.",
-    () => ingest.stats.duplicatesSuppressed,
-  );
-
-  counter(
-    "tickwire_events_routed_total",
-    "Events with at least one subscriber.",
-    () => hub.stats.eventsRouted,
-  );
-  counter(
-    "tickwire_events_unrouted_total",
-    "Events that arrived with no subscriber left.",
-    () => hub.stats.eventsUnrouted,
-  );
-  counter("tickwire_events_sent_total", "Data events written to sockets.", () => hub.stats.eventsOut);
-  counter(
-    "tickwire_frames_sent_total",
-    "WebSocket messages carrying data events (one message may carry an array of events).",
-    () => hub.stats.framesOut,
-  );
-  counter(
-    "tickwire_sent_bytes_total",
-    "Bytes of data-event messages written to sockets.",
-    () => hub.stats.bytesOut,
-  );
-  labelled(
-    "tickwire_events_dropped_total",
-    "Events a socket did not get and no CONFLATED event stands for, by reason.",
-    "reason",
-    ["backpressure"],
-    () => new Map([["backpressure", hub.stats.dropsBackpressure]]),
-  );
-  labelled(
-    "tickwire_events_conflated_total",
-    "Updates merged away into CONFLATED events (each counted once), by cause.",
-    "cause",
-    ["max_hz", "slow_consumer"],
-    () =>
-      new Map([
-        ["max_hz", hub.stats.conflatedMaxHz],
-        ["slow_consumer", hub.stats.conflatedSlow],
-      ]),
-  );
-  counter(
-    "tickwire_slow_consumer_episodes_total",
-    "Times a connection went over the soft watermark (conflated, or closed for onSlow disconnect).",
-    () => hub.stats.slowEpisodes,
-  );
-  gauge(
-    "tickwire_slow_connections",
-    "Connections conflated right now (over the soft watermark).",
-    hub.slowConnections,
-  );
-  gauge(
-    "tickwire_buffered_bytes",
-    "Bytes accepted for sending but not yet written to the kernel, all connections.",
-    hub.bufferedBytes,
-  );
-  counter(
-    "tickwire_heartbeat_rounds_total",
-    "Heartbeat rounds (one heartbeat event to every connection each).",
-    () => hub.stats.heartbeats,
-  );
-  counter(
-    "tickwire_history_lookups_total",
-    "Subscribes that read last values from the feed history (JetStream).",
-    () => hub.stats.historyLookups,
-  );
-  counter(
-    "tickwire_history_values_total",
-    "Last values taken from the feed history into the gateway's cache.",
-    () => hub.stats.historyValues,
-  );
-  counter(
-    "tickwire_history_timeouts_total",
-    "History lookups not answered within --history-timeout-ms (snapshot completed without them).",
-    () => hub.stats.historyTimeouts,
-  );
-  counter(
-    "tickwire_history_overflows_total",
-    "Snapshot waits cut short because the connection held too many live frames meanwhile.",
-    () => hub.stats.historyOverflows,
-  );
-  counter(
-    "tickwire_history_errors_total",
-    "Feed-history requests that failed (stream missing, NATS error, invalid stored message).",
-    ingest.historyErrors,
-  );
-
-  gauge("tickwire_nats_connected", "1 while the NATS connection is up.", () =>
-    ingest.stats.state === "connected" ? 1 : 0,
-  );
-  new Gauge({
-    name: "tickwire_nats_state",
-    help: "NATS connection state (1 for the current state).",
-    labelNames: ["state"],
+    return;
+  }
+  new Counter({
+    name,
+    help,
+    labelNames: label === undefined ? [] : [label.name],
     registers: [registry],
     collect() {
-      for (const state of NATS_STATES) this.labels(state).set(ingest.stats.state === state ? 1 : 0);
+      this.reset();
+      const value = read();
+      if (typeof value === "number") this.inc(value);
+      else for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).inc(n);
     },
   });
-  gauge(
-    "tickwire_nats_subscriptions",
-    "NATS subscriptions held (follows client demand).",
-    ingest.natsSubscriptions,
-  );
-  counter("tickwire_nats_disconnects_total", "NATS connection losses.", () => ingest.stats.disconnects);
-  counter("tickwire_nats_reconnects_total", "NATS reconnections.", () => ingest.stats.reconnects);
-  counter("tickwire_nats_errors_total", "NATS errors reported by the client.", () => ingest.stats.errors);
-  return registry;
 }

@@ -1,11 +1,6 @@
 import { readFile } from "node:fs/promises";
+import { WebAssetsUnavailableError } from "../errors/index.ts";
 import { WEB_FILES, bundleWebAssets, contentTypeOf, type WebAsset, type WebPath } from "./bundle.ts";
-
-/** Reports a web asset that cannot be produced (not built, and no esbuild to build it). */
-export class WebAssetsUnavailableError extends Error {
-  override readonly name = "WebAssetsUnavailableError";
-  readonly code = "TICKWIRE_ERR_WEB_ASSETS";
-}
 
 /**
  * The dashboard and SDK files for the gateway, loaded once on first request:

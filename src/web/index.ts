@@ -1,2 +1,2 @@
-export { WebAssets, WebAssetsUnavailableError } from "./assets.ts";
+export { WebAssets } from "./assets.ts";
 export { WEB_FILES, bundleWebAssets, type WebAsset, type WebPath } from "./bundle.ts";

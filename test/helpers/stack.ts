@@ -2,7 +2,7 @@ import { loadConfig, type Config } from "../../src/config/index.ts";
 import { NatsServerProcess } from "../../src/embedded/index.ts";
 import { FeedPublisher } from "../../src/ingest/index.ts";
 import { createLogger } from "../../src/logging/index.ts";
-import { startService, type Service } from "../../src/main.ts";
+import { startService, type Service } from "../../src/process/index.ts";
 import { encodeFeedPayload } from "../../src/protocol/index.ts";
 import type { TestClient } from "./client.ts";
 
@@ -33,21 +33,31 @@ export interface Stack {
  * Starts nats-server (with JetStream when asked), the gateway and a publisher. The gateway's feed
  * history is read only with JetStream on (the stream must then be created by the test).
  */
+/** Some values of some groups of a {@link Config}; the rest stays as loaded. */
+export type ConfigOverrides = { readonly [G in keyof Config]?: Partial<Config[G]> };
+
+/** `base` with `overrides` applied group by group, frozen like a loaded config. */
+export function withOverrides(base: Readonly<Config>, overrides: ConfigOverrides): Readonly<Config> {
+  const merged: Record<string, unknown> = {};
+  for (const group of Object.keys(base) as (keyof Config)[]) {
+    merged[group] = Object.freeze({ ...base[group], ...overrides[group] });
+  }
+  return Object.freeze(merged) as Readonly<Config>;
+}
+
 export async function startStack(
-  overrides: Partial<Config> = {},
+  overrides: ConfigOverrides = {},
   options: { readonly jetstream?: boolean } = {},
 ): Promise<Stack> {
   const nats = await NatsServerProcess.start({ monitorPort: 0, jetstream: options.jetstream === true });
-  const base = loadConfig([], {});
-  const config = Object.freeze({
-    ...base,
-    port: 0,
-    natsUrl: nats.url,
-    logLevel: "silent",
-    historyStream: options.jetstream === true ? base.historyStream : "off",
-    ...overrides,
-  });
-  const service = await startService(config, createLogger(config.logLevel));
+  const base = loadConfig(
+    ["--port", "0", "--nats", nats.url, "--log-level", "silent"].concat(
+      options.jetstream === true ? [] : ["--history-stream", "off"],
+    ),
+    {},
+  );
+  const config = withOverrides(base, overrides);
+  const service = await startService(config, createLogger(config.log.level));
   await service.natsReady;
   const publisher = await FeedPublisher.connect(nats.url, "test-feed");
   const httpUrl = `http://127.0.0.1:${service.port}`;

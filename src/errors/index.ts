@@ -1,0 +1,18 @@
+export {
+  AuthConfigError,
+  AuthKeyError,
+  AuthKeysUnavailableError,
+  ConfigError,
+  HubWiringError,
+  GatewayListenError,
+  HistoryStreamError,
+  NatsDrainError,
+  NatsServerNotFoundError,
+  NatsServerStartError,
+  NativeUwsUnavailableError,
+  ShutdownTimeoutError,
+  TickwireError,
+  TickwireErrorCode,
+  WebAssetsUnavailableError,
+  isTickwireError,
+} from "./errors.ts";

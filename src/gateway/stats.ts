@@ -1,0 +1,44 @@
+// The one pure file of metrics/ that inner folders may import (.dependency-cruiser.cjs: stats-describe-metrics).
+import { snapshotOf, type MetricDescriptor, type MetricSnapshot } from "../metrics/descriptor.ts";
+
+/** Plain counters of the uWS adapter (upgrades refused, oversized frames, bugs caught at the edge). */
+export class GatewayStats {
+  upgradesRejectedSubprotocol = 0;
+  upgradesRejectedDraining = 0;
+  /** Client frames over maxMessageBytes (connection closed with 1009). */
+  framesTooBig = 0;
+  /** Bugs caught at the edge while handling a client frame (connection closed with 1011). */
+  internalErrors = 0;
+
+  /** Every gateway metric as plain numbers (summable over worker processes). */
+  snapshot(): MetricSnapshot {
+    return snapshotOf(GATEWAY_METRICS, this);
+  }
+}
+
+/** The gateway's metrics: names, help and labels as scraped from /metrics. */
+export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
+  {
+    name: "tickwire_upgrades_rejected_total",
+    type: "counter",
+    help: "WebSocket upgrades refused, by reason.",
+    label: { name: "reason", values: ["subprotocol", "draining"] },
+    read: (s) =>
+      new Map([
+        ["subprotocol", s.upgradesRejectedSubprotocol],
+        ["draining", s.upgradesRejectedDraining],
+      ]),
+  },
+  {
+    name: "tickwire_client_frames_too_big_total",
+    type: "counter",
+    help: "Client frames over max-message-bytes (connection closed with 1009).",
+    read: (s) => s.framesTooBig,
+  },
+  {
+    name: "tickwire_internal_errors_total",
+    type: "counter",
+    help: "Unexpected exceptions caught while handling a client frame (connection closed with 1011).",
+    read: (s) => s.internalErrors,
+  },
+];

@@ -1,0 +1,148 @@
+import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from "nats";
+import { NatsDrainError } from "../errors/index.ts";
+import type { Logger } from "../logging/index.ts";
+import { NatsLinkStats, NatsState } from "./stats.ts";
+
+export interface NatsLinkOptions {
+  /** NATS server URLs (a cluster's seeds). */
+  readonly servers: readonly string[];
+  /** Client name, shown by nats-server's monitoring (`connz`). */
+  readonly name: string;
+  /** Wait between reconnect attempts; the link retries forever, also on the first connection. */
+  readonly reconnectWaitMs: number;
+  /** Client ping interval (dead-server detection); the client's default when absent. */
+  readonly pingIntervalMs?: number;
+  /** Unanswered pings before the connection is considered dead; the client's default when absent. */
+  readonly maxPingsOut?: number;
+  /** Do not receive what this connection publishes (a gateway publishes nothing it subscribes to). */
+  readonly noEcho?: boolean;
+}
+
+/**
+ * The one owner of a NATS connection: connect options built in one place, status watched and counted,
+ * a first-connect promise, drain. The ingest, the feed-history reader and a feed publisher share one.
+ *
+ * Building a link does nothing; {@link start} connects (retrying forever, also on the first attempt) and
+ * {@link stop} drains. A stop while the first connection is still pending closes it when it completes.
+ */
+export class NatsLink {
+  readonly stats = new NatsLinkStats();
+  #nc: NatsConnection | undefined;
+  #starting: Promise<void> | undefined;
+  /** Set by stop(): a connection that completes afterwards is closed at once. */
+  #stopped = false;
+  readonly #waiting: ((nc: NatsConnection) => void)[] = [];
+
+  constructor(
+    private readonly options: NatsLinkOptions,
+    /** Where connection events are logged; nothing is logged without one. */
+    private readonly log: Logger | undefined = undefined,
+  ) {}
+
+  /** The connection, once the first one is up. */
+  get connection(): NatsConnection | undefined {
+    return this.#nc;
+  }
+
+  get connected(): boolean {
+    return this.stats.state === NatsState.CONNECTED;
+  }
+
+  /**
+   * Resolves with the connection once the first one is up (at once when it is): the gateway listens
+   * before NATS is connected, and the feed-history reader waits here rather than answer nothing.
+   */
+  connectedOnce(): Promise<NatsConnection> {
+    if (this.#nc !== undefined) return Promise.resolve(this.#nc);
+    return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Connects; resolves once connected (or at once when stopped meanwhile). Idempotent. */
+  start(): Promise<void> {
+    return (this.#starting ??= this.#connect());
+  }
+
+  async #connect(): Promise<void> {
+    const { servers, name, reconnectWaitMs, pingIntervalMs, maxPingsOut, noEcho } = this.options;
+    const options: ConnectionOptions = {
+      servers: [...servers],
+      name,
+      reconnect: true,
+      maxReconnectAttempts: -1,
+      waitOnFirstConnect: true,
+      reconnectTimeWait: reconnectWaitMs,
+      reconnectJitter: Math.min(500, reconnectWaitMs),
+      noEcho: noEcho === true,
+    };
+    if (pingIntervalMs !== undefined) options.pingInterval = pingIntervalMs;
+    if (maxPingsOut !== undefined) options.maxPingOut = maxPingsOut;
+    const nc = await connect(options);
+    if (this.#stopped) {
+      // stop() ran while the first connection was still being made (a SIGTERM during start-up): an
+      // open connection here would keep the process alive after "stopped".
+      await nc.close();
+      this.stats.state = NatsState.CLOSED;
+      return;
+    }
+    this.#nc = nc;
+    this.stats.state = NatsState.CONNECTED;
+    this.log?.info({ server: nc.getServer() }, "nats connected");
+    void this.#watchStatus(nc);
+    for (const resolve of this.#waiting.splice(0)) resolve(nc);
+  }
+
+  /** Drains (subscriptions process what is in flight, publishes are flushed) and closes the connection. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    const nc = this.#nc;
+    if (nc === undefined || nc.isClosed()) {
+      this.stats.state = NatsState.CLOSED;
+      return;
+    }
+    try {
+      await nc.drain();
+    } catch (cause) {
+      throw new NatsDrainError({ cause });
+    } finally {
+      this.stats.state = NatsState.CLOSED;
+    }
+  }
+
+  async #watchStatus(nc: NatsConnection): Promise<void> {
+    for await (const status of nc.status()) {
+      switch (status.type) {
+        case Events.Disconnect:
+          this.stats.disconnects++;
+          this.stats.state = NatsState.RECONNECTING;
+          this.log?.warn({ server: status.data }, "nats disconnected; reconnecting");
+          break;
+        case Events.Reconnect:
+          this.stats.reconnects++;
+          this.stats.state = NatsState.CONNECTED;
+          this.log?.info({ server: status.data }, "nats reconnected");
+          break;
+        case DebugEvents.Reconnecting:
+          this.stats.state = NatsState.RECONNECTING;
+          break;
+        case Events.Error:
+          this.stats.errors++;
+          this.log?.error({ data: status.data }, "nats error");
+          break;
+        case Events.LDM:
+          this.log?.warn(
+            { server: status.data },
+            "nats server entering lame-duck mode; the client will move to another server",
+          );
+          break;
+        case DebugEvents.StaleConnection:
+          this.log?.warn("nats connection stale (pings unanswered); reconnecting");
+          break;
+        case Events.Update:
+        case DebugEvents.PingTimer:
+        case DebugEvents.ClientInitiatedReconnect:
+          break;
+      }
+    }
+    this.stats.state = NatsState.CLOSED;
+  }
+}

@@ -1,0 +1,1 @@
+export { TickwireNode, type NodeConfig, type NodeParts } from "./node.ts";

@@ -1,0 +1,182 @@
+import { CloseCode } from "../protocol/index.ts";
+import { Hub } from "../fanout/index.ts";
+import { JetStreamHistory, NatsIngest, type NatsLink } from "../ingest/index.ts";
+import { Gateway, GatewayStats, GATEWAY_METRICS, type Uws } from "../gateway/index.ts";
+import { HUB_METRICS } from "../fanout/index.ts";
+import { INGEST_METRICS } from "../ingest/index.ts";
+import { createMetrics, type MetricSource } from "../metrics/index.ts";
+import { WebAssets } from "../web/index.ts";
+import type { Config } from "../config/index.ts";
+import type { Logger } from "../logging/index.ts";
+import { waitUntil, withTimeout } from "./wait.ts";
+
+/** The config groups one node reads (the process reads `embedded` and `log`). */
+export type NodeConfig = Pick<Config, "gateway" | "fanout" | "nats" | "history" | "lifecycle">;
+
+/** What a node is built from, besides its config: things owned once per process. */
+export interface NodeParts {
+  readonly uws: Uws;
+  /** The node's NATS connection, shared by its ingest and feed-history reader. The node starts and stops it. */
+  readonly link: NatsLink;
+  readonly log: Logger;
+}
+
+/**
+ * One listening tickwire node: gateway, hub, ingest, feed history and their metrics, over one NATS link.
+ * {@link buildNode} has no side effects; {@link TickwireNode.start} listens and connects;
+ * {@link TickwireNode.stop} undoes it in reverse. Per-node state lives here, never in module globals,
+ * so a process can run several (the workers issue).
+ */
+export class TickwireNode {
+  readonly hub: Hub;
+  readonly ingest: NatsIngest;
+  readonly history: JetStreamHistory;
+  readonly gatewayStats = new GatewayStats();
+  readonly #web = new WebAssets();
+  readonly #metrics: ReturnType<typeof createMetrics>;
+  #gateway: Gateway | undefined;
+  #draining = false;
+  #natsReady: Promise<void> | undefined;
+
+  constructor(
+    private readonly config: NodeConfig,
+    private readonly parts: NodeParts,
+  ) {
+    const { nats, history, fanout } = config;
+    const { link, log } = parts;
+    // Phase 1, build: nothing listens, connects or ticks yet.
+    this.history = new JetStreamHistory(
+      link,
+      {
+        stream: history.stream.mode === "jetstream" ? history.stream.stream : "",
+        subjectPrefix: nats.subjectPrefix,
+        maxFeedPayloadBytes: nats.maxFeedPayloadBytes,
+      },
+      log,
+    );
+    this.hub = new Hub(fanout);
+    this.ingest = new NatsIngest(
+      link,
+      { subjectPrefix: nats.subjectPrefix, maxFeedPayloadBytes: nats.maxFeedPayloadBytes },
+      log,
+    );
+    // Phase 2, attach: the hub tells the ingest which patterns are wanted and reads feed history; the
+    // ingest publishes into the hub.
+    this.hub.attach({
+      interest: this.ingest,
+      history: history.stream.mode === "jetstream" ? this.history : undefined,
+    });
+    this.ingest.attach(this.hub);
+    this.#metrics = createMetrics(this.metricSources());
+  }
+
+  /** The node's metrics: each stats class's descriptors and a snapshot of plain numbers. */
+  metricSources(): readonly MetricSource[] {
+    const { hub, ingest, history, gatewayStats } = this;
+    return [
+      {
+        metrics: HUB_METRICS,
+        snapshot: () =>
+          hub.stats.snapshot({
+            connections: hub.connectionCount,
+            subscriptions: hub.table.subscriptionCount,
+            patterns: hub.table.patternCount,
+            topics: hub.table.topicCount,
+            slowConnections: hub.slowConnectionCount,
+            bufferedBytes: hub.bufferedBytes(),
+          }),
+      },
+      { metrics: GATEWAY_METRICS, snapshot: () => gatewayStats.snapshot() },
+      {
+        metrics: INGEST_METRICS,
+        snapshot: () =>
+          ingest.stats.snapshot({
+            natsSubscriptions: ingest.subscriptionCount,
+            historyErrors: history.errors,
+          }),
+      },
+    ];
+  }
+
+  /** Port listened on (after start). */
+  get port(): number {
+    return this.#gateway?.port ?? 0;
+  }
+
+  /** Resolves once the first NATS connection is up (after start). */
+  get natsReady(): Promise<void> {
+    return this.#natsReady ?? Promise.reject(new TypeError("TickwireNode.natsReady before start()"));
+  }
+
+  /**
+   * Phase 3, start: the hub's ticker, the gateway listening, then NATS connecting in the background
+   * (the gateway listens before NATS is up; /readyz says when it is). Throws when it cannot listen.
+   */
+  async start(): Promise<void> {
+    const { config, parts, hub, ingest } = this;
+    const { log, link } = parts;
+    hub.start();
+    try {
+      this.#gateway = await Gateway.start(
+        parts.uws,
+        hub,
+        config.gateway,
+        {
+          metrics: async () => ({
+            contentType: this.#metrics.contentType,
+            body: await this.#metrics.metrics(),
+          }),
+          internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
+          asset: async (path) => {
+            try {
+              return await this.#web.get(path);
+            } catch (error) {
+              log.error({ err: error, path }, "cannot serve the dashboard");
+              throw error;
+            }
+          },
+          readiness: () => {
+            const listening = this.#gateway?.listening === true;
+            return {
+              ready: !this.#draining && listening && ingest.connected,
+              detail: { listening, draining: this.#draining, nats: ingest.stats.state },
+            };
+          },
+        },
+        this.gatewayStats,
+      );
+    } catch (error) {
+      hub.stop();
+      throw error;
+    }
+    const { host } = config.gateway;
+    const port = this.#gateway.port;
+    log.info({ host, port, ws: `ws://${host}:${port}/v1/stream` }, "gateway listening");
+    this.#natsReady = link.start().then(() => ingest.start());
+    this.#natsReady.catch((error: unknown) => log.error({ err: error }, "nats connection failed"));
+  }
+
+  /**
+   * Graceful stop, the reverse of start: report not ready (for `drainDelayMs`), stop accepting, close
+   * clients with 1001 and a retry hint, drain NATS, close the listener, stop the ticker. The client and
+   * NATS phases are each bounded by `shutdownGraceMs`.
+   */
+  async stop(): Promise<void> {
+    const { config, parts, hub } = this;
+    const { drainDelayMs, shutdownGraceMs } = config.lifecycle;
+    this.#draining = true;
+    if (drainDelayMs > 0) {
+      parts.log.info({ drainDelayMs }, "draining: readyz reports 503 before clients are closed");
+      await new Promise((resolve) => setTimeout(resolve, drainDelayMs));
+    }
+    this.#gateway?.stopAccepting();
+    const reason = JSON.stringify({ msg: "server shutting down", retryAfterMs: config.fanout.retryAfterMs });
+    hub.closeAll(CloseCode.GOING_AWAY, reason);
+    await waitUntil(() => hub.connectionCount === 0, shutdownGraceMs);
+    await withTimeout(parts.link.stop(), shutdownGraceMs, "nats drain").catch((error: unknown) =>
+      parts.log.warn({ err: error }, "nats drain did not finish"),
+    );
+    this.#gateway?.close();
+    hub.stop();
+  }
+}
