@@ -59,7 +59,10 @@ module.exports = {
       comment: "metrics/descriptor.ts: see stats-describe-metrics",
       severity: "error",
       from: { path: layer("fanout") },
-      to: { path: "^src/(?!(fanout|subscriptions|protocol|errors)/)", pathNot: "^src/metrics/descriptor\\.ts$" },
+      to: {
+        path: "^src/(?!(fanout|subscriptions|protocol|errors)/)",
+        pathNot: "^src/metrics/descriptor\\.ts$",
+      },
     },
     {
       name: "stats-describe-metrics",
