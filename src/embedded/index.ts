@@ -4,6 +4,5 @@ export {
   NatsServerProcess,
   NatsServerStartError,
   findNatsServer,
-  freePort,
   type NatsServerOptions,
 } from "./nats-server.ts";
