@@ -9,7 +9,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { forkTs } from "./fork.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { LocalTarget, sampleProcess, type ProcessSample } from "./local-target.ts";
-import { planOf, subscribersPerTopic, topicNames, topicsOfPlan, type WorkloadModel } from "./model.ts";
+import { modelOf, planOf, subscribersPerTopic, topicNames, topicsOfPlan } from "./model.ts";
 import type { LoadTestOptions } from "./options.ts";
 import { Feed } from "./publisher.ts";
 import {
@@ -47,20 +47,6 @@ export interface RunHooks {
   ) => void;
   /** Log lines (phases, warnings). */
   readonly log?: (line: string) => void;
-}
-
-export function modelOf(o: LoadTestOptions): WorkloadModel {
-  return {
-    venue: o.venue,
-    symbols: o.symbols,
-    types: o.types.split(",").map((t) => t.trim()) as WorkloadModel["types"],
-    topicsPerClient: o.topicsPerClient,
-    skew: o.skew,
-    wildcardShare: o.wildcardShare,
-    maxHzShare: o.maxHzShare,
-    maxHz: o.maxHz,
-    seed: o.seed,
-  };
 }
 
 /** Source addresses for a target host: 127.0.0.x, one per 20,000 clients, on loopback; none elsewhere. */
