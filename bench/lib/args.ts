@@ -12,6 +12,9 @@ export interface Common {
   readonly resultsDir: string;
 }
 
+/** What a smoke pass says instead of a verdict on a target: its sizes are too small to measure anything. */
+export const SMOKE_VERDICT = "n/a (smoke size, not a measurement)";
+
 const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /**

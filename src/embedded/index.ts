@@ -4,5 +4,8 @@ export {
   NatsServerProcess,
   NatsServerStartError,
   findNatsServer,
+  portOf,
+  readPortsFile,
+  type NatsPortsFile,
   type NatsServerOptions,
 } from "./nats-server.ts";

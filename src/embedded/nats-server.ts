@@ -54,13 +54,14 @@ export function findNatsServer(binary = "nats-server", path = process.env["PATH"
 }
 
 /** What nats-server writes to `--ports_file_dir` once it listens (`<executable>_<pid>.ports`). */
-interface PortsFile {
+export interface NatsPortsFile {
   readonly nats?: readonly string[];
   readonly monitoring?: readonly string[];
+  readonly websocket?: readonly string[];
 }
 
 /** The port of the first URL of a ports file entry, or undefined. */
-function portOf(urls: readonly string[] | undefined): number | undefined {
+export function portOf(urls: readonly string[] | undefined): number | undefined {
   const url = urls?.[0];
   if (url === undefined) return undefined;
   const port = Number(new URL(url).port);
@@ -72,11 +73,11 @@ function portOf(urls: readonly string[] | undefined): number | undefined {
  * (nats-server writes it with a plain write after "Server is ready": a partial file does not parse, or lacks
  * the client URL).
  */
-function readPortsFile(dir: string): PortsFile | undefined {
+export function readPortsFile(dir: string): NatsPortsFile | undefined {
   const name = readdirSync(dir).find((file) => file.endsWith(".ports"));
   if (name === undefined) return undefined;
   try {
-    const ports = JSON.parse(readFileSync(join(dir, name), "utf8")) as PortsFile;
+    const ports = JSON.parse(readFileSync(join(dir, name), "utf8")) as NatsPortsFile;
     return portOf(ports.nats) === undefined ? undefined : ports;
   } catch {
     return undefined; // not complete yet: read again
