@@ -10,6 +10,7 @@ export default tseslint.config(
       "examples/**",
       // The 4-line JS launcher of tickwire-loadtest; everything it loads is TypeScript and linted.
       "loadtest/bin/**",
+      "loadtest-out/**",
       "*.config.js",
       ".dependency-cruiser.cjs",
     ],

@@ -18,7 +18,7 @@ import { PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadUws } from "../src/gateway/index.ts";
 import { EventEncoder, nowMicros, toMarketEvent } from "../src/protocol/index.ts";
-import { parseOptions } from "./lib/args.ts";
+import { parseOptions, ratioVerdict } from "./lib/args.ts";
 import { Publisher, TickwirePublisher, quoteFields } from "./lib/publisher.ts";
 import { ClientFleet, sourceAddressesFor, type FleetMark } from "./lib/client-fleet.ts";
 import { topicsOfClient } from "./lib/client-protocol.ts";
@@ -346,8 +346,7 @@ for (let round = 1; round <= opts.rounds; round++) {
   if (r !== undefined && t !== undefined && r.deliveredPerSec > 0)
     roundRatios.push(round3(t.deliveredPerSec / r.deliveredPerSec));
 }
-const verdict =
-  ratio === null ? "n/a" : ratio >= TARGET_RATIO ? `met (≥ ${TARGET_RATIO}×)` : `MISSED (< ${TARGET_RATIO}×)`;
+const verdict = ratioVerdict(opts.smoke, ratio, TARGET_RATIO);
 console.log(
   summary.map((s) => `${s.variant}: median ${int(s.medianDeliveredPerSec)} msgs/s`).join("; ") +
     (ratio !== null

@@ -14,7 +14,7 @@
  */
 import { fork, type ChildProcess } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { parseOptions } from "./lib/args.ts";
+import { parseOptions, SMOKE_VERDICT } from "./lib/args.ts";
 import { ClientFleet, sourceAddressesFor, withTimeout } from "./lib/client-fleet.ts";
 import type { FromServer, IdleVariant, MemorySample, MemorySamples, ToServer } from "./lib/idle-server.ts";
 import { childExecArgv, infoMarkdown, int, runInfo, table, writeResults } from "./lib/run-info.ts";
@@ -241,8 +241,9 @@ for (const variant of variants) {
 
 const raw = results.find((r) => r.variant === "raw-uws");
 const tw = results.find((r) => r.variant === "tickwire");
-const verdict =
-  tw === undefined
+const verdict = opts.smoke
+  ? SMOKE_VERDICT
+  : tw === undefined
     ? "n/a"
     : tw.perConnection.rssAnon <= TARGET_BYTES
       ? `met (${int(tw.perConnection.rssAnon)} B ≤ ${TARGET_BYTES} B)`

@@ -19,7 +19,7 @@
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { LocalTarget, runLoadTest, validateOptions, type LoadTestResult } from "../loadtest/index.ts";
-import { parseOptions } from "./lib/args.ts";
+import { parseOptions, SMOKE_VERDICT } from "./lib/args.ts";
 import { withTimeout } from "./lib/client-fleet.ts";
 import type { CompetitorVariant, FromCompetitor } from "./lib/competitor-server.ts";
 import { BenchNatsServer } from "./lib/nats-server-ws.ts";
@@ -237,8 +237,9 @@ const ratios = summary
     // A target that delivered (nearly) everything offered was not saturated: its rate is not its maximum.
     const lossOf = (v: Variant): number => median(runs.filter((r) => r.variant === v).map((r) => r.lossPct));
     const bothUnsaturated = lossOf("tickwire") < 1 && lossOf(s.variant) < 1;
-    const verdict =
-      target === undefined
+    const verdict = opts.smoke
+      ? SMOKE_VERDICT
+      : target === undefined
         ? "(no target)"
         : bothUnsaturated
           ? `inconclusive: both delivered everything offered (raise --rate; the clients may be the limit)`

@@ -14,7 +14,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { loadUws } from "../src/gateway/index.ts";
-import { parseOptions } from "./lib/args.ts";
+import { parseOptions, ratioVerdict } from "./lib/args.ts";
 import { ClientFleet, sourceAddressesFor, type FleetTarget } from "./lib/client-fleet.ts";
 import { TickwirePublisher } from "./lib/publisher.ts";
 import { HOST, STREAM_PATH, defaultConfig, startTickwire, topicNames } from "./lib/servers.ts";
@@ -201,8 +201,7 @@ for (let round = 1; round <= opts.rounds; round++) {
 }
 const slowRuns = runs.filter((r) => r.scenario === "slow");
 const rssGrowthMb = Math.max(...slowRuns.map((r) => Math.round((r.rssEndMb - r.rssStartMb) * 10) / 10));
-const verdict =
-  ratio === null ? "n/a" : ratio >= TARGET_RATIO ? `met (≥ ${TARGET_RATIO}×)` : `MISSED (< ${TARGET_RATIO}×)`;
+const verdict = ratioVerdict(opts.smoke, ratio, TARGET_RATIO);
 console.log(
   `fast clients: all-fast median ${int(baseline)}/s, with slow clients ${int(withSlow)}/s: ratio ${ratio} ` +
     `(per round ${roundRatios.join(", ")}), target ${verdict}; largest RSS change over a slow window ${rssGrowthMb} MB`,

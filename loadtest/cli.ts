@@ -1,7 +1,8 @@
 /**
  * `tickwire-loadtest`: the bundled load harness (README "Load testing"). Parses flags, runs one load
  * test with a live progress line, writes the JSON result and the HTML report, prints a summary.
- * Exit codes: 0 done, 1 the run failed, 2 bad flags.
+ * Exit codes: 0 done, 1 the run failed, 2 bad flags, 3 done but the result is invalid (the harness was
+ * the bottleneck: see the result's `validity`).
  */
 import { LoadTestOptionsError, helpText, parseOptions, type LoadTestOptions } from "./options.ts";
 import { fmt, fmtUs } from "./report-html.ts";
@@ -47,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
     const files = writeReport(result, options.outDir, options.name);
     process.stdout.write(`report     ${files.html}\nresult     ${files.json}\n`);
   }
-  return 0;
+  return result.validity.valid ? 0 : 3;
 }
 
 main(process.argv.slice(2)).then(

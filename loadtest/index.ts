@@ -9,7 +9,14 @@ export {
 } from "./adapter.ts";
 export { LatencyHistogram, type LatencySummary, type SerializedHistogram } from "./histogram.ts";
 export { LocalTarget, sampleProcess, type ProcessSample } from "./local-target.ts";
-export { planOf, subscribersPerTopic, topicNames, type ClientPlan, type WorkloadModel } from "./model.ts";
+export {
+  modelOf,
+  planOf,
+  subscribersPerTopic,
+  topicNames,
+  type ClientPlan,
+  type WorkloadModel,
+} from "./model.ts";
 export {
   DEFAULTS,
   LoadTestOptionsError,
@@ -20,5 +27,5 @@ export {
 export { summaryText, writeReport, type ReportFiles } from "./report.ts";
 export { renderHtml } from "./report-html.ts";
 export type { LoadTestResult, SeriesPoint, Fairness, ServerFigures } from "./result.ts";
-export { runLoadTest, modelOf, CLIENTS_PER_WORKER, type RunHooks } from "./run.ts";
+export { runLoadTest, CLIENTS_PER_WORKER, type RunHooks } from "./run.ts";
 export { nowUs } from "./clock.ts";

@@ -1,18 +1,18 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { inShare, planOf, subscribersPerTopic, symbolName, topicNames, type WorkloadModel } from "./model.ts";
+import {
+  inShare,
+  modelOf,
+  planOf,
+  subscribersPerTopic,
+  symbolName,
+  topicNames,
+  type WorkloadModel,
+} from "./model.ts";
+import { validateOptions } from "./options.ts";
 
-const base: WorkloadModel = {
-  venue: "xload",
-  symbols: 100,
-  types: ["quote"],
-  topicsPerClient: 10,
-  skew: 0,
-  wildcardShare: 0,
-  maxHzShare: 0,
-  maxHz: 10,
-  seed: 1,
-};
+/** The default options' model: 100 topics (`xload.S0000.quote` …), 10 per client, no skew. */
+const base: WorkloadModel = modelOf(validateOptions({}));
 
 describe("workload model", () => {
   it("the reference workload gives every one of 100 topics exactly 100 of 1000 clients", () => {

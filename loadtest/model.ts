@@ -4,6 +4,7 @@
  * each worker process derives its own clients' plans and the coordinator derives the same expected
  * delivery counts without shipping plans around.
  */
+import type { LoadTestOptions } from "./options.ts";
 
 export interface WorkloadModel {
   /** Venue token of every topic, e.g. `xload`. */
@@ -26,6 +27,21 @@ export interface WorkloadModel {
   /** The `maxHz` those clients ask for (events per second per topic). */
   readonly maxHz: number;
   readonly seed: number;
+}
+
+/** The workload model of a run's options (each worker derives the same model from the same options). */
+export function modelOf(o: LoadTestOptions): WorkloadModel {
+  return {
+    venue: o.venue,
+    symbols: o.symbols,
+    types: o.types.split(",").map((t) => t.trim()) as WorkloadModel["types"],
+    topicsPerClient: o.topicsPerClient,
+    skew: o.skew,
+    wildcardShare: o.wildcardShare,
+    maxHzShare: o.maxHzShare,
+    maxHz: o.maxHz,
+    seed: o.seed,
+  };
 }
 
 export interface ClientPlan {

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { isAbsolute, relative } from "node:path";
 import { describe, it } from "node:test";
 import { DEFAULTS, LoadTestOptionsError, helpText, kebab, parseOptions } from "./options.ts";
 
@@ -39,6 +40,18 @@ describe("load test options", () => {
       },
     );
     assert.throws(() => parseOptions(["--no-such-flag", "1"]), LoadTestOptionsError);
+  });
+
+  it("a value that starts with a dash works in the space form as in the = form", () => {
+    assert.equal(parseOptions(["--gateway-args", "--port 9310"]).gatewayArgs, "--port 9310");
+    assert.equal(parseOptions(["--gateway-args=--port 9310"]).gatewayArgs, "--port 9310");
+    assert.throws(() => parseOptions(["--skew", "-1"]), /--skew: must be ≥ 0, got -1/);
+  });
+
+  it("writes its output outside the working tree by default", () => {
+    const outDir = parseOptions([]).outDir;
+    assert.ok(isAbsolute(outDir), outDir);
+    assert.ok(relative(process.cwd(), outDir).startsWith(".."), `${outDir} is outside ${process.cwd()}`);
   });
 
   it("--help lists every option with its default", () => {

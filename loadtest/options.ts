@@ -2,6 +2,8 @@
  * Every flag of `tickwire-loadtest`, with unit, default and meaning: one table drives parsing,
  * validation and `--help`. Problems are reported all at once, naming the flag and what was expected.
  */
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 
 type Kind = "number" | "string" | "boolean";
@@ -63,7 +65,8 @@ export const DEFAULTS = {
   stormAtS: 0,
   stormShare: 0.5,
   reconnect: true,
-  outDir: "loadtest-out",
+  // Outside the working tree, so a run leaves nothing for git, ESLint or Prettier to trip on.
+  outDir: join(tmpdir(), "tickwire-loadtest"),
   name: "",
   progress: "auto",
 } as const;
@@ -110,10 +113,15 @@ export const OPTIONS: { readonly [K in keyof typeof DEFAULTS]: OptionSpec<Kind> 
     min: 1,
     max: 1_000_000,
   }),
-  workers: num("clients", "processes", "client processes (0 = one per 15,000 clients)", {
-    integer: true,
-    max: 256,
-  }),
+  workers: num(
+    "clients",
+    "processes",
+    "client processes (0 = one per core, less one for a local target; at least one per 15,000 clients)",
+    {
+      integer: true,
+      max: 256,
+    },
+  ),
   rampS: num("clients", "s", "spread the connection starts over this long"),
   connectConcurrency: num("clients", "handshakes", "handshakes in flight per worker", {
     integer: true,
@@ -201,6 +209,23 @@ export class LoadTestOptionsError extends Error {
 
 export const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
+/**
+ * Every option takes a value, so `--flag value` is always `--flag=value`, even when the value starts with
+ * a dash (`--gateway-args "--port 9310"`, which parseArgs otherwise refuses as ambiguous).
+ */
+function joinValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    if (arg.startsWith("--") && !arg.includes("=") && arg !== "--" && next !== undefined) {
+      out.push(`${arg}=${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 /** Resolves options from flags (`--clients 500`) over `overrides` over the defaults; throws listing every problem. */
 export function parseOptions(
   argv: readonly string[],
@@ -210,7 +235,12 @@ export function parseOptions(
   for (const key of Object.keys(DEFAULTS)) spec[kebab(key)] = { type: "string" };
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args: [...argv], options: spec, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: joinValues(argv),
+      options: spec,
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (error) {
     throw new LoadTestOptionsError((error as Error).message, { cause: error });
   }

@@ -3,7 +3,9 @@ import { describe, it } from "node:test";
 import { LatencyHistogram } from "./histogram.ts";
 import { parseOptions } from "./options.ts";
 import { escapeHtml, fmtUs, niceCeil, renderHtml } from "./report-html.ts";
+import { summaryText } from "./report.ts";
 import { fairness, type LoadTestResult } from "./result.ts";
+import { judgeValidity } from "./validity.ts";
 
 function sampleResult(): LoadTestResult {
   const h = new LatencyHistogram();
@@ -57,6 +59,7 @@ function sampleResult(): LoadTestResult {
     closesByCode: {},
     fairness: fairness([100], [100], [1000], [20]),
     server: null,
+    validity: judgeValidity({ workerCpuPct: [12], workerReplyMs: [4], intervalP50Us: [600, 600, 600] }),
     series: [0, 1, 2].map((t) => ({
       tS: t,
       publishedPerS: 50,
@@ -88,6 +91,22 @@ describe("HTML report", () => {
     assert.ok(html.includes("4000: 3"));
     assert.ok(html.includes("1,000"), "delivered events");
     assert.ok(html.includes("<rect"), "histogram bars");
+  });
+
+  it("an invalid result says so above the figures, with each reason, in the page and the summary", () => {
+    assert.doesNotMatch(renderHtml(sampleResult()), /Invalid result/);
+    assert.doesNotMatch(summaryText(sampleResult()), /INVALID/);
+    const r = {
+      ...sampleResult(),
+      validity: judgeValidity({ workerCpuPct: [93], workerReplyMs: [4], intervalP50Us: [] }),
+    };
+    const html = renderHtml(r);
+    assert.ok(html.indexOf("Invalid result") < html.indexOf('class="kpi"'));
+    assert.match(html, /<li>client worker 0 used 93% of a core/);
+    assert.match(
+      summaryText(r),
+      /^INVALID {4}the harness, not the target, was measured:\n {11}- client worker 0 used 93%/,
+    );
   });
 
   it("escapes text that comes from options and targets", () => {

@@ -154,6 +154,7 @@ const CSS = `body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width
 h1{font-size:22px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bottom:1px solid #d7dde3;padding-bottom:4px}
 .sub{color:#5b6570;margin:0 0 16px}.grid2{display:grid;grid-template-columns:repeat(auto-fit,minmax(320px,1fr));gap:8px 24px}
 table{border-collapse:collapse;width:100%}th{text-align:left;font-weight:500;color:#5b6570;padding:2px 8px 2px 0;width:45%}td{padding:2px 0;font-variant-numeric:tabular-nums}
+.invalid{border:2px solid #c0392b;background:#fdecea;border-radius:6px;padding:8px 12px;margin:12px 0}.invalid b{color:#c0392b}
 .kpi{display:flex;flex-wrap:wrap;gap:12px;margin:12px 0}.kpi div{border:1px solid #d7dde3;border-radius:6px;padding:8px 12px;min-width:120px}
 .kpi b{display:block;font-size:20px;font-variant-numeric:tabular-nums}.kpi span{color:#5b6570;font-size:12px}
 svg{width:100%;height:auto;max-width:${W}px}.axis{stroke:#5b6570}.grid{stroke:#e6eaee}.tick{font-size:11px;fill:#5b6570}
@@ -177,8 +178,12 @@ export function renderHtml(r: LoadTestResult): string {
     [fmt(d.gaps), "gaps"],
   ];
   const server = r.server;
+  const invalid = r.validity.valid
+    ? ""
+    : `<div class="invalid"><b>Invalid result: the harness, not the target, was measured.</b><ul>${r.validity.reasons.map((reason) => `<li>${escapeHtml(reason)}</li>`).join("")}</ul></div>`;
   const body = `<h1>tickwire load test</h1>
 <p class="sub">${escapeHtml(r.startedAt)} · target <code>${escapeHtml(r.target.url)}</code>${r.target.local ? " (started by the harness)" : ""} · adapter ${escapeHtml(r.target.adapter)} · Node ${escapeHtml(r.environment.node)} · ${escapeHtml(r.environment.cpu)} × ${r.environment.cores}</p>
+${invalid}
 <div class="kpi">${kpis.map(([v, k]) => `<div><b>${escapeHtml(v)}</b><span>${escapeHtml(k)}</span></div>`).join("")}</div>
 <h2>End-to-end latency (NATS publish → client receive), measured window</h2>
 ${latencyChart(r)}

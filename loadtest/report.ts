@@ -32,6 +32,15 @@ export function summaryText(r: LoadTestResult): string {
     `errors     ${JSON.stringify(r.errorsByCode)}  closes ${JSON.stringify(r.closesByCode)}  reconnects ${fmt(r.clients.reconnects)}`,
     `fairness   delivery ratio min ${fmt(r.fairness.deliveryRatio.min, 4)} median ${fmt(r.fairness.deliveryRatio.p50, 4)}; worst client mean latency ${fmtUs(r.fairness.meanLatencyUs.max)}`,
   ];
+  lines.push(
+    `harness    ${fmt(r.clients.workers)} worker(s) while publishing: CPU ${r.validity.workerCpuPct.map((pct) => `${fmt(pct, 0)}%`).join(", ")} of a core; slowest answer to a sample ${r.validity.workerReplyMs.map((replyMs) => fmtUs(replyMs * 1000)).join(", ")}`,
+  );
+  if (!r.validity.valid) {
+    lines.unshift(
+      "INVALID    the harness, not the target, was measured:",
+      ...r.validity.reasons.map((reason) => `           - ${reason}`),
+    );
+  }
   if (r.server !== null) {
     lines.push(
       `server     pid ${r.server.pid}: RSS ${fmtBytes(r.server.rssBeforeBytes)} → ${fmtBytes(r.server.rssConnectedBytes)} connected (${fmtBytes(r.server.rssPerConnectionBytes)}/connection), peak ${fmtBytes(r.server.rssPeakBytes)}, CPU ${fmt(r.server.cpuPct, 1)}%`,

@@ -4,6 +4,7 @@
  */
 import type { LatencySummary, SerializedHistogram } from "./histogram.ts";
 import type { LoadTestOptions } from "./options.ts";
+import type { Validity } from "./validity.ts";
 
 /** One point of the per-interval series (about one a second). */
 export interface SeriesPoint {
@@ -110,6 +111,8 @@ export interface LoadTestResult {
   readonly closesByCode: Readonly<Record<string, number>>;
   readonly fairness: Fairness;
   readonly server: ServerFigures | null;
+  /** Whether the figures measure the target or the harness (client CPU, growing lag). */
+  readonly validity: Validity;
   readonly series: readonly SeriesPoint[];
   readonly durationS: number;
 }

@@ -9,9 +9,10 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { forkTs } from "./fork.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { LocalTarget, sampleProcess, type ProcessSample } from "./local-target.ts";
-import { planOf, subscribersPerTopic, topicNames, topicsOfPlan, type WorkloadModel } from "./model.ts";
+import { modelOf, planOf, subscribersPerTopic, topicNames, topicsOfPlan } from "./model.ts";
 import type { LoadTestOptions } from "./options.ts";
 import { Feed } from "./publisher.ts";
+import { WORKER_CPU_LIMIT_PCT, WORKER_REPLY_LIMIT_MS, defaultWorkers, judgeValidity } from "./validity.ts";
 import {
   addCounts,
   expectedDeliveries,
@@ -47,20 +48,6 @@ export interface RunHooks {
   ) => void;
   /** Log lines (phases, warnings). */
   readonly log?: (line: string) => void;
-}
-
-export function modelOf(o: LoadTestOptions): WorkloadModel {
-  return {
-    venue: o.venue,
-    symbols: o.symbols,
-    types: o.types.split(",").map((t) => t.trim()) as WorkloadModel["types"],
-    topicsPerClient: o.topicsPerClient,
-    skew: o.skew,
-    wildcardShare: o.wildcardShare,
-    maxHzShare: o.maxHzShare,
-    maxHz: o.maxHz,
-    seed: o.seed,
-  };
 }
 
 /** Source addresses for a target host: 127.0.0.x, one per 20,000 clients, on loopback; none elsewhere. */
@@ -177,7 +164,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
   try {
     if (options.url === "") {
       log("starting nats-server and a tickwire gateway on loopback");
-      local = await LocalTarget.start(options.gatewayArgs === "" ? [] : options.gatewayArgs.split(/\s+/));
+      local = await LocalTarget.start(options.gatewayArgs.split(/\s+/).filter((arg) => arg !== ""));
     }
     const url = local?.url ?? options.url;
     const natsUrl = local?.natsUrl ?? options.nats;
@@ -199,7 +186,9 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
 
     // Workers and the connection ramp.
     const workerCount =
-      options.workers > 0 ? options.workers : Math.ceil(options.clients / CLIENTS_PER_WORKER);
+      options.workers > 0
+        ? options.workers
+        : defaultWorkers(options.clients, availableParallelism(), local !== undefined, CLIENTS_PER_WORKER);
     const sourceAddresses = sourceAddressesFor(url, options.clients, options.sourceAddresses);
     const startAtMs = Date.now() + 200;
     for (let w = 0; w < workerCount; w++) workers.push(new Worker(forkTs(WORKER)));
@@ -253,6 +242,13 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     let previousPublished = 0;
     let previousCpuUs = workers.map(() => 0);
     let clientCpuUs = 0;
+    // Per worker CPU while publishing, and each measured interval's p50: what judgeValidity reads.
+    const publishingCpuUs = workers.map(() => 0);
+    const publishingReplyMs = workers.map(() => 0);
+    let publishingS = 0;
+    let publishingSamples = 0;
+    const intervalP50Us: number[] = [];
+    const warnedWorkers = new Set<number>();
     let lastSampleMs = performance.now();
     let lastServer: ProcessSample | undefined = serverConnected;
     let rssPeak = serverConnected?.rssBytes ?? 0;
@@ -263,7 +259,15 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     const publishStartMs = performance.now();
     const inWindow = (tS: number): boolean => tS > options.warmupS;
     const sampleAll = async (phase: string): Promise<WorkerCounters> => {
-      const reports = await Promise.all(workers.map((w) => w.request({ type: "sample" }, "sample", 60_000)));
+      const askedMs = performance.now();
+      const replyMs = workers.map(() => 0);
+      const reports = await Promise.all(
+        workers.map(async (w, i) => {
+          const report = await w.request({ type: "sample" }, "sample", 60_000);
+          replyMs[i] = performance.now() - askedMs;
+          return report;
+        }),
+      );
       const now = performance.now();
       const dtS = (now - lastSampleMs) / 1000;
       lastSampleMs = now;
@@ -284,15 +288,33 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         lastServer = server;
         rssPeak = Math.max(rssPeak, server.rssBytes);
       }
+      // The first publishing sample's interval also holds the worker's start-up and connections: its CPU
+      // is not the load's, so the CPU mean starts at the second.
+      const countCpu = phase === "publishing" && ++publishingSamples > 1;
       reports.forEach((r, i) => {
-        clientCpuUs += r.cpuUs - previousCpuUs[i]!;
+        const cpuUs = r.cpuUs - previousCpuUs[i]!;
+        clientCpuUs += cpuUs;
+        if (phase !== "publishing") return;
+        publishingReplyMs[i] = Math.max(publishingReplyMs[i]!, replyMs[i]!);
+        const pct = cpuUs / 1e4 / dtS;
+        if (countCpu) publishingCpuUs[i]! += cpuUs;
+        const busy = (countCpu && pct >= WORKER_CPU_LIMIT_PCT) || replyMs[i]! > WORKER_REPLY_LIMIT_MS;
+        if (busy && !warnedWorkers.has(i)) {
+          warnedWorkers.add(i);
+          log(
+            `warning: client worker ${i} at ${pct.toFixed(0)}% of a core, answered a sample in ${replyMs[i]!.toFixed(0)} ms: ` +
+              "the harness may be the bottleneck (see the result's validity)",
+          );
+        }
       });
+      if (countCpu) publishingS += dtS;
       previousCpuUs = reports.map((r) => r.cpuUs);
       if (phase !== "ramp" && inWindow(tS)) {
         window.add(interval);
         if (phase === "publishing") {
           windowEvents += deliveredDelta;
           windowS += dtS;
+          if (interval.count > 0) intervalP50Us.push(interval.percentileUs(50));
         }
       }
       lastOpen = reports.reduce((a, r) => a + r.open, 0);
@@ -381,6 +403,12 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
     const publishedTotal = feed?.published ?? 0;
     const publishS = Math.max(1e-3, (feed?.lastPublishMs ?? publishStartMs) - publishStartMs) / 1000;
     const headline = window.count > 0 ? window : all;
+    const validity = judgeValidity({
+      workerCpuPct: publishingCpuUs.map((us) => (publishingS > 0 ? us / 1e4 / publishingS : 0)),
+      workerReplyMs: publishingReplyMs,
+      intervalP50Us,
+    });
+    for (const reason of validity.reasons) log(`result invalid: ${reason}`);
     const subs = subscribers;
     return {
       tool: "tickwire-loadtest",
@@ -456,6 +484,7 @@ export async function runLoadTest(options: LoadTestOptions, hooks: RunHooks = {}
         finals.flatMap((f) => perClient(f, "latencyMaxUs")),
       ),
       server,
+      validity,
       series,
       durationS: Math.round(((performance.now() - publishStartMs) / 1000) * 10) / 10,
     };

@@ -7,7 +7,7 @@
 import WebSocket from "ws";
 import { loadAdapter, type AdapterSink, type ClientAdapter, type ConnectionHandler } from "./adapter.ts";
 import { LatencyHistogram } from "./histogram.ts";
-import { inShare, planOf, type ClientPlan, type WorkloadModel } from "./model.ts";
+import { inShare, modelOf, planOf, type ClientPlan } from "./model.ts";
 import type { LoadTestOptions } from "./options.ts";
 import { SequenceTracker, addSequenceCounts, emptySequenceCounts } from "./sequence.ts";
 import { nowUs } from "./clock.ts";
@@ -170,20 +170,6 @@ function retryAfterMs(reason: Buffer): number {
     // not JSON: the default below
   }
   return 1000;
-}
-
-function modelOf(o: LoadTestOptions): WorkloadModel {
-  return {
-    venue: o.venue,
-    symbols: o.symbols,
-    types: o.types.split(",").map((t) => t.trim()) as WorkloadModel["types"],
-    topicsPerClient: o.topicsPerClient,
-    skew: o.skew,
-    wildcardShare: o.wildcardShare,
-    maxHzShare: o.maxHzShare,
-    maxHz: o.maxHz,
-    seed: o.seed,
-  };
 }
 
 async function start(command: StartCommand): Promise<void> {

@@ -76,6 +76,12 @@ describe("load harness smoke run", () => {
     );
   });
 
+  it("the result says whether it measured the target, from every worker's CPU and sample answers", () => {
+    assert.equal(result.validity.workerCpuPct.length, result.clients.workers);
+    assert.equal(result.validity.workerReplyMs.length, result.clients.workers);
+    assert.equal(result.validity.valid, result.validity.reasons.length === 0);
+  });
+
   it("the JSON result and the HTML report are written with the same counts", () => {
     const files = writeReport(result, dir, "smoke-again");
     const json = JSON.parse(readFileSync(files.json, "utf8")) as LoadTestResult;

@@ -1,14 +1,16 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, it } from "node:test";
-import { NatsServerProcess, freePort } from "../src/embedded/index.ts";
+import { NatsServerProcess } from "../src/embedded/index.ts";
+import { freePort } from "./helpers/free-port.ts";
 import { FeedPublisher } from "../src/ingest/index.ts";
+import { ROOT, suiteFiles } from "../scripts/test-suites.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
 import { CliProcess } from "./helpers/process.ts";
@@ -16,17 +18,33 @@ import { eventually, natsSubscriptionsOfGateway, quote, startStack, trade } from
 
 // Debian's python3-websockets and python3-msgpack install for /usr/bin/python3 (PERF-NOTES.md).
 const PYTHON = "/usr/bin/python3";
+// The installable package (clients/python) and the scripts that use it (examples/python, which import the
+// installed module or, run from a clone, the package's folder: run here without PYTHONPATH, they take the latter).
+const CLIENT = fileURLToPath(new URL("../clients/python/", import.meta.url));
 const EXAMPLES = fileURLToPath(new URL("../examples/python/", import.meta.url));
 const SCRIPT = join(EXAMPLES, "subscribe.py");
 const CSV_SCRIPT = join(EXAMPLES, "ticks_to_csv.py");
 const COLUMNS = "recv_us,topic,type,q,te_us,ts_us,flags,n,p,z,bp,bz,ap,az,o,h,l,c,v";
 
+/** Options of a Python process: the interpreter, its working directory, whether the module's folder is on its path. */
+interface PythonOptions {
+  readonly interpreter?: string;
+  readonly cwd?: string;
+  readonly modulePath?: boolean;
+}
+
 /** A Python process (stdout and stderr collected; `exit()` is bounded and kills on timeout). */
-function python(args: string[]): CliProcess {
+function python(args: string[], options: PythonOptions = {}): CliProcess {
+  const env = { ...process.env };
+  delete env["PYTHONPATH"];
   return new CliProcess(
-    spawn(PYTHON, args, {
-      cwd: EXAMPLES,
-      env: { ...process.env, PYTHONPATH: EXAMPLES, PYTHONDONTWRITEBYTECODE: "1" },
+    spawn(options.interpreter ?? PYTHON, args, {
+      cwd: options.cwd ?? EXAMPLES,
+      env: {
+        ...env,
+        ...(options.modulePath === true ? { PYTHONPATH: CLIENT } : {}),
+        PYTHONDONTWRITEBYTECODE: "1",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     }),
   );
@@ -55,7 +73,7 @@ function hasRow(text: string, match: (row: Row) => boolean): boolean {
 const gatewayHolds = async (nats: NatsServerProcess, subject: string): Promise<boolean> =>
   (await natsSubscriptionsOfGateway(nats)).includes(subject);
 
-describe("Python client (examples/python, standard msgpack library)", () => {
+describe("Python client (clients/python, standard msgpack library)", () => {
   it("subscribes and decodes frames with the standard msgpack library: frames are plain msgpack", async () => {
     const stack = await startStack();
     try {
@@ -101,10 +119,46 @@ describe("Python client (examples/python, standard msgpack library)", () => {
   });
 
   it("the module's Python unit tests pass (sequence tracker, backoff, fixtures, scripted peers)", async () => {
-    const unit = python(["-m", "unittest", "discover", "-s", EXAMPLES, "-p", "test_*.py"]);
+    // Every test_*.py of the Python suite (scripts/test-suites.ts), by module name from the package folder.
+    const modules = suiteFiles("python").map((file) =>
+      relative(CLIENT, join(ROOT, file)).replace(/\.py$/, "").split("/").join("."),
+    );
+    assert.ok(modules.length > 0, "the Python suite has test files");
+    const unit = python(["-m", "unittest", ...modules], { cwd: CLIENT, modulePath: true });
     const { code } = await unit.exit(60000);
     assert.equal(code, 0, unit.stderr);
     assert.match(unit.stderr, /\nOK\n/);
+  });
+
+  it("pip installs ./clients/python offline with Debian's packages, and the module imports from anywhere", async () => {
+    // As clients/python/README.md says: a venv over the system packages, no index, no build isolation. The
+    // package is copied first because setuptools builds in the source folder (build/, *.egg-info).
+    const dir = mkdtempSync(join(tmpdir(), "tickwire-pip-"));
+    try {
+      const source = join(dir, "src");
+      cpSync(CLIENT, source, {
+        recursive: true,
+        filter: (path) => !/(__pycache__|build|egg-info)$/.test(path),
+      });
+      const venv = join(dir, "venv");
+      const make = python(["-m", "venv", "--system-site-packages", "--without-pip", venv], { cwd: dir });
+      assert.deepEqual(await make.exit(60000), { code: 0, signal: null }, make.stderr);
+      const interpreter = join(venv, "bin", "python");
+      const pip = python(
+        ["-m", "pip", "install", "--no-index", "--no-build-isolation", "--disable-pip-version-check", source],
+        { interpreter, cwd: dir },
+      );
+      assert.deepEqual(await pip.exit(120000), { code: 0, signal: null }, pip.stderr);
+      assert.match(pip.stdout, /Successfully installed tickwire-client-0\.1\.0/);
+      const check = python(["-c", "import tickwire_client, sys; print(tickwire_client.__file__)"], {
+        interpreter,
+        cwd: tmpdir(),
+      });
+      assert.deepEqual(await check.exit(), { code: 0, signal: null }, check.stderr);
+      assert.ok(check.stdout.startsWith(join(venv, "lib")), `imported from the venv: ${check.stdout}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it("ticks_to_csv writes a snapshot row then live rows with the documented columns, and exits after --count", async () => {
@@ -341,15 +395,10 @@ async def main(url, options, topics):
                           "method": error.method, "msg": error.msg}))
 asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]))
 `;
-      const limit = python([
-        "-c",
-        program,
-        stack.wsUrl,
-        "{}",
-        "xnas.A.quote",
-        "xnas.B.quote",
-        "xnas.C.quote",
-      ]);
+      const limit = python(
+        ["-c", program, stack.wsUrl, "{}", "xnas.A.quote", "xnas.B.quote", "xnas.C.quote"],
+        { modulePath: true },
+      );
       assert.deepEqual(await limit.exit(), { code: 0, signal: null }, limit.stderr);
       assert.deepEqual(JSON.parse(limit.stdout), {
         type: "TickwireError",
@@ -360,7 +409,9 @@ asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]))
       });
 
       // maxHz (protocol v1.2) is accepted.
-      const maxHz = python(["-c", program, stack.wsUrl, '{"max_hz": 5}', "xnas.A.quote"]);
+      const maxHz = python(["-c", program, stack.wsUrl, '{"max_hz": 5}', "xnas.A.quote"], {
+        modulePath: true,
+      });
       assert.deepEqual(await maxHz.exit(), { code: 0, signal: null }, maxHz.stderr);
       const outcome = JSON.parse(maxHz.stdout) as { code?: number; msg?: string; subscribed?: string[] };
       assert.deepEqual(outcome.subscribed, ["xnas.A.quote"], maxHz.stdout);
@@ -421,7 +472,9 @@ asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]))
     const snippet = /```python\n([\s\S]*?)```/.exec(readme)?.[1] ?? "";
     assert.ok(snippet.includes('"ws://127.0.0.1:9000/v1/stream"'), "README has a Python snippet");
     const stack = await startStack();
-    const program = python(["-c", snippet.replace("ws://127.0.0.1:9000/v1/stream", stack.wsUrl)]);
+    const program = python(["-c", snippet.replace("ws://127.0.0.1:9000/v1/stream", stack.wsUrl)], {
+      modulePath: true,
+    });
     try {
       await eventually(
         () => gatewayHolds(stack.nats, "md.xnas.*.quote"),

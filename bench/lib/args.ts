@@ -12,6 +12,16 @@ export interface Common {
   readonly resultsDir: string;
 }
 
+/** What a smoke pass says instead of a verdict on a target: its sizes are too small to measure anything. */
+export const SMOKE_VERDICT = "n/a (smoke size, not a measurement)";
+
+/** The verdict on a "tickwire ÷ reference ≥ target" ratio: met, MISSED, n/a, or the smoke verdict. */
+export function ratioVerdict(smoke: boolean, ratio: number | null, target: number): string {
+  if (smoke) return SMOKE_VERDICT;
+  if (ratio === null) return "n/a";
+  return ratio >= target ? `met (≥ ${target}×)` : `MISSED (< ${target}×)`;
+}
+
 const kebab = (key: string): string => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 
 /**

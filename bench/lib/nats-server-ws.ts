@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { findNatsServer, freePort } from "../../src/embedded/index.ts";
+import { setTimeout as sleep } from "node:timers/promises";
+import { findNatsServer, portOf, readPortsFile } from "../../src/embedded/index.ts";
 
 export class BenchNatsServer {
   private constructor(
@@ -29,26 +30,23 @@ export class BenchNatsServer {
   }
 
   static async start(websocket: boolean): Promise<BenchNatsServer> {
-    const [port, monitorPort, wsPort] = [
-      await freePort(),
-      await freePort(),
-      websocket ? await freePort() : undefined,
-    ];
+    // Port -1: the server binds free ports itself and writes them to its ports file (no probe race).
     const dir = mkdtempSync(join(tmpdir(), "tickwire-bench-nats-"));
     const config = join(dir, "nats.conf");
     writeFileSync(
       config,
       [
-        `listen: "127.0.0.1:${port}"`,
-        `http: "127.0.0.1:${monitorPort}"`,
+        `listen: "127.0.0.1:-1"`,
+        `http: "127.0.0.1:-1"`,
         `max_pending: 268435456`,
         `write_deadline: "30s"`,
-        wsPort === undefined
-          ? ""
-          : `websocket { listen: "127.0.0.1:${wsPort}", no_tls: true, compression: false }`,
+        websocket ? `websocket { listen: "127.0.0.1:-1", no_tls: true, compression: false }` : "",
       ].join("\n") + "\n",
     );
-    const child = spawn(findNatsServer(), ["-c", config], { stdio: ["ignore", "ignore", "pipe"] });
+    const binary = findNatsServer();
+    const child = spawn(binary, ["-c", config, "--ports_file_dir", dir], {
+      stdio: ["ignore", "ignore", "pipe"],
+    });
     let output = "";
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`nats-server not ready:\n${output}`)), 10_000);
@@ -65,6 +63,19 @@ export class BenchNatsServer {
       });
     });
     child.stderr?.resume();
+    const deadline = performance.now() + 10_000;
+    let ports = readPortsFile(dir);
+    while (ports === undefined && performance.now() < deadline && child.exitCode === null) {
+      await sleep(10);
+      ports = readPortsFile(dir);
+    }
+    const [port, monitorPort] = [portOf(ports?.nats), portOf(ports?.monitoring)];
+    const wsPort = websocket ? portOf(ports?.websocket) : undefined;
+    if (port === undefined || monitorPort === undefined || (websocket && wsPort === undefined)) {
+      child.kill("SIGKILL");
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`${binary} -c ${config}: no complete ports file in ${dir} within 10 s:\n${output}`);
+    }
     return new BenchNatsServer(child, dir, port, monitorPort, wsPort);
   }
 

@@ -6,14 +6,20 @@ Uses only Debian's packages: `sudo apt-get install python3-websockets python3-ms
 
     /usr/bin/python3 examples/python/subscribe.py --url ws://127.0.0.1:9000/v1/stream 'xnas.*.quote' binance.BTC-USDT.trade
 
-Frames are plain msgpack (tickwire.v1.msgpack), decoded with the standard `msgpack` library by
-tickwire_client.py, which also reconnects, resubscribes and detects gaps; ticks_to_csv.py is the fuller
-example.
+Frames are plain msgpack (tickwire.v1.msgpack), decoded with the standard `msgpack` library by the
+tickwire client (clients/python: `pip install ./clients/python`, or run from a clone as above), which also
+reconnects, resubscribes and detects gaps; ticks_to_csv.py is the fuller example.
 """
 import argparse
 import asyncio
 import json
+import os
 import sys
+
+try:
+    import tickwire_client  # installed: pip install ./clients/python (see clients/python/README.md)
+except ImportError:  # run from a clone without installing: use the package's source folder
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
 
 from tickwire_client import DataEvent, Gap, TickwireClient, TickwireError, TopicRefused
 

@@ -26,6 +26,11 @@ import signal
 import sys
 from typing import IO, Optional
 
+try:
+    import tickwire_client  # installed: pip install ./clients/python (see clients/python/README.md)
+except ImportError:  # run from a clone without installing: use the package's source folder
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "clients", "python"))
+
 from tickwire_client import (
     ConnectionFailed,
     DataEvent,

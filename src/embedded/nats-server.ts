@@ -1,20 +1,20 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { accessSync, constants, mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { accessSync, constants, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { NatsServerNotFoundError, NatsServerStartError } from "../errors/index.ts";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface NatsServerOptions {
   /** Executable name or path (default "nats-server"), see {@link findNatsServer}. */
   readonly binary?: string;
-  /** Client port; 0 (default) picks a free loopback port. */
+  /** Client port; 0 (default): the server binds a free loopback port itself (`-p -1`) and reports it. */
   readonly port?: number;
-  /** Monitoring (HTTP) port; 0 picks a free one; undefined disables monitoring. */
+  /** Monitoring (HTTP) port; 0: a free one chosen by the server (`-m -1`); undefined disables monitoring. */
   readonly monitorPort?: number;
   /** Enable JetStream with a temporary store directory. */
   readonly jetstream?: boolean;
-  /** Longest wait for "Server is ready", in ms (default 10000). */
+  /** Longest wait for "Server is ready" and its ports file, in ms (default 10000). */
   readonly startTimeoutMs?: number;
 }
 
@@ -38,54 +38,96 @@ export function findNatsServer(binary = "nats-server", path = process.env["PATH"
   throw new NatsServerNotFoundError(binary);
 }
 
-/** A free TCP port on 127.0.0.1 (there is a short race until the caller binds it). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address !== null ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
+/** What nats-server writes to `--ports_file_dir` once it listens (`<executable>_<pid>.ports`). */
+export interface NatsPortsFile {
+  readonly nats?: readonly string[];
+  readonly monitoring?: readonly string[];
+  readonly websocket?: readonly string[];
+}
+
+/** The port of the first URL of a ports file entry, or undefined. */
+export function portOf(urls: readonly string[] | undefined): number | undefined {
+  const url = urls?.[0];
+  if (url === undefined) return undefined;
+  const port = Number(new URL(url).port);
+  return Number.isInteger(port) && port > 0 ? port : undefined;
+}
+
+/**
+ * The ports file of the only server writing to `dir`, or undefined while it is absent or still being written
+ * (nats-server writes it with a plain write after "Server is ready": a partial file does not parse, or lacks
+ * the client URL).
+ */
+export function readPortsFile(dir: string): NatsPortsFile | undefined {
+  const name = readdirSync(dir).find((file) => file.endsWith(".ports"));
+  if (name === undefined) return undefined;
+  try {
+    const ports = JSON.parse(readFileSync(join(dir, name), "utf8")) as NatsPortsFile;
+    return portOf(ports.nats) === undefined ? undefined : ports;
+  } catch {
+    return undefined; // not complete yet: read again
+  }
 }
 
 /**
  * A `nats-server` child on loopback, for embedded mode and for integration tests (modelled on the
- * nats.js test launcher). `restart()` keeps the same ports so clients can reconnect.
+ * nats.js test launcher). Port 0 lets the server bind a free port itself (`-p -1`, `-m -1`) and read it
+ * back from its ports file: no probe-then-bind race with other processes. `restart()` keeps the ports the
+ * first start got so clients can reconnect.
  */
 export class NatsServerProcess {
   #child: ChildProcess | undefined;
   #storeDir: string | undefined;
+  #port: number;
+  #monitorPort: number | undefined;
 
   private constructor(
     private readonly binary: string,
-    readonly port: number,
-    readonly monitorPort: number | undefined,
     private readonly options: NatsServerOptions,
-  ) {}
+  ) {
+    this.#port = options.port ?? 0;
+    this.#monitorPort = options.monitorPort;
+  }
 
   static async start(options: NatsServerOptions = {}): Promise<NatsServerProcess> {
-    const binary = findNatsServer(options.binary);
-    const port = options.port === undefined || options.port === 0 ? await freePort() : options.port;
-    const monitorPort = options.monitorPort === 0 ? await freePort() : options.monitorPort;
-    const server = new NatsServerProcess(binary, port, monitorPort, options);
+    const server = new NatsServerProcess(findNatsServer(options.binary), options);
     await server.#spawn();
     return server;
   }
 
+  /** The client port the server listens on. */
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The monitoring (HTTP) port, when monitoring is on. */
+  get monitorPort(): number | undefined {
+    return this.#monitorPort;
+  }
+
   get url(): string {
-    return `nats://127.0.0.1:${this.port}`;
+    return `nats://127.0.0.1:${this.#port}`;
   }
 
   get monitorUrl(): string | undefined {
-    return this.monitorPort === undefined ? undefined : `http://127.0.0.1:${this.monitorPort}`;
+    return this.#monitorPort === undefined ? undefined : `http://127.0.0.1:${this.#monitorPort}`;
   }
 
   async #spawn(): Promise<void> {
-    const args = ["-a", "127.0.0.1", "-p", String(this.port)];
-    if (this.monitorPort !== undefined) args.push("-m", String(this.monitorPort));
+    // -1: the server picks a free port; the ports file says which (nats-server >= 2.2 has --ports_file_dir).
+    const portsDir = mkdtempSync(join(tmpdir(), "tickwire-nats-ports-"));
+    try {
+      await this.#spawnReporting(portsDir);
+    } finally {
+      rmSync(portsDir, { recursive: true, force: true });
+    }
+  }
+
+  async #spawnReporting(portsDir: string): Promise<void> {
+    const args = ["-a", "127.0.0.1", "-p", this.#port === 0 ? "-1" : String(this.#port)];
+    if (this.#monitorPort !== undefined)
+      args.push("-m", this.#monitorPort === 0 ? "-1" : String(this.#monitorPort));
+    args.push("--ports_file_dir", portsDir);
     if (this.options.jetstream === true) {
       this.#storeDir ??= mkdtempSync(join(tmpdir(), "tickwire-nats-"));
       args.push("-js", "-sd", this.#storeDir);
@@ -99,33 +141,56 @@ export class NatsServerProcess {
     };
     process.once("exit", killOnExit);
     child.once("exit", () => process.off("exit", killOnExit));
+    const timeoutMs = this.options.startTimeoutMs ?? 10000;
+    const deadline = Date.now() + timeoutMs;
     let output = "";
+    let exited: string | undefined;
+    const onEarlyExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      exited = `exited early (code ${code}, signal ${signal})`;
+    };
+    child.once("exit", onEarlyExit);
+    const fail = (why: string): NatsServerStartError => {
+      child.kill("SIGKILL");
+      this.#child = undefined;
+      return new NatsServerStartError(`${this.binary} ${args.join(" ")}: ${why}\n${output.slice(-2000)}`);
+    };
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(
-        () => fail(`not ready after ${this.options.startTimeoutMs ?? 10000} ms`),
-        this.options.startTimeoutMs ?? 10000,
-      );
-      const fail = (why: string): void => {
+      const settle = (why?: string): void => {
         clearTimeout(timer);
-        child.kill("SIGKILL");
-        this.#child = undefined;
-        reject(new NatsServerStartError(`nats-server ${args.join(" ")}: ${why}\n${output.slice(-2000)}`));
+        child.stderr?.off("data", onData);
+        child.stderr?.resume();
+        child.off("exit", onExit);
+        child.off("error", onError);
+        if (why === undefined) resolve();
+        else reject(fail(why));
       };
-      child.stderr?.setEncoding("utf8");
+      const timer = setTimeout(() => settle(`not ready after ${timeoutMs} ms`), timeoutMs);
       const onData = (chunk: string): void => {
         output += chunk;
-        if (output.includes("Server is ready")) {
-          clearTimeout(timer);
-          child.stderr?.off("data", onData);
-          child.stderr?.resume();
-          resolve();
-        }
+        if (output.includes("Server is ready")) settle();
       };
-      child.stderr?.on("data", onData);
-      child.once("error", (error) => fail(error.message));
-      child.once("exit", (code, signal) => fail(`exited early (code ${code}, signal ${signal})`));
+      const onExit = (): void => settle(exited);
+      const onError = (error: Error): void => settle(error.message);
+      child.stderr?.setEncoding("utf8").on("data", onData);
+      child.once("exit", onExit);
+      child.once("error", onError);
     });
-    child.removeAllListeners("exit");
+    // The ports file follows "Server is ready" closely; poll it within what is left of the same bound.
+    let ports = readPortsFile(portsDir);
+    while (ports === undefined) {
+      if (exited !== undefined) throw fail(exited);
+      if (Date.now() >= deadline) throw fail(`no ports file in ${portsDir} after ${timeoutMs} ms`);
+      await sleep(10);
+      ports = readPortsFile(portsDir);
+    }
+    const port = portOf(ports.nats);
+    const monitorPort = portOf(ports.monitoring);
+    if (port === undefined || (this.#monitorPort !== undefined && monitorPort === undefined)) {
+      throw fail(`its ports file lacks a port: ${JSON.stringify(ports)}`);
+    }
+    this.#port = port;
+    if (this.#monitorPort !== undefined) this.#monitorPort = monitorPort;
+    child.off("exit", onEarlyExit);
     child.once("exit", () => {
       if (this.#child === child) this.#child = undefined;
     });

@@ -1,5 +1,4 @@
 export {
-  ASSET_PATHS,
   Gateway,
   STREAM_PATH,
   chooseSubprotocol,

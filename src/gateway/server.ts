@@ -37,9 +37,6 @@ export interface HttpBody {
   readonly body: string;
 }
 
-/** Paths served from {@link HttpEndpoints.asset}: the dashboard and the SDK bundle it loads. */
-export const ASSET_PATHS = ["/", "/client.js", "/dashboard.js"] as const;
-
 export const STREAM_PATH = "/v1/stream";
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
@@ -208,11 +205,6 @@ export class Gateway {
       },
     });
 
-    for (const path of ASSET_PATHS) {
-      this.app.get(path, (res) => {
-        respondAsync(res, http.asset(path), { "cache-control": "no-cache" });
-      });
-    }
     this.app.get("/healthz", (res) => {
       res.writeHeader("content-type", "text/plain").end("ok\n");
     });
@@ -225,6 +217,11 @@ export class Gateway {
     });
     this.app.get("/metrics", (res) => {
       respondAsync(res, http.metrics());
+    });
+    // Any other GET is a static file when the asset source has one (its own list of paths is the only
+    // one: src/web's WEB_FILES), else 404. uWS matches the static routes above before this wildcard.
+    this.app.get("/*", (res, req) => {
+      respondAsync(res, http.asset(req.getUrl()), { "cache-control": "no-cache" });
     });
     this.app.any("/*", (res) => {
       res
@@ -259,7 +256,10 @@ function respondAsync(
       if (aborted) return;
       res.cork(() => {
         if (out === undefined) {
-          res.writeStatus("404 Not Found").writeHeader("content-type", "text/plain").end("not found\n");
+          res
+            .writeStatus("404 Not Found")
+            .writeHeader("content-type", "text/plain")
+            .end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
           return;
         }
         res.writeHeader("content-type", out.contentType);

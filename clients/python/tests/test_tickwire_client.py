@@ -1,7 +1,7 @@
 """Unit tests of tickwire_client.py: the pure logic, and the client against scripted WebSocket peers on
 loopback (real sockets, exact frame sequences the real gateway cannot be made to produce on demand).
 
-    /usr/bin/python3 -m unittest discover -s examples/python -p 'test_*.py'
+    cd clients/python && PYTHONPATH=. /usr/bin/python3 -m unittest discover -s tests
 
 The integration tests against the real gateway are in test/python-client.test.ts (they run this too).
 """
@@ -36,7 +36,7 @@ from tickwire_client import (
     pattern_matches,
 )
 
-FIXTURES = pathlib.Path(__file__).resolve().parents[2] / "proto" / "fixtures"
+FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "proto" / "fixtures"
 BOUND_S = 10.0  # every wait in these tests ends within this
 
 
