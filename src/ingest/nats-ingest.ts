@@ -12,14 +12,13 @@ import {
   checkFeedFields,
   decodeFeedPayload,
   nowMicros,
-  patternMatches,
   toMarketEvent,
   topicOfSubject,
   type FeedRejectReason,
   type MarketEventType,
 } from "../protocol/index.ts";
 import { EncodedEvent, type Hub, type Topic } from "../fanout/index.ts";
-import type { InterestListener } from "../subscriptions/index.ts";
+import { SubjectOwners, type InterestListener, type SubjectOwner } from "../subscriptions/index.ts";
 import { RateLimitedLog, type Logger } from "../logging/index.ts";
 import { IngestStats, NatsState } from "./stats.ts";
 
@@ -37,7 +36,7 @@ export interface IngestOptions {
 
 /** One NATS subscription, held while some client wants its pattern. */
 interface Interest {
-  /** Increasing; the smallest id among matching interests owns a subject (see #owner). */
+  /** Increasing; the smallest id among matching interests owns a subject (see #owners). */
   readonly id: number;
   readonly tokens: readonly string[];
   subscription: Subscription | undefined;
@@ -47,8 +46,8 @@ interface Interest {
 interface SubjectState {
   readonly topic: Topic;
   readonly type: MarketEventType;
-  owner: number;
-  ownerEpoch: number;
+  /** Kept current by #owners as interests come and go. */
+  readonly owner: SubjectOwner;
 }
 
 /**
@@ -63,6 +62,8 @@ export class NatsIngest implements InterestListener {
   readonly stats = new IngestStats();
   readonly #interests = new Map<string, Interest>();
   readonly #subjects = new Map<string, SubjectState>();
+  /** Which interest owns each subject, updated per affected subject (issue 10 §4: not a scan of all). */
+  readonly #owners = new SubjectOwners();
   readonly #encoder = new EventEncoder();
   readonly #rejectLog: RateLimitedLog;
   readonly #prefixLength: number;
@@ -71,7 +72,6 @@ export class NatsIngest implements InterestListener {
   #stopped = false;
   readonly #onConnected: ((nc: NatsConnection) => void)[] = [];
   #nextId = 1;
-  #epoch = 0;
 
   constructor(
     private readonly hub: Hub,
@@ -158,6 +158,7 @@ export class NatsIngest implements InterestListener {
   patternActive(pattern: string, tokens: readonly string[]): void {
     const interest: Interest = { id: this.#nextId++, tokens, subscription: undefined };
     this.#interests.set(pattern, interest);
+    this.#owners.add(tokens, interest.id);
     if (this.#nc !== undefined && !this.#nc.isClosed()) this.#subscribe(this.#nc, pattern, interest);
   }
 
@@ -165,7 +166,7 @@ export class NatsIngest implements InterestListener {
     const interest = this.#interests.get(pattern);
     if (interest === undefined) return;
     this.#interests.delete(pattern);
-    this.#epoch++;
+    this.#owners.delete(interest.tokens, interest.id);
     interest.subscription?.unsubscribe();
   }
 
@@ -191,14 +192,11 @@ export class NatsIngest implements InterestListener {
         this.#reject(parsed.reason, subject);
         return;
       }
-      state = { topic: this.hub.topic(parsed.topic), type: parsed.type, owner: 0, ownerEpoch: -1 };
+      const topic = this.hub.topic(parsed.topic);
+      state = { topic, type: parsed.type, owner: this.#owners.track(topic.tokens) };
       this.#subjects.set(subject, state);
     }
-    if (state.ownerEpoch !== this.#epoch) {
-      state.owner = this.#owner(state.topic.tokens);
-      state.ownerEpoch = this.#epoch;
-    }
-    if (state.owner !== interest.id) {
+    if (state.owner.id !== interest.id) {
       this.stats.duplicatesSuppressed++;
       return;
     }
@@ -216,15 +214,6 @@ export class NatsIngest implements InterestListener {
     const event = toMarketEvent(state.type, topic.name, ++topic.seq, nowMicros(), decoded.fields);
     this.stats.eventsAccepted++;
     this.hub.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
-  }
-
-  #owner(tokens: readonly string[]): number {
-    let owner = 0;
-    for (const interest of this.#interests.values()) {
-      if ((owner === 0 || interest.id < owner) && patternMatches(interest.tokens, tokens))
-        owner = interest.id;
-    }
-    return owner;
   }
 
   #reject(reason: FeedRejectReason, subject: string): void {
