@@ -4,14 +4,13 @@ import {
   checkFeedFields,
   decodeFeedPayload,
   nowMicros,
-  patternMatches,
   toMarketEvent,
   topicOfSubject,
   type FeedRejectReason,
   type MarketEventType,
 } from "../protocol/index.ts";
 import { EncodedEvent, type Topic } from "../fanout/index.ts";
-import type { InterestListener } from "../subscriptions/index.ts";
+import { SubjectOwners, type InterestListener, type SubjectOwner } from "../subscriptions/index.ts";
 import { RateLimitedLog, type Logger } from "../logging/index.ts";
 import type { NatsLink } from "./nats-link.ts";
 import { IngestStats } from "./stats.ts";
@@ -42,7 +41,7 @@ const NOT_ATTACHED: IngestSink = {
 
 /** One NATS subscription, held while some client wants its pattern. */
 interface Interest {
-  /** Increasing; the smallest id among matching interests owns a subject (see #owner). */
+  /** Increasing; the smallest id among matching interests owns a subject (see #owners). */
   readonly id: number;
   readonly tokens: readonly string[];
   subscription: Subscription | undefined;
@@ -52,8 +51,8 @@ interface Interest {
 interface SubjectState {
   readonly topic: Topic;
   readonly type: MarketEventType;
-  owner: number;
-  ownerEpoch: number;
+  /** Kept current by #owners as interests come and go. */
+  readonly owner: SubjectOwner;
 }
 
 /**
@@ -68,12 +67,13 @@ export class NatsIngest implements InterestListener {
   readonly stats: IngestStats;
   readonly #interests = new Map<string, Interest>();
   readonly #subjects = new Map<string, SubjectState>();
+  /** Which interest owns each subject, updated per affected subject (issue 10 §4: not a scan of all). */
+  readonly #owners = new SubjectOwners();
   readonly #encoder = new EventEncoder();
   readonly #rejectLog: RateLimitedLog;
   readonly #prefixLength: number;
   #sink: IngestSink = NOT_ATTACHED;
   #nextId = 1;
-  #epoch = 0;
 
   constructor(
     /** The NATS connection, shared with the feed-history reader; the node starts and stops it. */
@@ -113,6 +113,7 @@ export class NatsIngest implements InterestListener {
   patternActive(pattern: string, tokens: readonly string[]): void {
     const interest: Interest = { id: this.#nextId++, tokens, subscription: undefined };
     this.#interests.set(pattern, interest);
+    this.#owners.add(tokens, interest.id);
     const nc = this.link.connection;
     if (nc !== undefined && !nc.isClosed()) this.#subscribe(nc, pattern, interest);
   }
@@ -121,7 +122,7 @@ export class NatsIngest implements InterestListener {
     const interest = this.#interests.get(pattern);
     if (interest === undefined) return;
     this.#interests.delete(pattern);
-    this.#epoch++;
+    this.#owners.delete(interest.tokens, interest.id);
     interest.subscription?.unsubscribe();
   }
 
@@ -148,14 +149,11 @@ export class NatsIngest implements InterestListener {
         this.#reject(parsed.reason, subject);
         return;
       }
-      state = { topic: this.#sink.topic(parsed.topic), type: parsed.type, owner: 0, ownerEpoch: -1 };
+      const topic = this.#sink.topic(parsed.topic);
+      state = { topic, type: parsed.type, owner: this.#owners.track(topic.tokens) };
       this.#subjects.set(subject, state);
     }
-    if (state.ownerEpoch !== this.#epoch) {
-      state.owner = this.#owner(state.topic.tokens);
-      state.ownerEpoch = this.#epoch;
-    }
-    if (state.owner !== interest.id) {
+    if (state.owner.id !== interest.id) {
       this.stats.duplicatesSuppressed++;
       return;
     }
@@ -173,15 +171,6 @@ export class NatsIngest implements InterestListener {
     const event = toMarketEvent(state.type, topic.name, ++topic.seq, nowMicros(), decoded.fields);
     this.stats.eventsAccepted++;
     this.#sink.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
-  }
-
-  #owner(tokens: readonly string[]): number {
-    let owner = 0;
-    for (const interest of this.#interests.values()) {
-      if ((owner === 0 || interest.id < owner) && patternMatches(interest.tokens, tokens))
-        owner = interest.id;
-    }
-    return owner;
   }
 
   #reject(reason: FeedRejectReason, subject: string): void {

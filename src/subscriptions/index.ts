@@ -1,3 +1,6 @@
+export { PatternIndex } from "./pattern-index.ts";
+export { SubjectIndex } from "./subject-index.ts";
+export { SubjectOwner, SubjectOwners } from "./subject-owners.ts";
 export {
   SubscriptionTable,
   TopicEntry,

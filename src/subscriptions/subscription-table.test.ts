@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { ErrorCode } from "../protocol/index.ts";
+import { ErrorCode, patternMatches } from "../protocol/index.ts";
 import { SubscriptionTable, type AddResult, type InterestListener } from "./subscription-table.ts";
+import { Random } from "./patterns.test-support.ts";
 
 /** Records interest changes in order, as the ingest would turn them into NATS (un)subscribes. */
 class RecordingListener implements InterestListener {
@@ -411,4 +412,81 @@ describe("SubscriptionTable: interest listener", () => {
     table.remove("a", ["a.b.quote"]);
     assert.deepEqual(listener.calls, []);
   });
+});
+
+describe("SubscriptionTable: against a scan of every pattern (seeded random operations)", () => {
+  const VENUES = ["a", "b", "c"];
+  const SYMBOLS = ["X", "Y", "Z"];
+  const TYPES = ["quote", "trade", "bar"];
+  const topicOf = (random: Random): string =>
+    `${random.pick(VENUES)}.${random.pick(SYMBOLS)}.${random.pick(TYPES)}`;
+  function patternOf(random: Random): string {
+    const roll = random.next();
+    if (roll < 0.05) return ">";
+    if (roll < 0.15) return `${random.pick(VENUES)}.>`;
+    if (roll < 0.25) return `${random.pick([...VENUES, "*"])}.${random.pick(SYMBOLS)}.>`;
+    const maybe = (tokens: readonly string[]): string => (random.next() < 0.3 ? "*" : random.pick(tokens));
+    return `${maybe(VENUES)}.${maybe(SYMBOLS)}.${maybe(TYPES)}`;
+  }
+
+  for (const seed of [31, 32, 33, 34, 35, 36]) {
+    it(`every topic's subscribers, entered topics and interest calls stay right (seed ${seed})`, () => {
+      const random = new Random(seed);
+      const listener = new RecordingListener();
+      const table = new SubscriptionTable<string>(listener, 1000);
+      const subscribers = ["s1", "s2", "s3", "s4", "s5"];
+      const model = new Map<string, Set<string>>(subscribers.map((s) => [s, new Set()]));
+      const topics = new Set<string>();
+      const expectedOf = (topic: string): string[] =>
+        subscribers.filter((s) =>
+          [...(model.get(s) as Set<string>)].some((p) => patternMatches(p.split("."), topic.split("."))),
+        );
+      const heldPatterns = (): Set<string> => new Set([...model.values()].flatMap((set) => [...set]));
+      for (let step = 0; step < 400; step++) {
+        const roll = random.next();
+        const subscriber = random.pick(subscribers);
+        const mine = model.get(subscriber) as Set<string>;
+        const before = heldPatterns();
+        if (roll < 0.4) {
+          const patterns = Array.from({ length: 1 + random.below(3) }, () => patternOf(random));
+          const had = new Map([...topics].map((t) => [t, expectedOf(t).includes(subscriber)]));
+          const result = table.add(subscriber, patterns);
+          assert.ok(result.ok);
+          for (const p of patterns) mine.add(p);
+          const entered = result.entered.map((t) => t.name).sort();
+          const expected = [...topics].filter(
+            (t) => had.get(t) === false && expectedOf(t).includes(subscriber),
+          );
+          assert.deepEqual(entered, expected.sort(), `seed ${seed} step ${step}: entered`);
+        } else if (roll < 0.7 && mine.size > 0) {
+          const patterns = [...mine].filter(() => random.next() < 0.5);
+          const result = table.remove(subscriber, patterns);
+          assert.deepEqual(result.removed, patterns);
+          for (const p of patterns) mine.delete(p);
+        } else if (roll < 0.75) {
+          table.removeAll(subscriber);
+          mine.clear();
+        } else {
+          const topic = topicOf(random);
+          table.topic(topic);
+          topics.add(topic);
+        }
+        const after = heldPatterns();
+        const calls = listener.calls.splice(0).sort();
+        const expectedCalls = [
+          ...[...after].filter((p) => !before.has(p)).map((p) => `active ${p}`),
+          ...[...before].filter((p) => !after.has(p)).map((p) => `idle ${p}`),
+        ].sort();
+        assert.deepEqual(calls, expectedCalls, `seed ${seed} step ${step}: interest calls`);
+        assert.equal(table.patternCount, after.size);
+        for (const topic of topics) {
+          assert.deepEqual(
+            [...(table.find(topic)?.subscribers ?? [])].sort(),
+            expectedOf(topic),
+            `seed ${seed} step ${step}: subscribers of ${topic}`,
+          );
+        }
+      }
+    });
+  }
 });

@@ -1,4 +1,6 @@
-import { ErrorCode, checkPattern, patternMatches, type PatternCheck } from "../protocol/index.ts";
+import { ErrorCode, checkPattern, type PatternCheck } from "../protocol/index.ts";
+import { PatternIndex } from "./pattern-index.ts";
+import { SubjectIndex } from "./subject-index.ts";
 
 /** Told when a pattern gains its first subscriber or loses its last: the ingest's NATS interest. */
 export interface InterestListener {
@@ -82,10 +84,17 @@ export interface TopicError {
 /**
  * Per-topic subscription table with NATS wildcards (`*`, `>`). Work happens on subscription changes
  * so that the per-update lookup is one map get: `topic(name).subscribers`.
+ *
+ * Each topic entry caches its subscribers; the patterns are indexed by token ({@link PatternIndex}) so
+ * a new topic is resolved against the patterns that match it only, and the topics are indexed the same
+ * way ({@link SubjectIndex}) so a subscribe or unsubscribe updates only the topics its pattern matches:
+ * none of these costs grows with unrelated patterns or topics (issue 10 §4).
  */
 export class SubscriptionTable<S, V = unknown> {
   readonly #patterns = new Map<string, PatternEntry<S>>();
+  readonly #patternIndex = new PatternIndex<PatternEntry<S>>();
   readonly #topics = new Map<string, TopicEntry<S, V>>();
+  readonly #topicIndex = new SubjectIndex<TopicEntry<S, V>>();
   readonly #bySubscriber = new Map<S, Map<string, PatternEntry<S>>>();
   #subscriptionCount = 0;
 
@@ -98,11 +107,13 @@ export class SubscriptionTable<S, V = unknown> {
   topic(name: string): TopicEntry<S, V> {
     let entry = this.#topics.get(name);
     if (entry === undefined) {
-      entry = new TopicEntry<S, V>(name, name.split("."));
-      for (const pattern of this.#patterns.values()) {
-        if (patternMatches(pattern.tokens, entry.tokens)) for (const s of pattern.subscribers) entry.add(s);
-      }
-      this.#topics.set(name, entry);
+      const created = new TopicEntry<S, V>(name, name.split("."));
+      this.#patternIndex.forEachMatch(created.tokens, (pattern) => {
+        for (const s of pattern.subscribers) created.add(s);
+      });
+      this.#topics.set(name, created);
+      this.#topicIndex.set(created.tokens, created);
+      entry = created;
     }
     return entry;
   }
@@ -155,6 +166,7 @@ export class SubscriptionTable<S, V = unknown> {
       if (entry === undefined) {
         entry = { tokens: check.tokens, wildcard: check.wildcard, subscribers: new Set() };
         this.#patterns.set(pattern, entry);
+        this.#patternIndex.add(entry.tokens, entry);
       }
       entry.subscribers.add(subscriber);
       own!.set(pattern, entry);
@@ -229,11 +241,13 @@ export class SubscriptionTable<S, V = unknown> {
     this.#subscriptionCount--;
     this.#forEachTopic(pattern, entry, (topic) => {
       if (!topic.subscribers.has(subscriber)) return;
-      for (const other of mine.values()) if (patternMatches(other.tokens, topic.tokens)) return;
+      // Kept when another of its patterns matches the topic: only the patterns matching it are asked.
+      if (this.#patternIndex.some(topic.tokens, (other) => other.subscribers.has(subscriber))) return;
       topic.delete(subscriber);
     });
     if (entry.subscribers.size === 0) {
       this.#patterns.delete(pattern);
+      this.#patternIndex.delete(entry.tokens, entry);
       this.listener.patternIdle(pattern);
     }
   }
@@ -244,7 +258,7 @@ export class SubscriptionTable<S, V = unknown> {
       if (topic !== undefined) fn(topic);
       return;
     }
-    for (const topic of this.#topics.values()) if (patternMatches(entry.tokens, topic.tokens)) fn(topic);
+    this.#topicIndex.forEachMatching(entry.tokens, fn);
   }
 }
 
