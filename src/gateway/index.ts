@@ -3,7 +3,6 @@ export {
   Gateway,
   GatewayListenError,
   GatewayStats,
-  STREAM_PATH,
   chooseSubprotocol,
   uwsPayloadCap,
   type GatewayOptions,

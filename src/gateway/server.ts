@@ -1,5 +1,5 @@
 import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
-import { CloseCode, Subprotocol, type Encoding } from "../protocol/index.ts";
+import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import type { Uws } from "./uws.ts";
 
@@ -37,8 +37,6 @@ export interface HttpBody {
 
 /** Paths served from {@link HttpEndpoints.asset}: the dashboard and the SDK bundle it loads. */
 export const ASSET_PATHS = ["/", "/client.js", "/dashboard.js"] as const;
-
-export const STREAM_PATH = "/v1/stream";
 
 /** Plain counters of the HTTP/upgrade edge, exported by metrics/. */
 export class GatewayStats {
