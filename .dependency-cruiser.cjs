@@ -1,26 +1,37 @@
 /**
  * Architecture rules (STYLE.md): dependencies point inward,
- * cli → process → node → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol;
+ * cli → process → node → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol → wire;
  * process/ is what runs once per machine (embedded nats-server, demo feed, signals, shutdown order),
  * node/ is one listening node (the workers issue runs several per machine); errors/ is innermost: any
  * folder may throw its errors.
  * uWebSockets.js only in gateway/, the NATS client only in ingest/; folders talk through index.ts.
+ * wire/ is the protocol's vocabulary (codes, event types, topic grammar): pure and browser-safe, so the
+ * server (through protocol/) and the SDK (client/, bundled for browsers) share one copy of it.
  * loadtest/ (the load harness) sits outside: it may use src/ folders through index.ts, never the reverse.
  * jose only in auth/ (the one place tokens are verified).
- * client/ (the SDK) runs in browsers too: it imports nothing from the rest of src/ and no Node built-in.
+ * client/ (the SDK) runs in browsers too: it imports nothing from the rest of src/ but wire/, and no Node built-in.
+ * Every rule says why in its comment; depcruise prints it beside a violation.
  */
 const layer = (name) => `^src/${name}/`;
 module.exports = {
   forbidden: [
-    { name: "no-circular", severity: "error", from: {}, to: { circular: true } },
+    {
+      name: "no-circular",
+      comment: "a cycle makes the load order matter and the layers meaningless",
+      severity: "error",
+      from: {},
+      to: { circular: true },
+    },
     {
       name: "uws-only-in-gateway",
+      comment: "one adapter folder for uWebSockets.js, so a newer uWS can be swapped in (BRIEF.md, Stack)",
       severity: "error",
       from: { pathNot: layer("gateway") },
       to: { path: "uWebSockets\\.js|uws-js-unofficial" },
     },
     {
       name: "nats-only-in-ingest",
+      comment: "one owner of the NATS client; everything else sees plain events (STYLE.md, Layout)",
       severity: "error",
       from: { pathNot: layer("ingest") },
       to: { path: "node_modules/nats/" },
@@ -40,27 +51,49 @@ module.exports = {
         "auth/ verifies tokens and reads key files; it knows the protocol's pattern grammar, nothing else",
       severity: "error",
       from: { path: layer("auth") },
-      to: { path: "^src/(?!(auth|protocol|errors)/)" },
+      to: { path: "^src/(?!(auth|protocol|wire|errors)/)" },
+    },
+    {
+      name: "wire-imports-nothing",
+      comment:
+        "wire/ is shared with the browser SDK: nothing else from src/ (that would drag server code into the bundle)",
+      severity: "error",
+      from: { path: layer("wire") },
+      to: { path: "^src/(?!wire/)" },
+    },
+    {
+      name: "wire-no-dependencies",
+      comment: "wire/ is plain vocabulary for browsers and Node alike: no Node built-in, no npm package",
+      severity: "error",
+      from: { path: layer("wire") },
+      to: {
+        dependencyTypes: ["core", "npm", "npm-dev", "npm-optional", "npm-peer", "npm-no-pkg", "npm-unknown"],
+      },
     },
     {
       name: "protocol-is-pure",
+      comment:
+        "protocol/ (codec, requests, feed format) builds on wire/ only, so it can be tested without I/O",
       severity: "error",
       from: { path: layer("protocol") },
-      to: { path: "^src/(?!protocol/)" },
+      to: { path: "^src/(?!(protocol|wire)/)" },
     },
     {
       name: "subscriptions-inward",
+      comment: "the topic tables know the protocol, not who feeds or reads them",
       severity: "error",
       from: { path: layer("subscriptions") },
-      to: { path: "^src/(?!(subscriptions|protocol)/)" },
+      to: { path: "^src/(?!(subscriptions|protocol|wire)/)" },
     },
     {
       name: "fanout-inward",
-      comment: "metrics/descriptor.ts: see stats-describe-metrics",
+      comment:
+        "the hot path owns small interfaces (FrameSink, InterestListener) that the adapters implement; " +
+        "metrics/descriptor.ts: see stats-describe-metrics",
       severity: "error",
       from: { path: layer("fanout") },
       to: {
-        path: "^src/(?!(fanout|subscriptions|protocol|errors)/)",
+        path: "^src/(?!(fanout|subscriptions|protocol|wire|errors)/)",
         pathNot: "^src/metrics/descriptor\\.ts$",
       },
     },
@@ -91,8 +124,9 @@ module.exports = {
     },
     {
       name: "fanout-no-io",
+      comment: "the pure layers do no I/O: unit tests run them without sockets, files or processes",
       severity: "error",
-      from: { path: "^src/(fanout|subscriptions|protocol)/" },
+      from: { path: "^src/(fanout|subscriptions|protocol|wire)/" },
       to: {
         path: "^(node:)?(net|http|https|fs|child_process|dgram|worker_threads)$",
         dependencyTypes: ["core"],
@@ -100,10 +134,11 @@ module.exports = {
     },
     {
       name: "client-standalone",
-      comment: "the SDK is bundled for browsers: no server code (its protocol constants are tested equal)",
+      comment:
+        "the SDK is bundled for browsers: no server code; it shares the protocol's vocabulary through wire/",
       severity: "error",
       from: { path: layer("client") },
-      to: { path: "^src/(?!client/)" },
+      to: { path: "^src/(?!(client|wire)/)" },
     },
     {
       name: "client-no-node-builtins",
@@ -121,6 +156,7 @@ module.exports = {
     },
     {
       name: "metrics-standalone",
+      comment: "metrics/ reads plain counters it is handed; it must not reach into what it measures",
       severity: "error",
       from: { path: layer("metrics") },
       to: { path: "^src/(?!metrics/)" },
@@ -130,7 +166,7 @@ module.exports = {
       comment: "only cli/ and process/ may use the composition layers (process/, node/)",
       severity: "error",
       from: {
-        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard|errors|auth)/",
+        path: "^src/(gateway|ingest|metrics|embedded|fanout|subscriptions|protocol|config|logging|client|web|dashboard|wire|errors|auth)/",
       },
       to: { path: "^src/(node|process|cli)/" },
     },

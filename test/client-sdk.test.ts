@@ -136,6 +136,35 @@ describe("client SDK against the real gateway", () => {
     await client.close();
   });
 
+  it("client.stats is a copy: writing to it changes nothing, and a copy taken earlier stays as it was", async () => {
+    const topic = "xnas.STATS.quote";
+    const client = connect(stack.wsUrl);
+    const seen: MarketEvent[] = [];
+    client.on("event", (e) => seen.push(e));
+    await client.subscribe([topic]);
+    await interest(stack.nats, [topic]);
+    stack.publish(topic, quote(1));
+    await eventually(
+      () => seen.length === 1 && client.stats.server !== undefined,
+      "one event and a heartbeat",
+    );
+    const earlier = client.stats;
+    assert.equal(earlier.eventsReceived, 1);
+    const scribbled = client.stats;
+    scribbled.eventsReceived = -1;
+    scribbled.reconnects = -1;
+    assert.ok(scribbled.server !== undefined);
+    scribbled.server.sent = -1;
+    assert.equal(client.stats.eventsReceived, 1, "the client's own count is untouched");
+    assert.equal(client.stats.reconnects, 0);
+    assert.notEqual(client.stats.server?.sent, -1, "the heartbeat counters are copied too");
+    stack.publish(topic, quote(2));
+    await eventually(() => seen.length === 2, "the second event");
+    assert.equal(client.stats.eventsReceived, 2);
+    assert.equal(earlier.eventsReceived, 1, "a copy does not follow the client");
+    await client.close();
+  });
+
   it("a real gap (a slow socket's events skipped by the gateway) is surfaced, and the view converges", async () => {
     const sockets: WebSocket[] = [];
     class RecordingWebSocket extends WebSocket {

@@ -85,7 +85,7 @@ function codeTable(title: string): { rows: string[][]; byNumber: Map<number, str
 
 const isPrivateRange = (code: number): boolean => code >= 4000 && code <= 4999;
 
-void describe("PROTOCOL.md documents every code of src/protocol/codes.ts", () => {
+void describe("PROTOCOL.md documents every code of src/wire/codes.ts", () => {
   void it("lists every ErrorCode with its number and name in the error-code table", () => {
     const { byNumber } = codeTable("Error codes");
     for (const [name, code] of Object.entries(ErrorCode)) {

@@ -1,7 +1,8 @@
 import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import { loadConfig, type Config } from "../../src/config/index.ts";
 import { Hub } from "../../src/fanout/index.ts";
-import { Gateway, STREAM_PATH, type Uws } from "../../src/gateway/index.ts";
+import { Gateway, type Uws } from "../../src/gateway/index.ts";
+import { STREAM_PATH } from "../../src/protocol/index.ts";
 import type { InterestListener } from "../../src/subscriptions/index.ts";
 
 export const HOST = "127.0.0.1";

@@ -1,14 +1,14 @@
 import type {
   BarEvent,
-  GapNotice,
+  Encoding,
   HeartbeatEvent,
   MarketEvent,
   QuoteEvent,
   SnapshotEndEvent,
-  StateChange,
   TradeEvent,
-} from "./events.ts";
-import type { Encoding, WebSocketConstructor } from "./transport.ts";
+} from "../wire/index.ts";
+import type { GapNotice, StateChange } from "./events.ts";
+import type { WebSocketConstructor } from "./transport.ts";
 
 /** Options of {@link connect}; every duration in milliseconds. */
 export interface ClientOptions {

@@ -1,5 +1,4 @@
 import { reconnectDelayMs, retryHintMs, type BackoffOptions } from "./backoff.ts";
-import { Subprotocol } from "./codes.ts";
 import { Emitter } from "./emitter.ts";
 import {
   ClientClosedError,
@@ -7,25 +6,28 @@ import {
   InvalidArgumentError,
   RequestRefusedError,
 } from "./errors.ts";
-import type {
-  ClientStats,
-  ConnectionState,
-  Disconnect,
-  HeartbeatEvent,
-  MarketEvent,
-  SnapshotEndEvent,
-  StateChange,
-  UnsubscribeResult,
-} from "./events.ts";
+import {
+  Subprotocol,
+  isEventType,
+  type Encoding,
+  type HeartbeatEvent,
+  type MarketEvent,
+  type SnapshotEndEvent,
+} from "../wire/index.ts";
+import type { ClientStats, ConnectionState, Disconnect, StateChange, UnsubscribeResult } from "./events.ts";
 import { SequenceTracker } from "./sequence.ts";
-import { Subscription, type SubscribeOptions, type SubscriptionOwner } from "./subscription.ts";
+import {
+  openSubscription,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionControl,
+} from "./subscription.ts";
 import {
   OPEN,
   checkUrl,
   decodeFrame,
   encodeRequest,
   resolveWebSocket,
-  type Encoding,
   type WebSocketConstructor,
   type WebSocketLike,
 } from "./transport.ts";
@@ -50,7 +52,7 @@ interface Pending {
 
 /** A subscription plus what the client needs to (re)send it. */
 interface SubEntry {
-  readonly sub: Subscription;
+  readonly control: SubscriptionControl;
   /** Set until the first reply. */
   first: { resolve(sub: Subscription): void; reject(error: Error): void } | undefined;
 }
@@ -66,9 +68,8 @@ export function connect(url: string, options: ClientOptions = {}): TickwireClien
 }
 
 /** See {@link connect}. */
-export class TickwireClient implements SubscriptionOwner {
-  /** Running totals across reconnects. */
-  readonly stats: ClientStats = {
+export class TickwireClient {
+  readonly #stats: ClientStats = {
     eventsReceived: 0,
     gaps: 0,
     missedUpdates: 0,
@@ -117,6 +118,12 @@ export class TickwireClient implements SubscriptionOwner {
     this.#open();
   }
 
+  /** Running totals across reconnects: a copy taken now, which the client does not change afterwards. */
+  get stats(): ClientStats {
+    const stats = this.#stats;
+    return { ...stats, server: stats.server === undefined ? undefined : { ...stats.server } };
+  }
+
   /** The current connection state. */
   get state(): ConnectionState {
     return this.#state;
@@ -149,10 +156,15 @@ export class TickwireClient implements SubscriptionOwner {
   subscribe(topics: readonly string[], options: SubscribeOptions = {}): Promise<Subscription> {
     if (this.#state === "closed") return Promise.reject(new ClientClosedError("subscribe"));
     checkSubscribe(topics, options);
-    const sub = new Subscription(this, topics, options, (error) => this.#reportError(error));
+    const control = openSubscription(
+      (sub) => this.#unsubscribeSubscription(sub),
+      topics,
+      options,
+      (error) => this.#reportError(error),
+    );
     return new Promise<Subscription>((resolve, reject) => {
-      const entry: SubEntry = { sub, first: { resolve, reject } };
-      this.#subs.set(sub, entry);
+      const entry: SubEntry = { control, first: { resolve, reject } };
+      this.#subs.set(control.subscription, entry);
       if (this.#state === "open") this.#sendSubscribe(entry);
     });
   }
@@ -166,19 +178,20 @@ export class TickwireClient implements SubscriptionOwner {
     if (this.#state === "closed") throw new ClientClosedError("unsubscribe");
     checkTopics(topics);
     for (const entry of this.#subs.values()) {
-      for (const t of topics) entry.sub.patterns.delete(t);
-      if (entry.sub.patterns.size === 0 && entry.first === undefined) this.#endSub(entry.sub, undefined);
+      for (const t of topics) entry.control.patterns.delete(t);
+      if (entry.control.patterns.size === 0 && entry.first === undefined) this.#endSub(entry, undefined);
     }
     this.#forgetUnrouted();
     if (this.#state !== "open") return { unsubscribed: [...topics], errors: [] };
     return asUnsubscribeResult(await this.#request("unsubscribe", { topics }));
   }
 
-  /** @internal {@link Subscription.unsubscribe} */
-  async unsubscribeSubscription(sub: Subscription): Promise<UnsubscribeResult> {
-    if (!this.#subs.has(sub)) return { unsubscribed: [], errors: [] };
-    const release = sub.patterns.list().filter((p) => !this.#heldByOthers(p, sub));
-    this.#endSub(sub, undefined);
+  /** {@link Subscription.unsubscribe} */
+  async #unsubscribeSubscription(sub: Subscription): Promise<UnsubscribeResult> {
+    const entry = this.#subs.get(sub);
+    if (entry === undefined) return { unsubscribed: [], errors: [] };
+    const release = entry.control.patterns.list().filter((p) => !this.#heldByOthers(p, entry));
+    this.#endSub(entry, undefined);
     this.#forgetUnrouted();
     if (release.length === 0 || this.#state !== "open") return { unsubscribed: release, errors: [] };
     try {
@@ -215,7 +228,7 @@ export class TickwireClient implements SubscriptionOwner {
     for (const waiter of this.#openWaiters.splice(0)) waiter.reject(new ClientClosedError("connect"));
     for (const entry of [...this.#subs.values()]) {
       entry.first?.reject(new ClientClosedError("subscribe"));
-      this.#endSub(entry.sub, undefined);
+      this.#endSub(entry, undefined);
     }
     this.#closed = new Promise<void>((resolve) => {
       if (ws === undefined) return resolve();
@@ -282,7 +295,7 @@ export class TickwireClient implements SubscriptionOwner {
   }
 
   #opened(): void {
-    if (this.#everOpened) this.stats.reconnects++;
+    if (this.#everOpened) this.#stats.reconnects++;
     this.#everOpened = true;
     this.#healthy = false;
     this.#tracker.reset();
@@ -358,18 +371,18 @@ export class TickwireClient implements SubscriptionOwner {
   }
 
   #event(m: Record<string, unknown>): void {
-    switch (m["e"]) {
-      case "trade":
-      case "quote":
-      case "bar":
-        if (typeof m["t"] === "string" && typeof m["q"] === "number") this.#data(m as unknown as MarketEvent);
-        return;
+    const type = m["e"];
+    if (typeof type === "string" && isEventType(type)) {
+      if (typeof m["t"] === "string" && typeof m["q"] === "number") this.#data(m as unknown as MarketEvent);
+      return;
+    }
+    switch (type) {
       case "snapshot_end":
         this.#emitter.emit("snapshot_end", m as unknown as SnapshotEndEvent);
         return;
       case "heartbeat": {
         const hb = m as unknown as HeartbeatEvent;
-        this.stats.server = { sent: hb.sent, conflated: hb.conflated, dropped: hb.dropped };
+        this.#stats.server = { sent: hb.sent, conflated: hb.conflated, dropped: hb.dropped };
         this.#emitter.emit("heartbeat", hb);
         return;
       }
@@ -379,7 +392,7 @@ export class TickwireClient implements SubscriptionOwner {
   }
 
   #data(event: MarketEvent): void {
-    const stats = this.stats;
+    const stats = this.#stats;
     stats.eventsReceived++;
     const notice = this.#tracker.observe(event);
     if (notice !== undefined) {
@@ -391,13 +404,15 @@ export class TickwireClient implements SubscriptionOwner {
         stats.missedUpdates += notice.missed;
       }
       this.#emitter.emit("gap", notice);
-      for (const sub of this.#subs.keys()) if (sub.patterns.matches(notice.t)) sub.deliverGap(notice);
+      for (const { control } of this.#subs.values())
+        if (control.patterns.matches(notice.t)) control.deliverGap(notice);
       if (notice.kind === "missed") this.#resync(notice.t);
     }
     const emitter = this.#emitter;
     emitter.emit(event.e, event);
     emitter.emit("event", event);
-    for (const sub of this.#subs.keys()) if (sub.patterns.matches(event.t)) sub.deliver(event);
+    for (const { control } of this.#subs.values())
+      if (control.patterns.matches(event.t)) control.deliver(event);
   }
 
   // ---- requests ----
@@ -423,8 +438,9 @@ export class TickwireClient implements SubscriptionOwner {
   }
 
   #sendSubscribe(entry: SubEntry): void {
-    const sub = entry.sub;
-    const topics = sub.patterns.list();
+    const { control } = entry;
+    const sub = control.subscription;
+    const topics = control.patterns.list();
     if (topics.length === 0) return;
     const first = entry.first !== undefined;
     const { maxHz, onSlow } = sub.options;
@@ -439,34 +455,35 @@ export class TickwireClient implements SubscriptionOwner {
         const waiting = entry.first;
         entry.first = undefined;
         if (sub.ended) return;
-        sub.accepted(asSubscribeResult(result), waiting !== undefined);
+        control.accepted(asSubscribeResult(result), waiting !== undefined);
         waiting?.resolve(sub);
       },
       (error: unknown) => {
         if (error instanceof ConnectionLostError) return; // re-sent on the next connection
         const waiting = entry.first;
         entry.first = undefined;
-        this.#endSub(sub, waiting === undefined ? (error as Error) : undefined);
+        this.#endSub(entry, waiting === undefined ? (error as Error) : undefined);
         if (waiting !== undefined) waiting.reject(error as Error);
         else this.#reportError(error);
       },
     );
   }
 
-  #endSub(sub: Subscription, error: Error | undefined): void {
-    this.#subs.delete(sub);
-    sub.end(error);
+  #endSub(entry: SubEntry, error: Error | undefined): void {
+    this.#subs.delete(entry.control.subscription);
+    entry.control.end(error);
   }
 
-  #heldByOthers(pattern: string, except: Subscription): boolean {
-    for (const other of this.#subs.keys()) if (other !== except && other.patterns.has(pattern)) return true;
+  #heldByOthers(pattern: string, except: SubEntry): boolean {
+    for (const other of this.#subs.values())
+      if (other !== except && other.control.patterns.has(pattern)) return true;
     return false;
   }
 
   /** Drops the sequence baselines of topics no subscription routes any more. */
   #forgetUnrouted(): void {
     this.#tracker.forgetWhere((topic) => {
-      for (const sub of this.#subs.keys()) if (sub.patterns.matches(topic)) return false;
+      for (const { control } of this.#subs.values()) if (control.patterns.matches(topic)) return false;
       return true;
     });
   }
@@ -480,12 +497,12 @@ export class TickwireClient implements SubscriptionOwner {
    */
   #resync(topic: string): void {
     if (this.#options.resyncOnGap === false) return;
-    const owners = new Map<Subscription, string[]>();
+    const owners = new Map<SubscriptionControl, string[]>();
     const patterns = new Set<string>();
-    for (const sub of this.#subs.keys()) {
-      const matching = sub.patterns.matching(topic);
+    for (const { control } of this.#subs.values()) {
+      const matching = control.patterns.matching(topic);
       if (matching.length === 0) continue;
-      owners.set(sub, matching);
+      owners.set(control, matching);
       for (const p of matching) patterns.add(p);
     }
     if (patterns.size === 0) return;
@@ -503,11 +520,11 @@ export class TickwireClient implements SubscriptionOwner {
     }
     const matchesAny = (t: string): boolean => [...owners.keys()].some((s) => s.patterns.matches(t));
     this.#tracker.forgetWhere(matchesAny);
-    this.stats.resyncs++;
+    this.#stats.resyncs++;
     this.#emitter.emit("resync", { topic, patterns: list });
     const requests = [this.#request("unsubscribe", { topics: list })];
-    for (const [sub, topics] of owners) {
-      const { maxHz, onSlow } = sub.options;
+    for (const [control, topics] of owners) {
+      const { maxHz, onSlow } = control.subscription.options;
       const params = {
         topics,
         snapshot: true,

@@ -1,69 +1,10 @@
+import type { MarketEvent } from "../wire/index.ts";
+
 /**
- * What the SDK hands to callers: the protocol's data events as decoded (proto/PROTOCOL.md, "Data
- * events"), and the SDK's own notices. Unknown keys and event types from a newer gateway pass through
- * untouched (forward compatibility, PROTOCOL.md "Conventions").
+ * The SDK's own notices and results. The protocol's data events (MarketEvent, SnapshotEndEvent,
+ * HeartbeatEvent) are src/wire's, handed to callers as decoded; unknown keys and event types from a
+ * newer gateway pass through untouched (forward compatibility, PROTOCOL.md "Conventions").
  */
-
-interface EventHeader {
-  /** Topic, `<venue>.<symbol>.<type>`. */
-  readonly t: string;
-  /** Per-topic sequence number (per gateway process). */
-  readonly q: number;
-  /** Venue event time, integer microseconds since the epoch. */
-  readonly te: number;
-  /** Gateway send time, integer microseconds since the epoch. */
-  readonly ts: number;
-  /** Flags bitset: 1 SNAPSHOT, 2 CONFLATED ({@link EventFlag}); absent means 0. */
-  readonly f?: number;
-  /** For a CONFLATED event: how many updates it stands for (n ≥ 2). */
-  readonly n?: number;
-}
-
-export interface TradeEvent extends EventHeader {
-  readonly e: "trade";
-  /** Price. */
-  readonly p: number;
-  /** Size. */
-  readonly z: number;
-}
-export interface QuoteEvent extends EventHeader {
-  readonly e: "quote";
-  readonly bp: number;
-  readonly bz: number;
-  readonly ap: number;
-  readonly az: number;
-}
-export interface BarEvent extends EventHeader {
-  readonly e: "bar";
-  readonly o: number;
-  readonly h: number;
-  readonly l: number;
-  readonly c: number;
-  readonly v: number;
-}
-/** A market data event. */
-export type MarketEvent = TradeEvent | QuoteEvent | BarEvent;
-
-/** Sent after the snapshot events of a subscribe; `id` is the subscribe's request id. */
-export interface SnapshotEndEvent {
-  readonly e: "snapshot_end";
-  readonly id: string | number;
-  /** Concrete topics of that subscribe without a last value yet (protocol v1.2; absent when none). */
-  readonly missing?: readonly string[];
-}
-
-/** Periodic liveness event with the connection's counters (protocol v1.2, `--heartbeat-ms`). */
-export interface HeartbeatEvent {
-  readonly e: "heartbeat";
-  /** Gateway time, µs since the epoch. */
-  readonly ts: number;
-  /** Data events written to this connection so far. */
-  readonly sent: number;
-  /** Updates merged away into CONFLATED events so far. */
-  readonly conflated: number;
-  /** Updates lost otherwise (skipped for a slow socket) so far. */
-  readonly dropped: number;
-}
 
 /**
  * The SDK's notice that a topic's stream is not complete: `kind` "missed" when the sequence jumped

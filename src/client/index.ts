@@ -16,25 +16,32 @@ export {
   NoWebSocketError,
   RequestRefusedError,
 } from "./errors.ts";
-export { CloseCode, ErrorCode, EventFlag, STREAM_PATH, Subprotocol } from "./codes.ts";
+export {
+  CloseCode,
+  ErrorCode,
+  EventFlag,
+  STREAM_PATH,
+  Subprotocol,
+  patternMatches,
+  type BarEvent,
+  type Encoding,
+  type HeartbeatEvent,
+  type MarketEvent,
+  type QuoteEvent,
+  type SnapshotEndEvent,
+  type TradeEvent,
+} from "../wire/index.ts";
 export { reconnectDelayMs, retryHintMs, type BackoffOptions } from "./backoff.ts";
 export { SequenceTracker } from "./sequence.ts";
-export { patternMatches } from "./pattern.ts";
-export type { Encoding, WebSocketConstructor, WebSocketLike } from "./transport.ts";
+export type { WebSocketConstructor, WebSocketLike } from "./transport.ts";
 export type {
-  BarEvent,
   ClientStats,
   ConnectionState,
   Disconnect,
   GapNotice,
-  HeartbeatEvent,
-  MarketEvent,
-  QuoteEvent,
-  SnapshotEndEvent,
   StateChange,
   StreamItem,
   SubscribeResult,
   TopicError,
-  TradeEvent,
   UnsubscribeResult,
 } from "./events.ts";

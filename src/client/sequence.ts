@@ -1,4 +1,4 @@
-import { EventFlag } from "./codes.ts";
+import { EventFlag } from "../wire/index.ts";
 import type { GapNotice } from "./events.ts";
 
 /** The fields of a data event the tracker reads. */

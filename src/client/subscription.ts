@@ -1,16 +1,7 @@
 import { Emitter } from "./emitter.ts";
-import type {
-  BarEvent,
-  GapNotice,
-  MarketEvent,
-  QuoteEvent,
-  StreamItem,
-  SubscribeResult,
-  TopicError,
-  TradeEvent,
-  UnsubscribeResult,
-} from "./events.ts";
-import { PatternSet } from "./pattern.ts";
+import type { BarEvent, MarketEvent, QuoteEvent, TradeEvent } from "../wire/index.ts";
+import type { GapNotice, StreamItem, SubscribeResult, TopicError, UnsubscribeResult } from "./events.ts";
+import { PatternSet } from "./pattern-set.ts";
 
 /** Options of one subscribe. */
 export interface SubscribeOptions {
@@ -51,9 +42,43 @@ export class IteratorOverflowError extends Error {
   }
 }
 
-/** What a subscription needs from its client. */
-export interface SubscriptionOwner {
-  unsubscribeSubscription(subscription: Subscription): Promise<UnsubscribeResult>;
+/**
+ * The client's side of one subscription: the patterns it routes there and the calls that drive it. It
+ * lives outside the class so that none of it is SDK API (it is not in the `.d.ts` of `Subscription`).
+ */
+export interface SubscriptionControl {
+  readonly subscription: Subscription;
+  /** Patterns routed to the subscription: the requested ones until the reply, then the valid ones. */
+  readonly patterns: PatternSet;
+  /** The first reply, or a resubscribe's. */
+  accepted(result: SubscribeResult, first: boolean): void;
+  /** A data event of one of its topics. */
+  deliver(event: MarketEvent): void;
+  /** A gap notice of one of its topics, before the event that revealed it. */
+  deliverGap(notice: GapNotice): void;
+  /** The end: iterators finish (or throw `error`). */
+  end(error: Error | undefined): void;
+}
+
+/** How a subscription asks its client to unsubscribe it. */
+export type ReleaseSubscription = (subscription: Subscription) => Promise<UnsubscribeResult>;
+
+/** Makes a subscription and the client's control of it; set once by {@link Subscription}'s static block. */
+let create: (
+  release: ReleaseSubscription,
+  requested: readonly string[],
+  options: SubscribeOptions,
+  onListenerError: (error: unknown) => void,
+) => SubscriptionControl;
+
+/** Makes a subscription of `requested` patterns; only the client calls this. */
+export function openSubscription(
+  release: ReleaseSubscription,
+  requested: readonly string[],
+  options: SubscribeOptions,
+  onListenerError: (error: unknown) => void,
+): SubscriptionControl {
+  return create(release, requested, options, onListenerError);
 }
 
 const DEFAULT_BUFFER_LIMIT = 65_536;
@@ -71,22 +96,40 @@ const DEFAULT_BUFFER_LIMIT = 65_536;
  * snapshot events and gap notices they bring.
  */
 export class Subscription implements AsyncIterable<StreamItem> {
-  /** Patterns routed to this subscription: the requested ones until the reply, then the valid ones. */
-  readonly patterns: PatternSet;
+  /** The options it was subscribed with. */
+  readonly options: SubscribeOptions;
+  readonly #release: ReleaseSubscription;
+  readonly #patterns: PatternSet;
   readonly #emitter: Emitter<SubscriptionEvents>;
   readonly #queues = new Set<ItemQueue>();
   #result: SubscribeResult = { subscribed: [], errors: [] };
   #ended = false;
   #error: Error | undefined;
 
-  /** @internal created by the client */
-  constructor(
-    private readonly owner: SubscriptionOwner,
+  static {
+    create = (release, requested, options, onListenerError) => {
+      const sub = new Subscription(release, requested, options, onListenerError);
+      return {
+        subscription: sub,
+        patterns: sub.#patterns,
+        accepted: (result, first) => sub.#accepted(result, first),
+        deliver: (event) => sub.#deliver(event),
+        deliverGap: (notice) => sub.#deliverGap(notice),
+        end: (error) => sub.#end(error),
+      };
+    };
+  }
+
+  /** Made by the client's `subscribe`, not by callers. */
+  private constructor(
+    release: ReleaseSubscription,
     requested: readonly string[],
-    readonly options: SubscribeOptions,
+    options: SubscribeOptions,
     onListenerError: (error: unknown) => void,
   ) {
-    this.patterns = new PatternSet(requested);
+    this.options = options;
+    this.#release = release;
+    this.#patterns = new PatternSet(requested);
     this.#emitter = new Emitter(onListenerError);
   }
 
@@ -120,7 +163,7 @@ export class Subscription implements AsyncIterable<StreamItem> {
 
   /** Removes this subscription's patterns (those no other subscription of the client holds). */
   unsubscribe(): Promise<UnsubscribeResult> {
-    return this.owner.unsubscribeSubscription(this);
+    return this.#release(this);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StreamItem> {
@@ -138,33 +181,29 @@ export class Subscription implements AsyncIterable<StreamItem> {
     };
   }
 
-  /** @internal the first reply, or a resubscribe's */
-  accepted(result: SubscribeResult, first: boolean): void {
+  #accepted(result: SubscribeResult, first: boolean): void {
     if (first) {
       this.#result = result;
-      for (const p of this.patterns.list()) if (!result.subscribed.includes(p)) this.patterns.delete(p);
+      for (const p of this.#patterns.list()) if (!result.subscribed.includes(p)) this.#patterns.delete(p);
     } else {
       this.#result = { ...this.#result, ...(result.maxHz === undefined ? {} : { maxHz: result.maxHz }) };
       this.#emitter.emit("resubscribed", result);
     }
   }
 
-  /** @internal a data event of one of its topics */
-  deliver(event: MarketEvent): void {
+  #deliver(event: MarketEvent): void {
     const emitter = this.#emitter;
     emitter.emit(event.e, event);
     emitter.emit("event", event);
     this.#push(event);
   }
 
-  /** @internal */
-  deliverGap(notice: GapNotice): void {
+  #deliverGap(notice: GapNotice): void {
     this.#emitter.emit("gap", notice);
     this.#push(notice);
   }
 
-  /** @internal the end: iterators finish (or throw `error`) */
-  end(error: Error | undefined): void {
+  #end(error: Error | undefined): void {
     if (this.#ended) return;
     this.#ended = true;
     this.#error = error;

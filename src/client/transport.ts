@@ -1,4 +1,5 @@
 import { Packr, Unpackr } from "msgpackr";
+import type { Encoding } from "../wire/index.ts";
 import { InvalidArgumentError, NoWebSocketError } from "./errors.ts";
 
 /**
@@ -44,9 +45,6 @@ export async function resolveWebSocket(given?: WebSocketConstructor): Promise<We
     throw new NoWebSocketError({ cause: error });
   }
 }
-
-/** Wire encoding: msgpack (binary frames, the default) or JSON (text frames, for debugging). */
-export type Encoding = "msgpack" | "json";
 
 const packr = new Packr({ useRecords: false });
 // int64AsType "number": µs timestamps arrive as uint64 and are below 2^53 (PROTOCOL.md "Conventions").

@@ -37,12 +37,12 @@ export class Watchdog {
     this.#lastHeardMs = nowMs;
   }
 
-  /** @internal starts measuring at `nowMs` (exposed for unit tests) */
+  /** Starts measuring at `nowMs` (public for unit tests; the SDK's index does not export Watchdog). */
   resetAt(nowMs: number): void {
     this.#lastHeardMs = this.#lastTickMs = nowMs;
   }
 
-  /** @internal one timer tick at `nowMs` (exposed for unit tests) */
+  /** One timer tick at `nowMs` (public for unit tests). */
   tick(nowMs: number, tickMs: number): void {
     if (nowMs - this.#lastTickMs > tickMs + this.heartbeatMs) this.#lastHeardMs = nowMs;
     this.#lastTickMs = nowMs;

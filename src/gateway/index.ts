@@ -1,6 +1,5 @@
 export {
   Gateway,
-  STREAM_PATH,
   chooseSubprotocol,
   uwsPayloadCap,
   type GatewayOptions,

@@ -1,5 +1,5 @@
 import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
-import { CloseCode, Subprotocol, type Encoding } from "../protocol/index.ts";
+import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
@@ -36,8 +36,6 @@ export interface HttpBody {
   readonly contentType: string;
   readonly body: string;
 }
-
-export const STREAM_PATH = "/v1/stream";
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
 export function uwsPayloadCap(maxMessageBytes: number): number {

@@ -1,7 +1,6 @@
 import { Packr, Unpackr } from "msgpackr";
-import type { Encoding } from "./codes.ts";
+import type { Encoding, HeartbeatEvent, SnapshotEndEvent } from "../wire/index.ts";
 import type { RequestId } from "./request.ts";
-import type { HeartbeatEvent, SnapshotEndEvent } from "./event.ts";
 
 /**
  * Control-plane codec: replies and control events, decoded requests. Not on the per-update path, so

@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Unpackr } from "msgpackr";
 import { EventEncoder } from "./event-encoder.ts";
-import type { BarEvent, MarketEvent, QuoteEvent, TradeEvent } from "./event.ts";
+import type { BarEvent, MarketEvent, QuoteEvent, TradeEvent } from "../wire/index.ts";
 
 // int64AsType "number": uint64 timestamps come back as numbers (they are below 2^53), as in any
 // decoder that maps msgpack integers to its native integer type.

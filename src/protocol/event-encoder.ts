@@ -1,4 +1,4 @@
-import type { MarketEvent } from "./event.ts";
+import type { MarketEvent } from "../wire/index.ts";
 
 /**
  * Hand-written msgpack encoder for data events, the one encode per update on the hot path.

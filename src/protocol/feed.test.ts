@@ -11,8 +11,7 @@ import {
   toMarketEvent,
   topicOfSubject,
 } from "./feed.ts";
-import { PAYLOAD_KEYS } from "./event.ts";
-import type { MarketEventType } from "./topic.ts";
+import { PAYLOAD_KEYS, type MarketEventType } from "../wire/index.ts";
 
 const packr = new Packr({ useRecords: false });
 const TE = 1_800_000_000_123_456;

@@ -1,6 +1,12 @@
 import { Packr, Unpackr } from "msgpackr";
-import { NON_NEGATIVE_KEYS, PAYLOAD_KEYS, type MarketEvent } from "./event.ts";
-import { TOPIC_TOKEN, isEventType, type MarketEventType } from "./topic.ts";
+import {
+  NON_NEGATIVE_KEYS,
+  PAYLOAD_KEYS,
+  TOPIC_TOKEN,
+  isEventType,
+  type MarketEvent,
+  type MarketEventType,
+} from "../wire/index.ts";
 import { isPlainMap } from "./request.ts";
 
 /**

@@ -1,13 +1,5 @@
-export { ErrorCode, CloseCode, EventFlag, Subprotocol, type Encoding } from "./codes.ts";
-export {
-  EVENT_TYPES,
-  MAX_TOPIC_LENGTH,
-  checkPattern,
-  isEventType,
-  patternMatches,
-  type MarketEventType,
-  type PatternCheck,
-} from "./topic.ts";
+// The wire vocabulary lives in src/wire/ (shared with the browser SDK); the server reaches it through here.
+export * from "../wire/index.ts";
 export {
   MAX_HZ_LIMIT,
   MAX_TOPICS_PER_REQUEST,
@@ -20,16 +12,6 @@ export {
   type RequestError,
   type RequestId,
 } from "./request.ts";
-export {
-  PAYLOAD_KEYS,
-  nowMicros,
-  type BarEvent,
-  type HeartbeatEvent,
-  type MarketEvent,
-  type QuoteEvent,
-  type SnapshotEndEvent,
-  type TradeEvent,
-} from "./event.ts";
 export { EventEncoder, encodeEventJson } from "./event-encoder.ts";
 export {
   FEED_REJECT_REASONS,

@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { ErrorCode } from "./codes.ts";
+import { ErrorCode } from "../wire/index.ts";
 import {
   MAX_TOPICS_PER_REQUEST,
   isPlainMap,

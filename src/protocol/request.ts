@@ -1,4 +1,4 @@
-import { ErrorCode } from "./codes.ts";
+import { ErrorCode } from "../wire/index.ts";
 
 /** Request id: echoed in the reply. `null` only in replies to requests whose id could not be read. */
 export type RequestId = string | number;

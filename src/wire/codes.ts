@@ -25,6 +25,7 @@ export const ErrorCode = {
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
+/** WebSocket close codes the gateway sends. */
 export const CloseCode = {
   /** The client closed, or the server closed without error. */
   NORMAL: 1000,
@@ -47,11 +48,15 @@ export const EventFlag = {
   CONFLATED: 2,
 } as const;
 
+/** `Sec-WebSocket-Protocol` names; the one a connection agrees on picks the encoding of server frames. */
 export const Subprotocol = {
   MSGPACK: "tickwire.v1.msgpack",
   JSON: "tickwire.v1.json",
 } as const;
 export type Subprotocol = (typeof Subprotocol)[keyof typeof Subprotocol];
 
-/** Wire encoding of one connection. */
+/** Wire encoding of one connection: msgpack (binary frames, the default) or JSON (text frames, for debugging). */
 export type Encoding = "msgpack" | "json";
+
+/** Endpoint path of the stream on a gateway: `ws://HOST:PORT/v1/stream`. */
+export const STREAM_PATH = "/v1/stream";

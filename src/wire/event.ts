@@ -1,27 +1,30 @@
 import type { MarketEventType } from "./topic.ts";
 
 /**
- * Data events of protocol v1. Key order here is the wire order (msgpack and JSON alike):
- * `e`, `t`, `q`, `te`, `ts`, then `f` and `n` when set, then the payload keys of the type.
+ * Data events of protocol v1 (proto/PROTOCOL.md, "Data events"), as the gateway encodes them and the SDK
+ * hands them to callers. Key order here is the wire order (msgpack and JSON alike): `e`, `t`, `q`, `te`,
+ * `ts`, then `f` and `n` when set, then the payload keys of the type.
  */
 interface EventHeader {
   /** Topic, `<venue>.<symbol>.<type>`. */
   readonly t: string;
-  /** Per-topic sequence number, assigned by the gateway, starting at 1. */
+  /** Per-topic sequence number, assigned by the gateway (per gateway process), starting at 1. */
   readonly q: number;
   /** Venue event time, integer microseconds since the epoch. */
   readonly te: number;
   /** Gateway time when the event was encoded for sending, integer microseconds since the epoch. */
   readonly ts: number;
-  /** Flags bitset ({@link EventFlag}); absent means 0. */
+  /** Flags bitset: 1 SNAPSHOT, 2 CONFLATED ({@link EventFlag}); absent means 0. */
   readonly f?: number;
-  /** Number of updates merged into a CONFLATED event. */
+  /** For a CONFLATED event: how many updates it stands for (n ≥ 2). */
   readonly n?: number;
 }
 
 export interface TradeEvent extends EventHeader {
   readonly e: "trade";
+  /** Price. */
   readonly p: number;
+  /** Size. */
   readonly z: number;
 }
 export interface QuoteEvent extends EventHeader {
@@ -39,6 +42,7 @@ export interface BarEvent extends EventHeader {
   readonly c: number;
   readonly v: number;
 }
+/** A market data event. */
 export type MarketEvent = TradeEvent | QuoteEvent | BarEvent;
 
 /** Payload keys per event type, in wire order. */
@@ -58,6 +62,7 @@ export const NON_NEGATIVE_KEYS: ReadonlySet<string> = new Set(["z", "bz", "az", 
 export interface SnapshotEndEvent {
   readonly e: "snapshot_end";
   readonly id: string | number;
+  /** Concrete topics of that subscribe without a last value yet (protocol v1.2; absent when none). */
   readonly missing?: readonly string[];
 }
 

@@ -1,18 +1,10 @@
-/**
- * NATS-style matching of a concrete topic against a subscription pattern (`*` one token, `>` the rest),
- * the same rule as the gateway's, so the SDK can route events to the subscriptions that asked for them.
- */
-export function patternMatches(pattern: readonly string[], topic: readonly string[]): boolean {
-  for (let i = 0; i < pattern.length; i++) {
-    const p = pattern[i];
-    if (p === ">") return topic.length > i;
-    if (i >= topic.length) return false;
-    if (p !== "*" && p !== topic[i]) return false;
-  }
-  return pattern.length === topic.length;
-}
+import { patternMatches } from "../wire/index.ts";
 
-/** A set of patterns with a per-topic cache of the match result (topics repeat; patterns rarely change). */
+/**
+ * A set of subscription patterns with a per-topic cache of the match result (topics repeat; patterns
+ * rarely change). Matching is the gateway's own rule (src/wire), so the SDK routes each event to the
+ * subscriptions that asked for it.
+ */
 export class PatternSet {
   readonly #patterns = new Map<string, readonly string[]>();
   readonly #cache = new Map<string, boolean>();
