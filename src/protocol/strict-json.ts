@@ -111,7 +111,7 @@ class Parser {
     this.pos = pos + 1;
     if (!escaped) {
       const raw = text.slice(start + 1, pos);
-       
+
       if (/[\u0000-\u001f]/.test(raw)) throw new DecodeError("control character in a JSON string");
       return raw;
     }

@@ -7,8 +7,10 @@ import { DecodeError, type DecodeLimits } from "./decode-limits.ts";
  * any input; a few hundred bytes of doubling references froze the gateway for seconds (issue 11 item 1).
  * This decoder reads plain msgpack only, refuses every extension type, refuses the never-used byte 0xc1,
  * trailing bytes, non-string map keys and invalid UTF-8, and checks {@link DecodeLimits} before doing
- * the work a header asks for. It is also the faster one on the feed path: 1.0 to 0.7× msgpackr's time
- * per quote payload (bench/decode.ts, bench/results/2026-12-01-decode.md), allocating only the result.
+ * the work a header asks for. Cost on the feed path, same run: 0.92× and 1.09× msgpackr's time per quote
+ * payload in two runs (noise on a shared machine), 192 vs 280 B of JS heap per decode (bench/decode.ts,
+ * bench/results/2026-11-30-decode.md); the cache of short map keys below is what brought it there (1.93×
+ * without it).
  *
  * Integers: a safe integer (|n| ≤ 2^53 − 1) is a `number`; a 64-bit integer outside that range is a
  * `bigint`, never a rounded number (issue 10: ids and feed values above 2^53 came back changed).
@@ -180,6 +182,35 @@ export class StrictMsgpackDecoder {
     return utf8(bytes, start, end);
   }
 
+  /**
+   * A fixstr map key, from a small cache of recently seen keys (feed payloads repeat the same dozen keys):
+   * a hit costs a byte comparison and no allocation. Slot by length and first and last bytes.
+   */
+  #key(length: number): string {
+    const bytes = this.#bytes;
+    const start = this.#pos;
+    if (length === 0 || length > 16 || length > bytes.length - start) return this.#string(length);
+    const slot =
+      ((length << 6) ^ ((bytes[start] as number) << 1) ^ (bytes[start + length - 1] as number)) & 0x3ff;
+    const cached = KEY_CACHE[slot];
+    if (cached !== undefined && cached.bytes.length === length) {
+      let same = true;
+      for (let i = 0; i < length; i++) {
+        if (cached.bytes[i] !== bytes[start + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) {
+        this.#pos = start + length;
+        return cached.key;
+      }
+    }
+    const key = this.#string(length);
+    KEY_CACHE[slot] = { key, bytes: bytes.slice(start, start + length) };
+    return key;
+  }
+
   #binary(length: number): Uint8Array {
     const start = this.#pos;
     if (length > this.#bytes.length - start) throw new DecodeError("msgpack binary longer than the input");
@@ -216,7 +247,7 @@ export class StrictMsgpackDecoder {
       let key: string;
       if (type >= 0xa0 && type < 0xc0) {
         this.#pos++;
-        key = this.#string(type & 0x1f);
+        key = this.#key(type & 0x1f);
       } else if (type === 0xd9 || type === 0xda || type === 0xdb) {
         key = this.#value(depth + 1) as string;
       } else {
@@ -233,6 +264,11 @@ export class StrictMsgpackDecoder {
 }
 
 const EMPTY = new Uint8Array(0);
+interface CachedKey {
+  readonly key: string;
+  readonly bytes: Uint8Array;
+}
+const KEY_CACHE = new Array<CachedKey | undefined>(1024).fill(undefined);
 const SHORT_STRING = 32;
 const SCRATCH = new Uint8Array(8);
 const F32 = new Float32Array(SCRATCH.buffer, 0, 1);
