@@ -1,5 +1,5 @@
 /**
- * Limits of the strict decoders ({@link decodeMsgpack}, {@link decodeJson}) that read untrusted input:
+ * Limits of the strict decoders (StrictMsgpackDecoder, decodeJson) that read untrusted input:
  * client frames and feed payloads. Every limit is checked before the work it guards is done: a declared
  * length or count is compared with the bytes that are left (each element takes at least one byte, each
  * map entry two) and with `maxElements` before anything is allocated, so a header declaring 2^32 entries

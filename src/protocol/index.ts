@@ -11,6 +11,7 @@ export {
 export {
   MAX_HZ_LIMIT,
   MAX_TOPICS_PER_REQUEST,
+  FloatId,
   parseRequest,
   requestIdOf,
   isPlainMap,
@@ -48,4 +49,6 @@ export {
   type ControlMessage,
   type DecodedFrame,
   type Reply,
+  type SnapshotEndMessage,
 } from "./codec.ts";
+export { CLIENT_FRAME_LIMITS, DecodeError, FEED_PAYLOAD_LIMITS, type DecodeLimits } from "./decode-limits.ts";
