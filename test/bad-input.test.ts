@@ -12,7 +12,10 @@ describe("bad client input gets a numbered error or close code, is counted, and 
   let pump: NodeJS.Timeout;
 
   before(async () => {
-    stack = await startStack({ fanout: { controlRatePerSec: 50, controlBurst: 100 } });
+    stack = await startStack({
+      fanout: { controlRatePerSec: 50, controlBurst: 100 },
+      gateway: { maxMessageBytes: 16384 },
+    });
     bystander = await TestClient.connect(stack.wsUrl);
     await stack.subscribe(bystander, ["xnas.AAPL.trade"]);
     pump = setInterval(() => stack.publish("xnas.AAPL.trade", trade(200 + ticks++)), 5);

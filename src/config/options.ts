@@ -163,8 +163,11 @@ export const OPTIONS = [
     env: ["TICKWIRE_MAX_MESSAGE_BYTES"],
     kind: "integer",
     unit: "bytes",
-    default: 16384,
-    help: "largest client frame; a larger one closes the connection with 1009",
+    // 256 KiB: the largest request the topic limits allow (1,024 topics of 200 characters, ~208 kB in
+    // JSON or msgpack) fits, so a valid subscribe is never closed as too big (issue 10 item 3). It adds no
+    // exposure: the WebSocket layer already buffers frames up to its 1 MiB hard cap before this check.
+    default: 262144,
+    help: "largest client frame; a larger one closes the connection with 1009 (the default fits the largest valid request)",
     check: range(256, 16 * 1024 * 1024),
   }),
   option({

@@ -20,6 +20,7 @@ export const TickwireErrorCode = {
   AUTH_KEY: "TICKWIRE_ERR_AUTH_KEY",
   AUTH_KEYS_UNAVAILABLE: "TICKWIRE_ERR_AUTH_KEYS_UNAVAILABLE",
   HUB_WIRING: "TICKWIRE_ERR_HUB_WIRING",
+  DECODE: "TICKWIRE_ERR_DECODE",
 } as const;
 export type TickwireErrorCode = (typeof TickwireErrorCode)[keyof typeof TickwireErrorCode];
 
@@ -148,4 +149,14 @@ export class AuthKeysUnavailableError extends TickwireError {
 export class HubWiringError extends TickwireError {
   override readonly name = "HubWiringError";
   readonly code = TickwireErrorCode.HUB_WIRING;
+}
+
+/**
+ * Untrusted input (a client frame, a feed payload) that a strict decoder refused; `message` says why
+ * (lowercase, names the offending construct). Never leaves the codec: it becomes a 4000 reply or a counted
+ * `decode_error` feed rejection.
+ */
+export class DecodeError extends TickwireError {
+  override readonly name = "DecodeError";
+  readonly code = TickwireErrorCode.DECODE;
 }

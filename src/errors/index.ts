@@ -3,6 +3,7 @@ export {
   AuthKeyError,
   AuthKeysUnavailableError,
   ConfigError,
+  DecodeError,
   HubWiringError,
   GatewayListenError,
   HistoryStreamError,

@@ -116,8 +116,20 @@ describe("Hub: control requests", () => {
     hub.receive(session, new Uint8Array([0x82, 0xa2]).buffer, true);
     await turn();
     assert.deepEqual(decodedFrames(sink), [
-      { id: null, error: { code: ErrorCode.BAD_REQUEST, msg: "text frame is not valid JSON" } },
-      { id: null, error: { code: ErrorCode.BAD_REQUEST, msg: "binary frame is not valid msgpack" } },
+      {
+        id: null,
+        error: {
+          code: ErrorCode.BAD_REQUEST,
+          msg: "text frame is not valid JSON: expected a key in JSON at 1",
+        },
+      },
+      {
+        id: null,
+        error: {
+          code: ErrorCode.BAD_REQUEST,
+          msg: "binary frame is not valid msgpack: msgpack header declares 2 entries, more than the input holds",
+        },
+      },
     ]);
     assert.equal(hub.stats.clientErrors.get(ErrorCode.BAD_REQUEST), 2);
     assert.equal(hub.stats.controlMessages, 2);

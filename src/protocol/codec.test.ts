@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Packr, Unpackr } from "msgpackr";
 import { decodeClientFrame, encodeControl, type ControlMessage } from "./codec.ts";
+import { parseRequest } from "./request.ts";
 
 const packr = new Packr({ useRecords: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
@@ -52,24 +53,31 @@ describe("decodeClientFrame", () => {
 
   it("reports a binary frame that is not msgpack", () => {
     for (const bytes of [[], [0x82, 0xa2], [0x93, 0x01], [0xd9, 0x05, 0x61], [0x01, 0x02]]) {
-      assert.deepEqual(decodeClientFrame(arrayBufferOf(Buffer.from(bytes)), true), {
-        ok: false,
-        msg: "binary frame is not valid msgpack",
-      });
+      const decoded = decodeClientFrame(arrayBufferOf(Buffer.from(bytes)), true);
+      assert.equal(decoded.ok, false);
+      assert.match((decoded as { msg: string }).msg, /^binary frame is not valid msgpack: /);
     }
   });
 
   it("reports a text frame that is not JSON", () => {
     for (const s of ["", "{", "{method:'ping'}", "ping", '{"id":1} {"id":2}']) {
-      assert.deepEqual(decodeClientFrame(text(s), false), { ok: false, msg: "text frame is not valid JSON" });
+      const decoded = decodeClientFrame(text(s), false);
+      assert.equal(decoded.ok, false);
+      assert.match((decoded as { msg: string }).msg, /^text frame is not valid JSON: /);
     }
   });
 
   it("reads the frame type from isBinary, not from the bytes", () => {
     const json = text(JSON.stringify({ method: "ping", id: 1 }));
-    assert.deepEqual(decodeClientFrame(json, true), { ok: false, msg: "binary frame is not valid msgpack" });
+    assert.match(
+      JSON.stringify(decodeClientFrame(json, true)),
+      /"ok":false,"msg":"binary frame is not valid msgpack: /,
+    );
     const msgpack = arrayBufferOf(packr.pack({ method: "ping", id: 1 }));
-    assert.deepEqual(decodeClientFrame(msgpack, false), { ok: false, msg: "text frame is not valid JSON" });
+    assert.match(
+      JSON.stringify(decodeClientFrame(msgpack, false)),
+      /"ok":false,"msg":"text frame is not valid JSON: /,
+    );
   });
 });
 
@@ -134,5 +142,124 @@ describe("encodeControl", () => {
     const message: ControlMessage = { id: 9, result: { topics: ["xnas.*.quote"] } };
     const frame = encodeControl(message, "msgpack") as Uint8Array;
     assert.deepEqual(decodeClientFrame(arrayBufferOf(frame), true), { ok: true, value: message });
+  });
+});
+
+describe("request ids come back exactly (issue 10 item 1)", () => {
+  /** The reply's msgpack bytes of `id` for a ping frame, decoded the way the hub does. */
+  function echoedId(
+    frame: ArrayBuffer,
+    isBinary: boolean,
+    encoding: "msgpack" | "json",
+  ): Uint8Array | string {
+    const decoded = decodeClientFrame(frame, isBinary);
+    assert.ok(decoded.ok);
+    const parsed = parseRequest(decoded.value);
+    assert.ok(parsed.ok);
+    return encodeControl({ id: parsed.request.id, result: {} }, encoding);
+  }
+  const ping = (idBytes: number[]): ArrayBuffer =>
+    arrayBufferOf(
+      Buffer.from([
+        0x82,
+        0xa6,
+        ...Buffer.from("method"),
+        0xa4,
+        ...Buffer.from("ping"),
+        0xa2,
+        0x69,
+        0x64,
+        ...idBytes,
+      ]),
+    );
+  const msgpackReply = (idBytes: number[]): string =>
+    Buffer.from([
+      0xde,
+      0x00,
+      0x02,
+      0xa2,
+      0x69,
+      0x64,
+      ...idBytes,
+      0xa6,
+      ...Buffer.from("result"),
+      0xde,
+      0,
+      0,
+    ]).toString("hex");
+
+  it("echoes a msgpack uint64 id as the same uint64, in msgpack and as exact digits in JSON", () => {
+    const cases: [number[], string][] = [
+      [[0xcf, 0, 0, 0, 0x01, 0x2a, 0x05, 0xf2, 0], "5000000000"],
+      [[0xcf, 0, 0x20, 0, 0, 0, 0, 0, 0x01], "9007199254740993"],
+      [[0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff], "18446744073709551615"],
+      [[0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0], "-9223372036854775808"],
+      [[0xd3, 0xff, 0xff, 0xff, 0xfe, 0xd5, 0xfa, 0x0e, 0], "-5000000000"],
+    ];
+    for (const [idBytes, digits] of cases) {
+      assert.equal(
+        Buffer.from(echoedId(ping(idBytes), true, "msgpack") as Uint8Array).toString("hex"),
+        msgpackReply(idBytes),
+      );
+      assert.equal(echoedId(ping(idBytes), true, "json"), `{"id":${digits},"result":{}}`);
+    }
+  });
+
+  it("echoes a JSON integer id of up to 64 bits exactly, in JSON and as a 64-bit msgpack integer", () => {
+    for (const [digits, idBytes] of [
+      ["5000000000", [0xcf, 0, 0, 0, 0x01, 0x2a, 0x05, 0xf2, 0]],
+      ["18446744073709551615", [0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff]],
+      ["-9223372036854775808", [0xd3, 0x80, 0, 0, 0, 0, 0, 0, 0]],
+      ["42", [0x2a]],
+    ] as const) {
+      const frame = text(`{"method":"ping","id":${digits}}`);
+      assert.equal(echoedId(frame, false, "json"), `{"id":${digits},"result":{}}`);
+      assert.equal(
+        Buffer.from(echoedId(frame, false, "msgpack") as Uint8Array).toString("hex"),
+        msgpackReply([...idBytes]),
+      );
+    }
+  });
+
+  it("refuses a JSON integer id wider than 64 bits with 4000 and id null", () => {
+    const decoded = decodeClientFrame(text('{"method":"ping","id":18446744073709551616}'), false);
+    assert.ok(decoded.ok);
+    const parsed = parseRequest(decoded.value);
+    assert.equal(parsed.ok, false);
+    assert.equal((parsed as { id: unknown }).id, null);
+  });
+
+  it("echoes a float id as a float of its width, also when its value is integral", () => {
+    for (const idBytes of [
+      [0xcb, 0x41, 0xf2, 0xa0, 0x5f, 0x20, 0, 0, 0], // 5e9 as msgpackr packs it
+      [0xca, 0x3f, 0xc0, 0, 0], // 1.5 as float32
+      [0xca, 0x40, 0x80, 0, 0], // 4 as float32
+      [0xcb, 0x3f, 0xf8, 0, 0, 0, 0, 0, 0], // 1.5 as float64
+    ]) {
+      assert.equal(
+        Buffer.from(echoedId(ping(idBytes), true, "msgpack") as Uint8Array).toString("hex"),
+        msgpackReply(idBytes),
+      );
+    }
+    assert.equal(
+      echoedId(ping([0xcb, 0x41, 0xf2, 0xa0, 0x5f, 0x20, 0, 0, 0]), true, "json"),
+      '{"id":5000000000,"result":{}}',
+    );
+  });
+
+  it("echoes the id of snapshot_end the same way", () => {
+    const decoded = decodeClientFrame(ping([0xcf, 0, 0, 0, 0x01, 0x2a, 0x05, 0xf2, 0]), true);
+    assert.ok(decoded.ok);
+    const parsed = parseRequest(decoded.value);
+    assert.ok(parsed.ok);
+    const end = encodeControl(
+      { e: "snapshot_end", id: parsed.request.id, missing: ["a.b.quote"] },
+      "msgpack",
+    );
+    assert.match(Buffer.from(end as Uint8Array).toString("hex"), /a26964cf000000012a05f200/);
+    assert.equal(
+      encodeControl({ e: "snapshot_end", id: parsed.request.id, missing: ["a.b.quote"] }, "json"),
+      '{"e":"snapshot_end","id":5000000000,"missing":["a.b.quote"]}',
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { Packr, Unpackr } from "msgpackr";
+import { Packr } from "msgpackr";
 import {
   NON_NEGATIVE_KEYS,
   PAYLOAD_KEYS,
@@ -7,6 +7,9 @@ import {
   type MarketEvent,
   type MarketEventType,
 } from "../wire/index.ts";
+import { FEED_PAYLOAD_LIMITS } from "./decode-limits.ts";
+import { decodeJsonBytes } from "./strict-json.ts";
+import { StrictMsgpackDecoder } from "./strict-msgpack.ts";
 import { isPlainMap } from "./request.ts";
 
 /**
@@ -25,7 +28,12 @@ export const FeedRejectReason = {
 export type FeedRejectReason = (typeof FeedRejectReason)[keyof typeof FeedRejectReason];
 export const FEED_REJECT_REASONS: readonly FeedRejectReason[] = Object.values(FeedRejectReason);
 
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+/**
+ * Feed payloads are untrusted: read by the strict decoder (no extension types, bounded depth and size;
+ * issue 11 item 1), not msgpackr. It is also cheaper per message than msgpackr's `unpack` (see
+ * strict-msgpack.ts for the measurement).
+ */
+const decoder = new StrictMsgpackDecoder(FEED_PAYLOAD_LIMITS);
 /** Earliest and latest accepted `te`: years 2000 and 2200, in µs. Catches ms or ns sent as µs. */
 const MIN_TE_US = 946_684_800_000_000;
 const MAX_TE_US = 7_258_118_400_000_000;
@@ -60,13 +68,9 @@ export type DecodedFeed =
  */
 export function decodeFeedPayload(payload: Uint8Array, maxBytes: number): DecodedFeed {
   if (payload.length > maxBytes) return { ok: false, reason: FeedRejectReason.TOO_LARGE };
-  // 0xc1 is "never used" in msgpack; msgpackr decodes it to a placeholder object instead of failing.
-  if (payload[0] === 0xc1) return { ok: false, reason: FeedRejectReason.DECODE_ERROR };
   let value: unknown;
   try {
-    value = looksLikeJson(payload)
-      ? JSON.parse(Buffer.from(payload.buffer, payload.byteOffset, payload.length).toString("utf8"))
-      : unpackr.unpack(payload);
+    value = looksLikeJson(payload) ? decodeJsonBytes(payload, FEED_PAYLOAD_LIMITS) : decoder.decode(payload);
   } catch {
     // The reason is counted and logged by the caller; the exception text adds nothing actionable.
     return { ok: false, reason: FeedRejectReason.DECODE_ERROR };
@@ -84,7 +88,12 @@ function looksLikeJson(payload: Uint8Array): boolean {
   return false;
 }
 
-/** Checks `te` and the payload keys of `type`; returns the reason of the first problem, if any. */
+/**
+ * Checks `te` and the payload keys of `type`; returns the reason of the first problem, if any. An integer
+ * beyond ±(2^53 − 1) (msgpack uint64/int64, or a JSON integer literal) decodes to a `bigint` and is
+ * refused as `bad_value`, like an unsafe `te`: the gateway's events carry JavaScript numbers, and delivering
+ * it would round it silently (issue 10 item 6). A feed that means an approximate value sends a float.
+ */
 export function checkFeedFields(
   type: MarketEventType,
   fields: Readonly<Record<string, unknown>>,

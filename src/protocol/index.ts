@@ -3,6 +3,7 @@ export * from "../wire/index.ts";
 export {
   MAX_HZ_LIMIT,
   MAX_TOPICS_PER_REQUEST,
+  FloatId,
   parseRequest,
   requestIdOf,
   isPlainMap,
@@ -30,4 +31,6 @@ export {
   type ControlMessage,
   type DecodedFrame,
   type Reply,
+  type SnapshotEndMessage,
 } from "./codec.ts";
+export { CLIENT_FRAME_LIMITS, DecodeError, FEED_PAYLOAD_LIMITS, type DecodeLimits } from "./decode-limits.ts";

@@ -5,6 +5,7 @@ import { ErrorCode } from "../wire/index.ts";
 import {
   MAX_TOPICS_PER_REQUEST,
   isPlainMap,
+  FloatId,
   parseRequest,
   type Request,
   type RequestError,
@@ -12,13 +13,13 @@ import {
 
 function ok(value: unknown): Request {
   const parsed = parseRequest(value);
-  assert.ok(parsed.ok, `expected ${JSON.stringify(value)} to parse, got ${JSON.stringify(parsed)}`);
+  assert.ok(parsed.ok, `expected ${inspect(value)} to parse, got ${inspect(parsed)}`);
   return parsed.request;
 }
 
 function failed(value: unknown): RequestError {
   const parsed = parseRequest(value);
-  assert.ok(!parsed.ok, `expected ${JSON.stringify(value)} to be refused`);
+  assert.ok(!parsed.ok, `expected ${inspect(value)} to be refused`);
   return { id: parsed.id, code: parsed.code, msg: parsed.msg };
 }
 
@@ -124,18 +125,31 @@ describe("parseRequest: request and id", () => {
   });
 
   it("refuses ids of the wrong type with 4000 and id null", () => {
-    for (const id of [null, true, { n: 1 }, [1], Number.NaN, Number.POSITIVE_INFINITY, "x".repeat(65)]) {
+    const tooWide = [2n ** 64n, -(2n ** 63n) - 1n]; // only a JSON integer literal can be this wide
+    for (const id of [
+      null,
+      true,
+      { n: 1 },
+      [1],
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      "x".repeat(65),
+      ...tooWide,
+    ]) {
       const error = failed({ method: "ping", id });
       assert.equal(error.id, null, inspect(id));
       assert.equal(error.code, ErrorCode.BAD_REQUEST);
-      assert.match(error.msg, /id must be a number or a string of at most 64 characters/);
+      assert.match(
+        error.msg,
+        /id must be an integer of at most 64 bits, a number or a string of at most 64 characters/,
+      );
     }
   });
 
   it("accepts numeric and string ids up to 64 characters and echoes them unchanged", () => {
-    for (const id of [0, -1, 1.5, 2 ** 53, "", "abc", "x".repeat(64)]) {
-      assert.equal(ok({ method: "ping", id }).id, id);
-    }
+    const floatId = new FloatId(5e9, 64);
+    const ids = [0, -1, 1.5, 2 ** 53, "", "abc", "x".repeat(64), 2n ** 64n - 1n, -(2n ** 63n), floatId];
+    for (const id of ids) assert.equal(ok({ method: "ping", id }).id, id);
   });
 
   it("checks the id before the method, so a bad id hides an unknown method", () => {

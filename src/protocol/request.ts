@@ -1,7 +1,26 @@
 import { ErrorCode } from "../wire/index.ts";
 
-/** Request id: echoed in the reply. `null` only in replies to requests whose id could not be read. */
-export type RequestId = string | number;
+/**
+ * Request id, echoed in every reply to the request and in its `snapshot_end`, with the same type and value
+ * (proto/PROTOCOL.md, Requests and replies): a string of at most 64 characters; an integer from −2^63 to
+ * 2^64 − 1 (a `number` when safe, else an exact `bigint`); a fractional number; or a {@link FloatId}.
+ * `null` only in replies to requests whose id could not be read.
+ */
+export type RequestId = string | number | bigint | FloatId;
+
+/**
+ * An id sent as a msgpack float whose value is integral (msgpackr, for one, packs integers of 2^32 and
+ * above as float64): echoed as a float of the same width, not as the integer a `number` would become.
+ */
+export class FloatId {
+  constructor(
+    readonly value: number,
+    readonly bits: 32 | 64,
+  ) {}
+}
+
+const MIN_INT64 = -(2n ** 63n);
+const MAX_UINT64 = 2n ** 64n - 1n;
 
 /** Most topics accepted in one subscribe or unsubscribe request. */
 export const MAX_TOPICS_PER_REQUEST = 1024;
@@ -56,7 +75,7 @@ export function parseRequest(value: unknown): ParsedRequest {
     const why =
       rawId === undefined
         ? "request has no id"
-        : `id must be a number or a string of at most ${MAX_ID_LENGTH} characters`;
+        : `id must be an integer of at most 64 bits, a number or a string of at most ${MAX_ID_LENGTH} characters`;
     return fail(null, ErrorCode.BAD_REQUEST, why);
   }
   if (typeof method !== "string") return fail(id, ErrorCode.BAD_REQUEST, "request has no method string");
@@ -130,7 +149,6 @@ function fail(id: RequestId | null, code: ErrorCode, msg: string): ParsedRequest
   return { ok: false, id, code, msg };
 }
 
-/** A map decoded from JSON or msgpack: a plain object (msgpackr decodes some bytes to class instances). */
 /** The request id of a decoded frame, or null when it has none usable (also for error replies). */
 export function requestIdOf(value: unknown): RequestId | null {
   return isPlainMap(value) ? asRequestId(value["id"]) : null;
@@ -139,9 +157,13 @@ export function requestIdOf(value: unknown): RequestId | null {
 function asRequestId(raw: unknown): RequestId | null {
   if (typeof raw === "number" && Number.isFinite(raw)) return raw;
   if (typeof raw === "string" && raw.length <= MAX_ID_LENGTH) return raw;
+  // Wider than 64 bits (only JSON can say so): no msgpack integer could echo it, so it is refused.
+  if (typeof raw === "bigint" && raw >= MIN_INT64 && raw <= MAX_UINT64) return raw;
+  if (raw instanceof FloatId) return raw;
   return null;
 }
 
+/** A map decoded from JSON or msgpack: a plain object, not an array, binary or class instance. */
 export function isPlainMap(value: unknown): value is Record<string, unknown> {
   if (typeof value !== "object" || value === null) return false;
   const proto = Object.getPrototypeOf(value) as unknown;
