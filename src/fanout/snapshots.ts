@@ -2,6 +2,7 @@ import {
   EventFlag,
   encodeControl,
   nowMicros,
+  patternMatches,
   type ControlMessage,
   type MarketEvent,
   type RequestId,
@@ -253,13 +254,18 @@ export class Snapshots {
       const held = session.held as Held[];
       let next = held.findIndex((item) => item instanceof SnapshotWait);
       if (next < 0) next = held.length;
+      // Topics with an event released right after this snapshot_end, and topics whose events wait
+      // behind a later subscribe's wait (released only when that one completes).
       const live = new Set<Topic>();
-      for (let i = 0; i < next; i++) {
-        const item = held[i] as HeldEvent | ControlFrame;
-        if (!(item instanceof ControlFrame)) live.add(item.topic);
+      const later = new Set<Topic>();
+      for (let i = 0; i < held.length; i++) {
+        const item = held[i] as Held;
+        if (item instanceof ControlFrame || item instanceof SnapshotWait) continue;
+        if (i < next) live.add(item.topic);
+        else later.add(item.topic);
       }
       session.mode &= ~SessionMode.HOLDING;
-      this.#complete(session, wait, live);
+      this.#complete(session, wait, live, later);
       for (let i = 0; i < next; i++) {
         const item = held[i] as HeldEvent | ControlFrame;
         if (item instanceof ControlFrame) this.#outboxes.enqueueControl(session, item);
@@ -280,11 +286,19 @@ export class Snapshots {
 
   /**
    * History values become the last value of topics that still have none and that some pattern covers
-   * (q = the topic's current sequence, 0 before any live update, so live events continue at q + 1);
-   * each topic of the subscribe not sent yet, with no live event waiting and not already delivered at
-   * its newest `q` gets its snapshot, taken here from the newest value; then snapshot_end.
+   * (q = the topic's current sequence, 0 before any live update, so live events continue at q + 1).
+   * Each topic of the subscribe not sent yet, with no live event released right after, and not already
+   * delivered at its newest `q` gets its snapshot, taken here from the newest value: the topics history
+   * answered, and those whose live events came while history was asked but wait behind a later
+   * subscribe's wait (`later`; without their snapshot here they would show nothing until that wait
+   * ends). Then snapshot_end.
    */
-  #complete(session: Session, wait: SnapshotWait, live: ReadonlySet<Topic>): void {
+  #complete(
+    session: Session,
+    wait: SnapshotWait,
+    live: ReadonlySet<Topic>,
+    later: ReadonlySet<Topic>,
+  ): void {
     const ts = nowMicros();
     const delivered = session.delivered as Map<Topic, number>;
     for (const value of wait.values) {
@@ -292,13 +306,32 @@ export class Snapshots {
       // A topic nobody receives gets no value: the gateway could not vouch for it later.
       if (topic.subscribers.size === 0) continue;
       if (this.#lastValues.seed(topic, value, ts)) this.#stats.historyValues++;
-      if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) continue;
-      const last = topic.last as EncodedEvent;
-      if ((delivered.get(topic) ?? -1) >= last.event.q) continue;
-      this.#putSnapshot(session, topic, last);
-      wait.sent.add(topic);
+      this.#snapshotAtCompletion(session, wait, topic, live, delivered);
+    }
+    if (later.size > 0) {
+      const patterns = wait.patterns.map((p) => p.split("."));
+      for (const topic of later) {
+        if (patterns.some((p) => patternMatches(p, topic.tokens))) {
+          this.#snapshotAtCompletion(session, wait, topic, live, delivered);
+        }
+      }
     }
     this.control(session, this.#snapshotEnd(wait, live));
+  }
+
+  /** One topic's snapshot when a wait completes, unless sent, about to follow live, or delivered. */
+  #snapshotAtCompletion(
+    session: Session,
+    wait: SnapshotWait,
+    topic: Topic,
+    live: ReadonlySet<Topic>,
+    delivered: ReadonlyMap<Topic, number>,
+  ): void {
+    if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) return;
+    const last = topic.last;
+    if (last === undefined || (delivered.get(topic) ?? -1) >= last.event.q) return;
+    this.#putSnapshot(session, topic, last);
+    wait.sent.add(topic);
   }
 
   /** snapshot_end, listing the concrete topics of the subscribe that have no value yet. */
