@@ -250,6 +250,7 @@ describe("SubscriptionTable: remove", () => {
     assert.deepEqual(table.remove("a", ["xnas.AAPL.quote", "xnas.*.trade"]), {
       removed: ["xnas.AAPL.quote", "xnas.*.trade"],
       errors: [],
+      left: [table.topic("xnas.AAPL.quote"), table.topic("xnas.MSFT.trade")],
     });
     assert.deepEqual(subscribersOf(table, "xnas.AAPL.quote"), ["b"]);
     assert.deepEqual(subscribersOf(table, "xnas.MSFT.trade"), []);
@@ -294,6 +295,7 @@ describe("SubscriptionTable: remove", () => {
           msg: 'not subscribed to "xnas.AAPL.quote"',
         },
       ],
+      left: [],
     });
     assert.deepEqual(subscribersOf(table, "xnas.AAPL.quote"), ["b"]);
     assert.deepEqual(table.patternsOf("b"), ["xnas.AAPL.quote"]);
