@@ -104,7 +104,7 @@ describe("a cached value the gateway stopped receiving is not served as a snapsh
     ]);
   });
 
-  it("keeps the value while any pattern still covers the topic", async () => {
+  it("keeps the value while any pattern still covers the topic", () => {
     const { hub } = setup();
     const wide = connect(hub);
     request(hub, wide.session, { method: "subscribe", id: 1, params: { topics: ["xnys.*.quote"] } });

@@ -90,7 +90,9 @@ for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[
         ["xnas.A.quote:1S"],
         "the newest value as the snapshot, the live copy not again",
       );
-      const order = messages(sink).map((m) => String(m["e"] ?? "reply") + ":" + String(m["id"] ?? m["t"]));
+      const order = messages(sink).map(
+        (m) => `${typeof m["e"] === "string" ? m["e"] : "reply"}:${String(m["id"] ?? m["t"])}`,
+      );
       assert.deepEqual(order, [
         "reply:a",
         "quote:xnas.A.quote",

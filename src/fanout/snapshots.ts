@@ -293,12 +293,7 @@ export class Snapshots {
    * subscribe's wait (`later`; without their snapshot here they would show nothing until that wait
    * ends). Then snapshot_end.
    */
-  #complete(
-    session: Session,
-    wait: SnapshotWait,
-    live: ReadonlySet<Topic>,
-    later: ReadonlySet<Topic>,
-  ): void {
+  #complete(session: Session, wait: SnapshotWait, live: ReadonlySet<Topic>, later: ReadonlySet<Topic>): void {
     const ts = nowMicros();
     const delivered = session.delivered as Map<Topic, number>;
     for (const value of wait.values) {
