@@ -68,6 +68,17 @@ export class Conflation implements SlowListener {
     }
   }
 
+  /**
+   * A snapshot at `q` now represents `topic` on this session: a pending value with that `q` or an older
+   * one would repeat it or go backwards, so it goes, and its merges leave the session's conflated count.
+   */
+  supersede(session: Session, topic: Topic, q: number): void {
+    const update = session.pending?.get(topic);
+    if (update === undefined || update.event.event.q > q) return;
+    session.eventsConflated -= update.n - 1;
+    session.pending?.delete(topic);
+  }
+
   /** Whether a drain callback may release the session: conflating and back at or under the soft watermark. */
   drainedBelowSoft(session: Session): boolean {
     if ((session.mode & SessionMode.CONFLATING) === 0 || session.closed) return false;

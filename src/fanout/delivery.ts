@@ -136,7 +136,7 @@ export class Delivery {
   emit(session: Session, topic: Topic, event: EncodedEvent, n: number): void {
     const mode = session.mode;
     if ((mode & SessionMode.HOLDING) !== 0) {
-      this.#snapshots.holdEvent(session, topic, frameOf(session, event, n));
+      this.#snapshots.holdEvent(session, topic, event, n);
       return;
     }
     if ((mode & SessionMode.CONFLATING) !== 0) {

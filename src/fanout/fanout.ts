@@ -70,7 +70,7 @@ export class Fanout {
     this.#delivery.forget(session);
     this.#snapshots.forget(session);
     this.sessions.delete(session);
-    this.#table.removeAll(session);
+    this.#snapshots.left(this.#table.removeAll(session));
     this.#stats.countClose(closeReasonOf(code));
   }
 

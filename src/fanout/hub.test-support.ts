@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { after } from "node:test";
 import { Packr, Unpackr } from "msgpackr";
-import { EventEncoder, type Encoding, type MarketEvent } from "../protocol/index.ts";
+import { EventEncoder, patternMatches, type Encoding, type MarketEvent } from "../protocol/index.ts";
 import type { InterestListener } from "../subscriptions/index.ts";
 import { EncodedEvent } from "./encoded-event.ts";
 import { Hub, type HistorySource, type HubOptions } from "./hub.ts";
@@ -182,4 +182,34 @@ export async function subscribed(
   client.sink.frames.length = 0;
   client.sink.corks = 0;
   return client;
+}
+
+/** A real HistorySource over an in-memory store, read when asked, answering when the test says (or at once). */
+export class StoreHistory implements HistorySource {
+  readonly asked: string[] = [];
+  readonly #waiting: (() => void)[] = [];
+  constructor(
+    readonly store: Map<string, MarketEvent>,
+    private readonly manual = false,
+  ) {}
+
+  lastValues(
+    pattern: string,
+    tokens: readonly string[],
+    wanted: (topic: string) => boolean,
+  ): Promise<readonly MarketEvent[]> {
+    this.asked.push(pattern);
+    // Read when asked, answered later (as JetStream's filter by `wanted` runs before the reads finish):
+    // a live update may come in between.
+    const answer = [...this.store.values()].filter(
+      (e) => patternMatches(tokens, e.t.split(".")) && wanted(e.t),
+    );
+    if (!this.manual) return Promise.resolve(answer);
+    return new Promise((resolve) => this.#waiting.push(() => resolve(answer)));
+  }
+
+  /** Answers every lookup made so far. */
+  answer(): void {
+    for (const go of this.#waiting.splice(0)) go();
+  }
 }

@@ -83,6 +83,7 @@ export class Hub {
       stats,
       outboxes,
       lastValues,
+      conflation,
       history: links.history,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });

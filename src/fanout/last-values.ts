@@ -6,8 +6,14 @@ import type { Topic } from "./session.ts";
 const SWEEP_EVERY_PUBLISHES = 4096;
 
 /**
- * The last-value cache: every topic's latest update (`topic.last`), kept also when nobody subscribes,
- * for the snapshots of later subscribes. The only writer of `topic.last`.
+ * The last-value cache: the latest update (`topic.last`) of every topic the gateway receives, for the
+ * snapshots of later subscribes. The only writer of `topic.last`.
+ *
+ * A cached value is one the gateway can vouch for: it receives every later update of the topic (NATS
+ * interest follows the subscription table). When no pattern covers a topic any more, the gateway stops
+ * receiving it, so {@link lapse} drops its value: the next subscribe reads the feed history or reports
+ * the topic missing, instead of presenting as current a value the feed may have moved past (issue 10).
+ * This also bounds the cache to the topics someone watches.
  */
 export class LastValues {
   /** Topics whose cached last value may still be a slab view (see {@link sweep}). */
@@ -30,6 +36,18 @@ export class LastValues {
     if (topic.last !== undefined) return false;
     topic.last = EncodedEvent.standalone({ ...value, q: topic.seq, ts: tsMicros });
     return true;
+  }
+
+  /**
+   * No pattern covers `topic` any more (its last subscriber left): its value goes. The sequence counter
+   * stays and advances by one, so whatever the topic gets next (a history value, q = the counter, or a
+   * live update, q = counter + 1) never reuses a `q` that stood for another value, and a client that
+   * saw the dropped value and subscribes again sees the interval as a gap, not as continuity.
+   */
+  lapse(topic: Topic): void {
+    if (topic.last === undefined || topic.subscribers.size > 0) return;
+    topic.last = undefined;
+    topic.seq++;
   }
 
   /**

@@ -50,6 +50,7 @@ function unsubscribe(context: RequestContext, session: Session, request: Request
   const result = context.table.remove(session, request.topics);
   for (const e of result.errors) context.stats.countClientError(e.code);
   if (result.removed.length > 0) context.delivery.unsubscribed(session, result.removed);
+  context.snapshots.left(result.left);
   context.reply(session, { id: request.id, result: { unsubscribed: result.removed, errors: result.errors } });
 }
 

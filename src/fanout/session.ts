@@ -36,10 +36,16 @@ export interface PendingUpdate {
   n: number;
 }
 
-/** A data event held while a snapshot waits for feed history; the topic says which value it brings. */
+/**
+ * A data event held while a snapshot waits for feed history: the update (a live one, or a SNAPSHOT
+ * variant) and how many updates it stands for. Encoded for the session when released, so that its
+ * topic and `q` decide then whether a snapshot sent meanwhile already represents it.
+ */
 export interface HeldEvent {
   readonly topic: Topic;
-  readonly frame: Uint8Array | string;
+  readonly event: EncodedEvent;
+  /** Updates it stands for (> 1: released as CONFLATED with `n`). */
+  readonly n: number;
 }
 
 /** What a holding session keeps, in order: data events, control frames, and later snapshot waits. */
@@ -73,6 +79,18 @@ export class RateState {
     /** {@link Session.policyEpoch} the interval was computed at. */
     public epoch: number,
   ) {}
+
+  /**
+   * A snapshot at `q` now represents the topic on this session: a held-back update with that `q` or an
+   * older one would repeat it or go backwards, so it goes, and its merges leave the session's conflated
+   * count (which counts only what the client is told about).
+   */
+  supersede(q: number): void {
+    if (this.pending === undefined || this.pending.event.q > q) return;
+    if (this.merged > 1) this.session.eventsConflated -= this.merged - 1;
+    this.pending = undefined;
+    this.merged = 0;
+  }
 }
 
 /**
@@ -143,6 +161,12 @@ export class Session {
   held: Held[] | null = null;
   /** The snapshot wait that holds the session, if any. */
   waiting: SnapshotWait | undefined = undefined;
+  /**
+   * While holding: per topic, the highest `q` released to the outbox since the hold began (snapshots
+   * included). A held event at or below it is already represented and is not released (see
+   * snapshots.ts); null when not holding.
+   */
+  delivered: Map<Topic, number> | null = null;
 
   /** msgpack connection (binary frames); false for JSON (text frames). */
   readonly isBinary: boolean;

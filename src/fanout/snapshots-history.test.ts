@@ -1,41 +1,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EventFlag, type MarketEvent } from "../protocol/index.ts";
-import type { HistorySource } from "./hub.ts";
-import { TE, connect, messages, quote, request, setup, subscribed, turn } from "./hub.test-support.ts";
-
-/** A real HistorySource over an in-memory store, answering when the test says (or at once). */
-class StoreHistory implements HistorySource {
-  readonly asked: string[] = [];
-  readonly #waiting: (() => void)[] = [];
-  constructor(
-    readonly store: Map<string, MarketEvent>,
-    private readonly manual = false,
-  ) {}
-
-  lastValues(
-    pattern: string,
-    tokens: readonly string[],
-    wanted: (topic: string) => boolean,
-  ): Promise<readonly MarketEvent[]> {
-    this.asked.push(pattern);
-    const answer = (): MarketEvent[] =>
-      [...this.store.values()].filter((e) => {
-        const t = e.t.split(".");
-        const match =
-          tokens.at(-1) === ">" ||
-          (t.length === tokens.length && tokens.every((tok, i) => tok === "*" || tok === t[i]));
-        return match && wanted(e.t);
-      });
-    if (!this.manual) return Promise.resolve(answer());
-    return new Promise((resolve) => this.#waiting.push(() => resolve(answer())));
-  }
-
-  /** Answers every lookup made so far. */
-  answer(): void {
-    for (const go of this.#waiting.splice(0)) go();
-  }
-}
+import {
+  StoreHistory,
+  TE,
+  connect,
+  messages,
+  quote,
+  request,
+  setup,
+  subscribed,
+  turn,
+} from "./hub.test-support.ts";
 
 const stored = (topic: string, bp: number): MarketEvent => ({
   e: "quote",

@@ -1,11 +1,14 @@
 import {
+  EventFlag,
   encodeControl,
   nowMicros,
+  patternMatches,
   type ControlMessage,
   type MarketEvent,
   type RequestId,
 } from "../protocol/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
+import type { Conflation } from "./conflation.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { LastValues } from "./last-values.ts";
 import type { Outboxes } from "./outboxes.ts";
@@ -46,6 +49,8 @@ export interface SnapshotParts {
   readonly stats: HubStats;
   readonly outboxes: Outboxes;
   readonly lastValues: LastValues;
+  /** Slow-consumer conflation: its pending values of a topic give way to a newer snapshot. */
+  readonly conflation: Conflation;
   /** Feed history; undefined = none (snapshots come from the gateway's cache only). */
   readonly history: HistorySource | undefined;
 }
@@ -55,14 +60,25 @@ export interface SnapshotParts {
  * `snapshot_end` (with `missing`), then live. Values from the gateway's cache go out at once. When
  * some topics may only be in the feed history, the session's later frames (live events, replies) are
  * held until history answers, bounded by `historyTimeoutMs` and MAX_HELD_FRAMES, then released in order.
- * Owns the HOLDING mode bit and the session's `held` and `waiting`: while a session holds, its control
- * frames ({@link control}) and data events ({@link holdEvent}) queue here instead of in the outbox.
+ * Owns the HOLDING mode bit and the session's `held`, `waiting` and `delivered`: while a session holds,
+ * its control frames ({@link control}) and data events ({@link holdEvent}) queue here instead of in
+ * the outbox.
+ *
+ * The seam rule (PROTOCOL.md, "Snapshots"): one connection never gets the same (topic, `q`) twice nor
+ * a smaller `q` after a larger one. A snapshot is put into the session's stream at one point, with the
+ * topic's newest value; every older value of the topic still on its way to the session is then
+ * represented by it and goes: a held event at or below the snapshot's `q` is not released (the
+ * session's `delivered`, kept while it holds), and a value held back by maxHz or merged by conflation is
+ * superseded. Without this, a snapshot completed from history while later subscribes' waits were queued
+ * saw only the live events held before the next wait, and repeated (1S, 1) or reversed (2S, 1) the ones
+ * held after it (issue 10).
  */
 export class Snapshots {
   readonly #table: SubscriptionTable<Session, EncodedEvent>;
   readonly #stats: HubStats;
   readonly #outboxes: Outboxes;
   readonly #lastValues: LastValues;
+  readonly #conflation: Conflation;
   readonly #history: HistorySource | undefined;
 
   constructor(
@@ -74,6 +90,7 @@ export class Snapshots {
     this.#stats = parts.stats;
     this.#outboxes = parts.outboxes;
     this.#lastValues = parts.lastValues;
+    this.#conflation = parts.conflation;
     this.#history = parts.history;
   }
 
@@ -90,16 +107,28 @@ export class Snapshots {
     this.#outboxes.enqueueControl(session, frame);
   }
 
-  /** Holds one data event of a holding session; past MAX_HELD_FRAMES its waits end at once. */
-  holdEvent(session: Session, topic: Topic, frame: Uint8Array | string): void {
+  /**
+   * Holds one data event (standing for `n` updates) of a holding session; past MAX_HELD_FRAMES its
+   * waits end at once.
+   */
+  holdEvent(session: Session, topic: Topic, event: EncodedEvent, n: number): void {
     const held = session.held as Held[];
-    held.push({ topic, frame });
+    held.push({ topic, event, n });
     if (held.length > MAX_HELD_FRAMES) this.#overflowed(session);
   }
 
   /** The session is closed: what it held goes. */
   forget(session: Session): void {
     session.held = null;
+    session.delivered = null;
+  }
+
+  /**
+   * `topics` lost a subscriber (an unsubscribe, a closed connection): those no pattern covers any more
+   * are no longer received, so their cached values stop being served ({@link LastValues.lapse}).
+   */
+  left(topics: readonly Topic[]): void {
+    for (const topic of topics) this.#lastValues.lapse(topic);
   }
 
   /** Runs after the subscribe reply was queued; `added` are the request's patterns, `entered` its new topics. */
@@ -109,7 +138,7 @@ export class Snapshots {
     for (const topic of entered) {
       const last = topic.last;
       if (last === undefined) continue;
-      this.#emitSnapshot(session, topic, last.snapshot);
+      this.#emitSnapshot(session, topic, last);
       wait.sent.add(topic);
     }
     const askHistory =
@@ -129,12 +158,50 @@ export class Snapshots {
    * so that it arrives before its `snapshot_end` (a control frame). The topic was not subscribed before
    * the request, so no older value of it is pending.
    */
-  #emitSnapshot(session: Session, topic: Topic, event: EncodedEvent): void {
+  #emitSnapshot(session: Session, topic: Topic, last: EncodedEvent): void {
     if ((session.mode & SessionMode.HOLDING) !== 0) {
-      this.holdEvent(session, topic, frameOf(session, event));
+      this.holdEvent(session, topic, last.snapshot, 1);
       return;
     }
-    this.#outboxes.enqueueEvent(session, frameOf(session, event));
+    this.#putSnapshot(session, topic, last);
+  }
+
+  /**
+   * Puts the snapshot of `last` (the topic's newest value) into the session's stream here: what older
+   * value of the topic maxHz or conflation still keeps for the session is represented by it and goes,
+   * and while a hold is being released the session's `delivered` records it.
+   */
+  #putSnapshot(session: Session, topic: Topic, last: EncodedEvent): void {
+    const q = last.event.q;
+    session.rates?.get(topic)?.supersede(q);
+    this.#conflation.supersede(session, topic, q);
+    session.delivered?.set(topic, q);
+    this.#outboxes.enqueueEvent(session, frameOf(session, last.snapshot));
+  }
+
+  /**
+   * Releases one held data event into the stream, unless an event of its topic at the same `q` or a
+   * newer one went out since the hold began (a snapshot represents it): a repeat or a step back is
+   * never sent. A SNAPSHOT equal to what went out is sent: it answers a subscribe made after an
+   * unsubscribe of the topic (PROTOCOL.md). While conflating, an event whose topic has a merged value
+   * pending (from before the hold) merges into it, so the older value cannot follow the newer one.
+   */
+  #release(session: Session, item: HeldEvent): void {
+    const { topic, event, n } = item;
+    const delivered = session.delivered as Map<Topic, number>;
+    const q = event.event.q;
+    const before = delivered.get(topic);
+    const snapshot = ((event.event.f ?? 0) & EventFlag.SNAPSHOT) !== 0;
+    if (before !== undefined && (q < before || (q === before && !snapshot))) {
+      if (n > 1) session.eventsConflated -= n - 1;
+      return;
+    }
+    delivered.set(topic, q);
+    if ((session.mode & SessionMode.CONFLATING) !== 0 && session.pending?.has(topic) === true) {
+      this.#conflation.merge(session, topic, event, n);
+      return;
+    }
+    this.#outboxes.enqueueEvent(session, frameOf(session, event, n));
   }
 
   /** Ends every wait of a session that holds too many frames; their history answers are ignored. */
@@ -154,6 +221,7 @@ export class Snapshots {
     session.mode |= SessionMode.HOLDING;
     session.held = [];
     session.waiting = wait;
+    session.delivered = new Map<Topic, number>();
   }
 
   async #askHistory(session: Session, wait: SnapshotWait, patterns: readonly string[]): Promise<void> {
@@ -186,17 +254,22 @@ export class Snapshots {
       const held = session.held as Held[];
       let next = held.findIndex((item) => item instanceof SnapshotWait);
       if (next < 0) next = held.length;
+      // Topics with an event released right after this snapshot_end, and topics whose events wait
+      // behind a later subscribe's wait (released only when that one completes).
       const live = new Set<Topic>();
-      for (let i = 0; i < next; i++) {
-        const item = held[i] as HeldEvent | ControlFrame;
-        if (!(item instanceof ControlFrame)) live.add(item.topic);
+      const later = new Set<Topic>();
+      for (let i = 0; i < held.length; i++) {
+        const item = held[i] as Held;
+        if (item instanceof ControlFrame || item instanceof SnapshotWait) continue;
+        if (i < next) live.add(item.topic);
+        else later.add(item.topic);
       }
       session.mode &= ~SessionMode.HOLDING;
-      this.#complete(session, wait, live);
+      this.#complete(session, wait, live, later);
       for (let i = 0; i < next; i++) {
         const item = held[i] as HeldEvent | ControlFrame;
         if (item instanceof ControlFrame) this.#outboxes.enqueueControl(session, item);
-        else this.#outboxes.enqueueEvent(session, item.frame);
+        else this.#release(session, item);
       }
       const rest = held[next];
       if (rest instanceof SnapshotWait) {
@@ -206,26 +279,54 @@ export class Snapshots {
       } else {
         session.held = null;
         session.waiting = undefined;
+        session.delivered = null;
       }
     }
   }
 
   /**
-   * History values become the last value of topics that still have none (q = the topic's current
-   * sequence, 0 before any live update, so live events continue at q + 1); each topic of the subscribe
-   * not sent yet and with no live event waiting gets its snapshot; then snapshot_end.
+   * History values become the last value of topics that still have none and that some pattern covers
+   * (q = the topic's current sequence, 0 before any live update, so live events continue at q + 1).
+   * Each topic of the subscribe not sent yet, with no live event released right after, and not already
+   * delivered at its newest `q` gets its snapshot, taken here from the newest value: the topics history
+   * answered, and those whose live events came while history was asked but wait behind a later
+   * subscribe's wait (`later`; without their snapshot here they would show nothing until that wait
+   * ends). Then snapshot_end.
    */
-  #complete(session: Session, wait: SnapshotWait, live: ReadonlySet<Topic>): void {
+  #complete(session: Session, wait: SnapshotWait, live: ReadonlySet<Topic>, later: ReadonlySet<Topic>): void {
     const ts = nowMicros();
+    const delivered = session.delivered as Map<Topic, number>;
     for (const value of wait.values) {
       const topic = this.#table.topic(value.t);
+      // A topic nobody receives gets no value: the gateway could not vouch for it later.
+      if (topic.subscribers.size === 0) continue;
       if (this.#lastValues.seed(topic, value, ts)) this.#stats.historyValues++;
-      const last = topic.last as EncodedEvent;
-      if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) continue;
-      this.#emitSnapshot(session, topic, last.snapshot);
-      wait.sent.add(topic);
+      this.#snapshotAtCompletion(session, wait, topic, live, delivered);
+    }
+    if (later.size > 0) {
+      const patterns = wait.patterns.map((p) => p.split("."));
+      for (const topic of later) {
+        if (patterns.some((p) => patternMatches(p, topic.tokens))) {
+          this.#snapshotAtCompletion(session, wait, topic, live, delivered);
+        }
+      }
     }
     this.control(session, this.#snapshotEnd(wait, live));
+  }
+
+  /** One topic's snapshot when a wait completes, unless sent, about to follow live, or delivered. */
+  #snapshotAtCompletion(
+    session: Session,
+    wait: SnapshotWait,
+    topic: Topic,
+    live: ReadonlySet<Topic>,
+    delivered: ReadonlyMap<Topic, number>,
+  ): void {
+    if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) return;
+    const last = topic.last;
+    if (last === undefined || (delivered.get(topic) ?? -1) >= last.event.q) return;
+    this.#putSnapshot(session, topic, last);
+    wait.sent.add(topic);
   }
 
   /** snapshot_end, listing the concrete topics of the subscribe that have no value yet. */

@@ -6,6 +6,7 @@ export {
   TopicEntry,
   type AddResult,
   type InterestListener,
+  type RemoveResult,
   type TopicError,
 } from "./subscription-table.ts";
 export {

@@ -251,6 +251,7 @@ describe("SubscriptionTable: remove", () => {
     assert.deepEqual(table.remove("a", ["xnas.AAPL.quote", "xnas.*.trade"]), {
       removed: ["xnas.AAPL.quote", "xnas.*.trade"],
       errors: [],
+      left: [table.topic("xnas.MSFT.trade")], // xnas.AAPL.quote was never seen: no entry
     });
     assert.deepEqual(subscribersOf(table, "xnas.AAPL.quote"), ["b"]);
     assert.deepEqual(subscribersOf(table, "xnas.MSFT.trade"), []);
@@ -295,6 +296,7 @@ describe("SubscriptionTable: remove", () => {
           msg: 'not subscribed to "xnas.AAPL.quote"',
         },
       ],
+      left: [],
     });
     assert.deepEqual(subscribersOf(table, "xnas.AAPL.quote"), ["b"]);
     assert.deepEqual(table.patternsOf("b"), ["xnas.AAPL.quote"]);

@@ -75,6 +75,13 @@ export type AddResult<S = unknown, V = unknown> =
     }
   | { readonly ok: false; readonly code: number; readonly msg: string };
 
+export interface RemoveResult<S = unknown, V = unknown> {
+  readonly removed: readonly string[];
+  readonly errors: readonly TopicError[];
+  /** Concrete topics the subscriber no longer receives, each once. */
+  readonly left: readonly TopicEntry<S, V>[];
+}
+
 export interface TopicError {
   readonly topic: string;
   readonly code: number;
@@ -179,13 +186,15 @@ export class SubscriptionTable<S, V = unknown> {
     return { ok: true, added: [...accepted], errors, entered };
   }
 
-  /** Unsubscribes from each pattern held; patterns not held are reported per topic. */
-  remove(
-    subscriber: S,
-    patterns: readonly unknown[],
-  ): { readonly removed: readonly string[]; readonly errors: readonly TopicError[] } {
+  /**
+   * Unsubscribes from each pattern held; patterns not held are reported per topic. `left` are the
+   * concrete topics the subscriber no longer receives (a topic left with no subscriber at all is no
+   * longer covered by any pattern: its NATS interest has lapsed).
+   */
+  remove(subscriber: S, patterns: readonly unknown[]): RemoveResult<S, V> {
     const removed: string[] = [];
     const errors: TopicError[] = [];
+    const left: TopicEntry<S, V>[] = [];
     const mine = this.#bySubscriber.get(subscriber);
     for (const raw of patterns) {
       if (typeof raw !== "string" || mine?.has(raw) !== true) {
@@ -198,19 +207,24 @@ export class SubscriptionTable<S, V = unknown> {
         );
         continue;
       }
-      this.#removeOne(subscriber, mine, raw);
+      this.#removeOne(subscriber, mine, raw, left);
       removed.push(raw);
     }
     if (mine?.size === 0) this.#bySubscriber.delete(subscriber);
-    return { removed, errors };
+    return { removed, errors, left };
   }
 
-  /** Drops every subscription of a subscriber (connection closed). */
-  removeAll(subscriber: S): void {
+  /**
+   * Drops every subscription of a subscriber (connection closed); returns the concrete topics it no
+   * longer receives, as {@link remove}'s `left`.
+   */
+  removeAll(subscriber: S): readonly TopicEntry<S, V>[] {
+    const left: TopicEntry<S, V>[] = [];
     const mine = this.#bySubscriber.get(subscriber);
-    if (mine === undefined) return;
-    for (const pattern of [...mine.keys()]) this.#removeOne(subscriber, mine, pattern);
+    if (mine === undefined) return left;
+    for (const pattern of [...mine.keys()]) this.#removeOne(subscriber, mine, pattern, left);
     this.#bySubscriber.delete(subscriber);
+    return left;
   }
 
   /** Patterns held by a subscriber, in subscription order. */
@@ -233,7 +247,12 @@ export class SubscriptionTable<S, V = unknown> {
     return this.#topics.size;
   }
 
-  #removeOne(subscriber: S, mine: Map<string, PatternEntry<S>>, pattern: string): void {
+  #removeOne(
+    subscriber: S,
+    mine: Map<string, PatternEntry<S>>,
+    pattern: string,
+    left: TopicEntry<S, V>[],
+  ): void {
     const entry = mine.get(pattern);
     if (entry === undefined) return;
     mine.delete(pattern);
@@ -244,6 +263,7 @@ export class SubscriptionTable<S, V = unknown> {
       // Kept when another of its patterns matches the topic: only the patterns matching it are asked.
       if (this.#patternIndex.some(topic.tokens, (other) => other.subscribers.has(subscriber))) return;
       topic.delete(subscriber);
+      left.push(topic);
     });
     if (entry.subscribers.size === 0) {
       this.#patterns.delete(pattern);
