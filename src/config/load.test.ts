@@ -25,7 +25,7 @@ describe("loadConfig: sources", () => {
       gateway: {
         host: "127.0.0.1",
         port: 9000,
-        maxMessageBytes: 16384,
+        maxMessageBytes: 262144,
         maxBackpressureBytes: 8388608,
         idleTimeoutMs: 120000,
       },
