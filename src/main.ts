@@ -1,5 +1,5 @@
 import { CloseCode, encodeFeedPayload, nowMicros } from "./protocol/index.ts";
-import { Hub } from "./fanout/index.ts";
+import { Hub, LAG_BUCKETS_MS } from "./fanout/index.ts";
 import { FeedPublisher, JetStreamHistory, NatsIngest } from "./ingest/index.ts";
 import { Gateway, GatewayStats, loadUws } from "./gateway/index.ts";
 import { createMetrics } from "./metrics/index.ts";
@@ -80,7 +80,9 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
       patterns: () => hub.table.patternCount,
       topics: () => hub.table.topicCount,
       slowConnections: () => hub.slowConnectionCount,
+      laggingConnections: () => hub.laggingConnectionCount,
       bufferedBytes: () => hub.bufferedBytes(),
+      lagBucketsMs: LAG_BUCKETS_MS,
       stats: hub.stats,
     },
     ingest: {

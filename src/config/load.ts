@@ -61,6 +61,14 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   if (typeof backpressure === "number" && typeof hard === "number" && backpressure < hard) {
     problems.push("max-backpressure-bytes must be at least slow-hard-bytes");
   }
+  const idle = out["idleTimeoutMs"];
+  const probe = out["probeIntervalMs"];
+  if (typeof idle === "number" && typeof probe === "number" && idle > 0 && probe > 0 && probe * 4 > idle) {
+    // With probes on, uWS sends no pings of its own: the probes' pongs are what keep a quiet client open.
+    problems.push(
+      "probe-interval-ms must be at most a quarter of idle-timeout-ms (its pongs keep clients open)",
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(out as unknown as Config);
 }

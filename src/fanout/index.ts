@@ -10,4 +10,4 @@ export { BatchWriter, MAX_BATCH_BYTES, type BatchResult } from "./batch-writer.t
 export { EncodedEvent } from "./encoded-event.ts";
 export { Session } from "./session.ts";
 export { SendResult, type FrameSink } from "./sink.ts";
-export { CloseReason, HubStats, closeReasonOf } from "./stats.ts";
+export { CloseReason, HubStats, LAG_BUCKETS_MS, closeReasonOf } from "./stats.ts";

@@ -35,6 +35,9 @@ export function closeReasonOf(code: number): CloseReason {
   }
 }
 
+/** Upper bounds (ms) of the client-lag histogram's buckets (exported in seconds). */
+export const LAG_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000] as const;
+
 /**
  * Plain counters of the fan-out, incremented on the hot path and exported by metrics/ at scrape
  * time (PERF-NOTES: a prom-client call per message costs 0.4–0.5 µs).
@@ -57,6 +60,20 @@ export class HubStats {
   conflatedSlow = 0;
   /** Times a socket went over the soft watermark (conflation started, or onSlow "disconnect" closed it). */
   slowEpisodes = 0;
+  /** Times a connection was found lagging past max-lag-ms while not conflated (conflation started, or onSlow "disconnect" closed it). */
+  lagEpisodes = 0;
+  /** Lag probes (WebSocket pings) sent. */
+  probesSent = 0;
+  /** Lag probes the WebSocket layer refused (socket over its backpressure limit; retried next tick). */
+  probesDropped = 0;
+  /** Pongs that answered no probe in flight (unsolicited, or a wrong payload): ignored. */
+  pongsUnmatched = 0;
+  /** Answered probes by lag: counts per {@link LAG_BUCKETS_MS} bucket (not cumulative), the last one +Inf. */
+  readonly lagBuckets: number[] = new Array<number>(LAG_BUCKETS_MS.length + 1).fill(0);
+  /** Sum of the answered probes' lags, ms. */
+  lagSumMs = 0;
+  /** Answered probes. */
+  lagCount = 0;
   /** Heartbeat rounds sent (one frame per connection each). */
   heartbeats = 0;
   /** Subscribes that asked the feed history for last values. */
@@ -76,6 +93,15 @@ export class HubStats {
   controlFramesDropped = 0;
   /** Error replies sent, by protocol error code. */
   readonly clientErrors = new Map<number, number>();
+
+  /** One answered probe's lag, ms (once per probe, never per message). */
+  observeLag(lagMs: number): void {
+    let i = 0;
+    while (i < LAG_BUCKETS_MS.length && lagMs > (LAG_BUCKETS_MS[i] as number)) i++;
+    this.lagBuckets[i] = (this.lagBuckets[i] as number) + 1;
+    this.lagSumMs += lagMs;
+    this.lagCount++;
+  }
 
   countClose(reason: CloseReason): void {
     this.connectionsClosed.set(reason, (this.connectionsClosed.get(reason) ?? 0) + 1);

@@ -1,4 +1,4 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 
 /**
  * Where the numbers come from. Structural, so metrics/ depends on no other module: the hot path keeps
@@ -11,10 +11,14 @@ export interface MetricsSources {
     readonly subscriptions: () => number;
     readonly patterns: () => number;
     readonly topics: () => number;
-    /** Connections currently conflated (over the soft watermark). */
+    /** Connections currently conflated (over the soft watermark, or lagging). */
     readonly slowConnections: () => number;
+    /** Connections currently conflated because they lag (issue 12). */
+    readonly laggingConnections: () => number;
     /** Bytes accepted for sending but not yet written to the kernel, over all connections. */
     readonly bufferedBytes: () => number;
+    /** Upper bounds, ms, of `stats.lagBuckets`. */
+    readonly lagBucketsMs: readonly number[];
     readonly stats: {
       readonly connectionsOpened: number;
       readonly connectionsClosed: ReadonlyMap<string, number>;
@@ -27,6 +31,14 @@ export interface MetricsSources {
       readonly conflatedMaxHz: number;
       readonly conflatedSlow: number;
       readonly slowEpisodes: number;
+      readonly lagEpisodes: number;
+      readonly probesSent: number;
+      readonly probesDropped: number;
+      readonly pongsUnmatched: number;
+      /** Answered probes per lag bucket (not cumulative; bounds in `lagBucketsMs`, the last +Inf). */
+      readonly lagBuckets: readonly number[];
+      readonly lagSumMs: number;
+      readonly lagCount: number;
       readonly heartbeats: number;
       readonly historyLookups: number;
       readonly historyTimeouts: number;
@@ -254,8 +266,43 @@ export function createMetrics(sources: MetricsSources): Registry {
   );
   gauge(
     "tickwire_slow_connections",
-    "Connections conflated right now (over the soft watermark).",
+    "Connections conflated right now (over the soft watermark, or lagging).",
     hub.slowConnections,
+  );
+  labelled(
+    "tickwire_conflation_episodes_total",
+    "Times a connection started conflating, by cause: bytes (over the soft watermark), lag (probe late past max-lag-ms, or sent more than it reads in that time).",
+    "cause",
+    ["bytes", "lag"],
+    () =>
+      new Map([
+        ["bytes", hub.stats.slowEpisodes],
+        ["lag", hub.stats.lagEpisodes],
+      ]),
+  );
+  gauge(
+    "tickwire_lagging_connections",
+    "Connections conflated right now because they lag (probe late past max-lag-ms, or behind on bytes).",
+    hub.laggingConnections,
+  );
+  counter("tickwire_lag_probes_total", "Lag probes (WebSocket pings) sent.", () => hub.stats.probesSent);
+  counter(
+    "tickwire_lag_probes_dropped_total",
+    "Lag probes refused by the WebSocket layer (socket over max-backpressure-bytes; retried).",
+    () => hub.stats.probesDropped,
+  );
+  counter(
+    "tickwire_pongs_unmatched_total",
+    "Pongs that answered no probe in flight (unsolicited or wrong payload; ignored).",
+    () => hub.stats.pongsUnmatched,
+  );
+  registry.registerMetric(
+    pulledHistogram(
+      "tickwire_client_lag_seconds",
+      "End-to-end lag of answered probes: ping sent to pong received, through every buffer in between.",
+      hub.lagBucketsMs.map((ms) => ms / 1000),
+      () => ({ counts: hub.stats.lagBuckets, sum: hub.stats.lagSumMs / 1000, count: hub.stats.lagCount }),
+    ),
   );
   gauge(
     "tickwire_buffered_bytes",
@@ -314,4 +361,39 @@ export function createMetrics(sources: MetricsSources): Registry {
   counter("tickwire_nats_reconnects_total", "NATS reconnections.", () => ingest.stats.reconnects);
   counter("tickwire_nats_errors_total", "NATS errors reported by the client.", () => ingest.stats.errors);
   return registry;
+}
+
+/**
+ * A histogram whose bucket counts are kept as plain numbers by the hot path and read at scrape time
+ * (prom-client's Histogram only takes `observe()` calls, which PERF-NOTES keeps off the hot path).
+ * `counts` are per bucket, not cumulative, with one more than `bounds` (+Inf).
+ */
+function pulledHistogram(
+  name: string,
+  help: string,
+  bounds: readonly number[],
+  read: () => { readonly counts: readonly number[]; readonly sum: number; readonly count: number },
+): Metric {
+  const metric = {
+    name,
+    help,
+    type: "histogram",
+    aggregator: "sum",
+    get: () => {
+      const { counts, sum, count } = read();
+      const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+      let cumulative = 0;
+      bounds.forEach((le, i) => {
+        cumulative += counts[i] ?? 0;
+        values.push({ value: cumulative, labels: { le }, metricName: `${name}_bucket` });
+      });
+      values.push({ value: count, labels: { le: "+Inf" }, metricName: `${name}_bucket` });
+      values.push({ value: sum, labels: {}, metricName: `${name}_sum` });
+      values.push({ value: count, labels: {}, metricName: `${name}_count` });
+      return Promise.resolve({ name, help, type: "histogram", aggregator: "sum", values });
+    },
+  };
+  // The registry needs only name, help, type and get() (prom-client 15 registry.js); a Metric class
+  // cannot be fed counts.
+  return metric as unknown as Metric;
 }
