@@ -51,6 +51,8 @@ describe("slow consumers: conflation instead of unbounded buffering", () => {
       maxBackpressureBytes: 8 * 1024 * 1024,
       slowCloseMs: 60_000,
       heartbeatMs: 250,
+      // The byte watermarks alone (probes still measure): conflation on lag is test/staleness.test.ts.
+      maxLagMs: 0,
     });
   });
   after(async () => {
@@ -133,6 +135,8 @@ describe("slow consumers: the time limit", () => {
       slowCloseMs: 1500,
       retryAfterMs: 3000,
       heartbeatMs: 0,
+      // The byte watermarks alone: a paused client would otherwise first be conflated for lag.
+      maxLagMs: 0,
     });
   });
   after(async () => {

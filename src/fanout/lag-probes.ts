@@ -15,10 +15,17 @@ export interface LagOptions {
 }
 
 /**
- * The smallest byte allowance of the throughput rule. Not the issue's 64 KiB: for the 20 kB/s reader of
- * issue 12 a 64 KiB allowance alone is 3.2 s of data, past the ~2 s promise; 16 KiB is 0.8 s there.
+ * The smallest byte allowance of the throughput rule while the client's throughput is known only as a
+ * lower bound (what it was offered and read): room for a fast client's bursts.
  */
-export const LAG_FLOOR_BYTES = 16 * 1024;
+export const LAG_FLOOR_BYTES = 64 * 1024;
+
+/**
+ * The smallest byte allowance once the client has been measured behind (its read rate is its limit).
+ * Smaller than {@link LAG_FLOOR_BYTES}: for the 20 kB/s reader of issue 12, 64 KiB is 3.2 s of data,
+ * past the ~2 s promise; 16 KiB is 0.8 s.
+ */
+export const LAG_FLOOR_MEASURED_BYTES = 16 * 1024;
 
 /**
  * A probe answered at least this fraction of max-lag-ms late says the client was behind when it was
@@ -55,8 +62,8 @@ export interface LagProbeParts {
  * At most one probe is in flight per connection; a new one goes out `probeIntervalMs` after the last,
  * or at the next tick while the connection is conflated for lag. A connection is lagging when its probe
  * has been unanswered for more than `maxLagMs`, or when the bytes written since its last answered probe
- * exceed what it reads in `maxLagMs` at the throughput it has shown while behind (at least
- * {@link LAG_FLOOR_BYTES}). A lagging connection is conflated ({@link Conflation.lagging}) until a probe
+ * exceed what it reads in `maxLagMs` at the throughput it has shown (at least {@link LAG_FLOOR_BYTES},
+ * or {@link LAG_FLOOR_MEASURED_BYTES} once measured while behind), crediting what it reads meanwhile. A lagging connection is conflated ({@link Conflation.lagging}) until a probe
  * comes back within `maxLagMs`. Checks run on the hub's tick, never per message.
  */
 export class LagProbes {
@@ -164,10 +171,10 @@ export class LagProbes {
     const maxLagMs = this.options.maxLagMs;
     if (session.probeSentMs >= 0 && nowMs - session.probeSentMs > maxLagMs) return true;
     // Until the client has been seen behind, its throughput is only a lower bound (what it was offered):
-    // judging by it would conflate a fast client on its first burst. The probe's age covers it.
-    if (!session.readRateIsLimit) return false;
+    // the larger floor leaves a fast client room for bursts.
     const rate = session.readBytesPerMs;
+    const floor = session.readRateIsLimit ? LAG_FLOOR_MEASURED_BYTES : LAG_FLOOR_BYTES;
     const readByNow = session.ackedBytes + rate * (nowMs - session.ackedAtMs);
-    return session.bytesOut - readByNow > Math.max(rate * maxLagMs, LAG_FLOOR_BYTES);
+    return session.bytesOut - readByNow > Math.max(rate * maxLagMs, floor);
   }
 }
