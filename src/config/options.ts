@@ -149,7 +149,7 @@ export const OPTIONS: readonly OptionSpec[] = [
     kind: "integer",
     unit: "ms",
     default: 10000,
-    help: "a socket over the soft watermark this long without draining under it is closed with 4007 and a retry hint",
+    help: "a connection conflated this long without catching up (drained to the soft watermark, and a lag probe answered within max-lag-ms) is closed with 4007 and a retry hint",
     check: range(100, 3_600_000),
   },
   {
