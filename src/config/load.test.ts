@@ -269,6 +269,16 @@ describe("loadConfig: validation", () => {
     });
   }
 
+  it("refuses a probe interval over a quarter of the idle timeout (the probes' pongs keep quiet clients open)", () => {
+    assert.deepEqual(problemsOf(["--idle-timeout-ms", "8000", "--probe-interval-ms", "2001"]), [
+      "probe-interval-ms must be at most a quarter of idle-timeout-ms (its pongs keep clients open)",
+    ]);
+    for (const probe of ["2000", "0"]) {
+      const config = loadConfig(["--idle-timeout-ms", "8000", "--probe-interval-ms", probe], {});
+      assert.equal(config.fanout.probeIntervalMs, Number(probe));
+    }
+  });
+
   it("refuses a hard watermark at or below the soft one", () => {
     assert.deepEqual(problemsOf(["--slow-soft-bytes", "2000000", "--slow-hard-bytes", "2000000"]), [
       "slow-hard-bytes must be above slow-soft-bytes",
