@@ -36,6 +36,8 @@ describe("loadConfig: sources", () => {
         slowCloseMs: 10000,
         heartbeatMs: 1000,
         maxHz: 0,
+        maxLagMs: 1000,
+        probeIntervalMs: 250,
         historyTimeoutMs: 500,
         controlRatePerSec: 50,
         controlBurst: 100,
