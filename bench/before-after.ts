@@ -33,6 +33,7 @@ const opts = parseOptions(
     encodeRounds: 5,
     workDir: "",
     name: "before-after",
+    benches: "fanout,encode",
   },
   { rounds: 1, clients: 50, warmupS: 0.5, durationS: 1, encodeIterations: 20_000, encodeRounds: 2 },
   {
@@ -48,11 +49,20 @@ const opts = parseOptions(
       help: "scratch folder for the children's results (default: a new folder under the OS tmpdir)",
     },
     name: { help: "results file name after the date" },
+    benches: { help: "comma-separated, of fanout, encode" },
   },
 );
 if (opts.old === "") {
   process.stderr.write("before-after: --old <tree> is required\n");
   process.exit(2);
+}
+
+const benches = new Set(opts.benches.split(",").map((b) => b.trim()));
+for (const b of benches) {
+  if (b !== "fanout" && b !== "encode") {
+    process.stderr.write(`before-after: --benches: unknown benchmark "${b}" (known: fanout, encode)\n`);
+    process.exit(2);
+  }
 }
 
 const TREES = ["old", "new"] as const;
@@ -128,7 +138,7 @@ const encode: EncodeRound[] = [];
 
 for (let round = 1; round <= opts.rounds; round++) {
   const order: readonly Tree[] = round % 2 === 1 ? TREES : [...TREES].reverse();
-  for (const [position, tree] of order.entries()) {
+  for (const [position, tree] of benches.has("fanout") ? order.entries() : []) {
     const dir = join(workDir, `fanout-${tree}-r${round}`);
     mkdirSync(dir, { recursive: true });
     const loadAverage1m = load1();
@@ -164,7 +174,7 @@ for (let round = 1; round <= opts.rounds; round++) {
       command,
     });
   }
-  for (const [position, tree] of order.entries()) {
+  for (const [position, tree] of benches.has("encode") ? order.entries() : []) {
     const dir = join(workDir, `encode-${tree}-r${round}`);
     mkdirSync(dir, { recursive: true });
     const loadAverage1m = load1();
@@ -257,94 +267,110 @@ const markdown = [
   "",
   infoMarkdown(info),
   `- old tree: \`${commits.old}\` (${treeDir.old}); new tree: \`${commits.new}\` (${treeDir.new})`,
-  `- parameters: ${opts.rounds} round(s), old first in odd rounds and new first in even ones; fan-out: ` +
+  `- parameters: ${opts.rounds} round(s) of ${[...benches].join(" and ")}, old first in odd rounds and new first in even ones; fan-out: ` +
     `tickwire variant only, ${opts.clients} clients × 10 of 100 topics, ${opts.warmupS} s warm-up + ` +
     `${opts.durationS} s counted per run; encoder: ${int(opts.encodeIterations)} encodes × ${opts.encodeRounds} ` +
     "timed rounds per run",
   "",
-  "### Fan-out ceiling (tickwire variant)",
+  ...(fanout.length === 0
+    ? []
+    : [
+        "### Fan-out ceiling (tickwire variant)",
+        "",
+        table(
+          ["", "old", "new", "new ÷ old"],
+          [
+            [
+              "delivered events/s (median)",
+              int(f.medianDeliveredPerSec.old),
+              int(f.medianDeliveredPerSec.new),
+              `**${f.deliveredRatio}** (target ≥ ${TARGET}: ${verdict})`,
+            ],
+            [
+              "server CPU ns per delivered event (median)",
+              f.medianServerCpuNsPerEvent.old,
+              f.medianServerCpuNsPerEvent.new,
+              `${r3(f.medianServerCpuNsPerEvent.new / f.medianServerCpuNsPerEvent.old)} (old ÷ new = ${f.cpuPerEventRatio})`,
+            ],
+          ],
+        ),
+        "",
+        `Per-round new ÷ old: delivered ${f.deliveredRatioPerRound.join(", ")}; CPU ns/event ${f.cpuNsPerEventNewOverOldPerRound.join(", ")}.`,
+        "",
+        table(
+          [
+            "round",
+            "tree",
+            "commit",
+            "ran",
+            "load avg 1m",
+            "delivered/s",
+            "server CPU %",
+            "server CPU ns/event",
+            "machine busy %",
+            "loss %",
+          ],
+          fanout.map((r) => [
+            r.round,
+            r.tree,
+            `\`${r.commit}\``,
+            r.position === 1 ? "first" : "second",
+            r.loadAverage1m,
+            int(r.deliveredPerSec),
+            r.serverCpuPct,
+            r.serverCpuNsPerEvent,
+            r.machineBusyPct ?? "n/a",
+            r.lossPct,
+          ]),
+        ),
+      ]),
   "",
-  table(
-    ["", "old", "new", "new ÷ old"],
-    [
-      [
-        "delivered events/s (median)",
-        int(f.medianDeliveredPerSec.old),
-        int(f.medianDeliveredPerSec.new),
-        `**${f.deliveredRatio}** (target ≥ ${TARGET}: ${verdict})`,
-      ],
-      [
-        "server CPU ns per delivered event (median)",
-        f.medianServerCpuNsPerEvent.old,
-        f.medianServerCpuNsPerEvent.new,
-        `${r3(f.medianServerCpuNsPerEvent.new / f.medianServerCpuNsPerEvent.old)} (old ÷ new = ${f.cpuPerEventRatio})`,
-      ],
-    ],
-  ),
-  "",
-  `Per-round new ÷ old: delivered ${f.deliveredRatioPerRound.join(", ")}; CPU ns/event ${f.cpuNsPerEventNewOverOldPerRound.join(", ")}.`,
-  "",
-  table(
-    [
-      "round",
-      "tree",
-      "commit",
-      "ran",
-      "load avg 1m",
-      "delivered/s",
-      "server CPU %",
-      "server CPU ns/event",
-      "machine busy %",
-      "loss %",
-    ],
-    fanout.map((r) => [
-      r.round,
-      r.tree,
-      `\`${r.commit}\``,
-      r.position === 1 ? "first" : "second",
-      r.loadAverage1m,
-      int(r.deliveredPerSec),
-      r.serverCpuPct,
-      r.serverCpuNsPerEvent,
-      r.machineBusyPct ?? "n/a",
-      r.lossPct,
-    ]),
-  ),
-  "",
-  "### Encoder (`EventEncoder.encode` of a quote; msgpackr in the same child as a control)",
-  "",
-  table(
-    ["", "old", "new", "ratio"],
-    [
-      [
-        "EventEncoder ns/encode (median)",
-        e.medianEventEncoderNs.old,
-        e.medianEventEncoderNs.new,
-        `speed new ÷ old **${e.speedRatio}**`,
-      ],
-      [
-        "msgpackr ns/encode (median, control: same code in both)",
-        e.medianMsgpackrNs.old,
-        e.medianMsgpackrNs.new,
-        r3(e.medianMsgpackrNs.old / e.medianMsgpackrNs.new),
-      ],
-    ],
-  ),
-  "",
-  `Per-round encoder speed new ÷ old: ${e.speedRatioPerRound.join(", ")}.`,
-  "",
-  table(
-    ["round", "tree", "ran", "load avg 1m", "EventEncoder ns", "msgpackr ns", "EventEncoder JS heap B/op"],
-    encode.map((r) => [
-      r.round,
-      r.tree,
-      r.position === 1 ? "first" : "second",
-      r.loadAverage1m,
-      r.eventEncoderNs,
-      r.msgpackrNs,
-      r.eventEncoderHeapBytesPerOp,
-    ]),
-  ),
+  ...(encode.length === 0
+    ? []
+    : [
+        "### Encoder (`EventEncoder.encode` of a quote; msgpackr in the same child as a control)",
+        "",
+        table(
+          ["", "old", "new", "ratio"],
+          [
+            [
+              "EventEncoder ns/encode (median)",
+              e.medianEventEncoderNs.old,
+              e.medianEventEncoderNs.new,
+              `speed new ÷ old **${e.speedRatio}**`,
+            ],
+            [
+              "msgpackr ns/encode (median, control: same code in both)",
+              e.medianMsgpackrNs.old,
+              e.medianMsgpackrNs.new,
+              r3(e.medianMsgpackrNs.old / e.medianMsgpackrNs.new),
+            ],
+          ],
+        ),
+        "",
+        `Per-round encoder speed new ÷ old: ${e.speedRatioPerRound.join(", ")}.`,
+        "",
+        table(
+          [
+            "round",
+            "tree",
+            "ran",
+            "load avg 1m",
+            "EventEncoder ns",
+            "msgpackr ns",
+            "EventEncoder JS heap B/op",
+          ],
+          encode.map((r) => [
+            r.round,
+            r.tree,
+            r.position === 1 ? "first" : "second",
+            r.loadAverage1m,
+            r.eventEncoderNs,
+            r.msgpackrNs,
+            r.eventEncoderHeapBytesPerOp,
+          ]),
+        ),
+      ]),
   "",
   "### Commands (each from the tree's `bench/`)",
   "",
@@ -365,6 +391,7 @@ const files = writeResults(
       durationS: opts.durationS,
       encodeIterations: opts.encodeIterations,
       encodeRounds: opts.encodeRounds,
+      benches: [...benches],
     },
     summary,
     target: TARGET,
