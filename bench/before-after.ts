@@ -18,6 +18,7 @@ import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseOptions } from "./lib/args.ts";
+import { encodeSameProcess, type SameProcessEncode } from "./lib/encode-same-process.ts";
 import { REPO_DIR, infoMarkdown, int, median, runInfo, table, writeResults } from "./lib/run-info.ts";
 
 const opts = parseOptions(
@@ -34,6 +35,7 @@ const opts = parseOptions(
     workDir: "",
     name: "before-after",
     benches: "fanout,encode",
+    sameProcessBlocks: 21,
   },
   { rounds: 1, clients: 50, warmupS: 0.5, durationS: 1, encodeIterations: 20_000, encodeRounds: 2 },
   {
@@ -49,7 +51,10 @@ const opts = parseOptions(
       help: "scratch folder for the children's results (default: a new folder under the OS tmpdir)",
     },
     name: { help: "results file name after the date" },
-    benches: { help: "comma-separated, of fanout, encode" },
+    benches: { help: "comma-separated, of fanout, encode, encode-same-process" },
+    sameProcessBlocks: {
+      help: "encode-same-process: alternating blocks of --encode-iterations encodes per tree, in this process",
+    },
   },
 );
 if (opts.old === "") {
@@ -59,8 +64,10 @@ if (opts.old === "") {
 
 const benches = new Set(opts.benches.split(",").map((b) => b.trim()));
 for (const b of benches) {
-  if (b !== "fanout" && b !== "encode") {
-    process.stderr.write(`before-after: --benches: unknown benchmark "${b}" (known: fanout, encode)\n`);
+  if (b !== "fanout" && b !== "encode" && b !== "encode-same-process") {
+    process.stderr.write(
+      `before-after: --benches: unknown benchmark "${b}" (known: fanout, encode, encode-same-process)\n`,
+    );
     process.exit(2);
   }
 }
@@ -207,6 +214,19 @@ for (let round = 1; round <= opts.rounds; round++) {
   }
 }
 
+let sameProcess: SameProcessEncode | undefined;
+if (benches.has("encode-same-process")) {
+  console.log(
+    `\n[both] EventEncoder of each tree in this process, ${opts.sameProcessBlocks} alternating blocks`,
+  );
+  sameProcess = await encodeSameProcess(
+    treeDir.old,
+    treeDir.new,
+    opts.encodeIterations,
+    opts.sameProcessBlocks,
+  );
+}
+
 const r3 = (n: number): number => Math.round(n * 1000) / 1000;
 const med = <T>(rows: readonly T[], tree: Tree, pick: (row: T) => number): number =>
   median(rows.filter((r) => (r as { tree: Tree }).tree === tree).map(pick));
@@ -257,9 +277,29 @@ e.speedRatio = r3(e.medianEventEncoderNs.old / e.medianEventEncoderNs.new);
 
 const TARGET = 0.97;
 const verdict = f.deliveredRatio >= TARGET ? `met (≥ ${TARGET}×)` : `MISSED (< ${TARGET}×)`;
+const sp =
+  sameProcess === undefined
+    ? undefined
+    : {
+        medianOldNs: median(sameProcess.old),
+        medianNewNs: median(sameProcess.new),
+        /** old ns ÷ new ns of the medians (> 1 = new is faster). */
+        speedRatio: r3(median(sameProcess.old) / median(sameProcess.new)),
+        /** Per block pair, old ns ÷ new ns. */
+        speedRatioPerPair: sameProcess.old.map((o, i) => r3(o / sameProcess!.new[i]!)),
+      };
 console.log(
-  `\nfan-out delivered/s new/old = ${f.deliveredRatio} (per round ${f.deliveredRatioPerRound.join(", ")}; target ${verdict}); ` +
-    `server CPU per event old/new = ${f.cpuPerEventRatio}; encoder speed new/old = ${e.speedRatio}`,
+  "\n" +
+    [
+      fanout.length === 0
+        ? ""
+        : `fan-out delivered/s new/old = ${f.deliveredRatio} (per round ${f.deliveredRatioPerRound.join(", ")}; ` +
+          `target ${verdict}); server CPU per event old/new = ${f.cpuPerEventRatio}`,
+      encode.length === 0 ? "" : `encoder speed new/old = ${e.speedRatio}`,
+      sp === undefined ? "" : `encoder speed new/old, same process = ${sp.speedRatio}`,
+    ]
+      .filter((x) => x !== "")
+      .join("; "),
 );
 
 const markdown = [
@@ -372,6 +412,31 @@ const markdown = [
         ),
       ]),
   "",
+  ...(sameProcess === undefined || sp === undefined
+    ? []
+    : [
+        "### Encoder, both trees in one process (alternating blocks)",
+        "",
+        `Each tree's \`EventEncoder\` loaded from its own \`src/\` into the before-after process; ` +
+          `${sameProcess.blocks} blocks of ${int(sameProcess.iterations)} encodes each, old and new back to back ` +
+          "(order alternating), so both see the same moment's load.",
+        "",
+        table(
+          ["", "old", "new", "speed new ÷ old"],
+          [
+            ["ns/encode (median of blocks)", sp.medianOldNs, sp.medianNewNs, `**${sp.speedRatio}**`],
+            [
+              "ns/encode (best block)",
+              Math.min(...sameProcess.old),
+              Math.min(...sameProcess.new),
+              r3(Math.min(...sameProcess.old) / Math.min(...sameProcess.new)),
+            ],
+          ],
+        ),
+        "",
+        `Per block pair, speed new ÷ old: ${sp.speedRatioPerPair.join(", ")}.`,
+        "",
+      ]),
   "### Commands (each from the tree's `bench/`)",
   "",
   ...[...fanout, ...encode].map((r) => `- round ${r.round} ${r.tree}: \`${r.command}\``),
@@ -393,11 +458,12 @@ const files = writeResults(
       encodeRounds: opts.encodeRounds,
       benches: [...benches],
     },
-    summary,
+    summary: { ...summary, encodeSameProcess: sp },
     target: TARGET,
     smoke: opts.smoke,
     fanout,
     encode,
+    encodeSameProcess: sameProcess,
   },
   markdown,
 );
