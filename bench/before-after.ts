@@ -229,7 +229,7 @@ if (benches.has("encode-same-process")) {
 
 const r3 = (n: number): number => Math.round(n * 1000) / 1000;
 const med = <T>(rows: readonly T[], tree: Tree, pick: (row: T) => number): number =>
-  median(rows.filter((r) => (r as { tree: Tree }).tree === tree).map(pick));
+  Math.round(median(rows.filter((r) => (r as { tree: Tree }).tree === tree).map(pick)) * 100) / 100;
 /** Within each round, new ÷ old (same conditions, back to back). */
 const paired = <T extends { round: number; tree: Tree }>(rows: readonly T[], pick: (row: T) => number) =>
   Array.from({ length: opts.rounds }, (_, i) => {
@@ -281,8 +281,8 @@ const sp =
   sameProcess === undefined
     ? undefined
     : {
-        medianOldNs: median(sameProcess.old),
-        medianNewNs: median(sameProcess.new),
+        medianOldNs: Math.round(median(sameProcess.old) * 100) / 100,
+        medianNewNs: Math.round(median(sameProcess.new) * 100) / 100,
         /** old ns ÷ new ns of the medians (> 1 = new is faster). */
         speedRatio: r3(median(sameProcess.old) / median(sameProcess.new)),
         /** Per block pair, old ns ÷ new ns. */

@@ -53,6 +53,15 @@ describe("docs/ARCHITECTURE.md stays true", () => {
     assert.deepEqual(missing, [], "paths named in docs/ARCHITECTURE.md that do not exist");
   });
 
+  it("every file of the data-flow diagram (paths relative to src/) exists", () => {
+    const diagram = /## Data flow\n+```\n([\s\S]*?)\n```/.exec(doc)?.[1];
+    assert.ok(diagram !== undefined, 'docs/ARCHITECTURE.md has no diagram under "## Data flow"');
+    const files = [...new Set(diagram.match(/(?<![\w/.-])[a-z-]+\/[a-z-]+\.ts\b/g) ?? [])];
+    assert.ok(files.length >= 10, `only found ${files.join(", ")}`);
+    const missing = files.filter((file) => !existsSync(join(root, "src", file)));
+    assert.deepEqual(missing, [], "files in the data-flow diagram that src/ lacks");
+  });
+
   it("names the files of the feed and subscribe traces", () => {
     const paths = new Set(namedPaths());
     for (const file of [
