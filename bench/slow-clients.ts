@@ -1,14 +1,18 @@
 /**
- * Slow clients (issue 3): the fan-out ceiling workload with a share of the clients reading at a
- * throttled rate. Two scenarios on the same 1000 connections and subscriptions, alternating each round:
+ * Slow clients (issues 3 and 12): the fan-out ceiling workload with a share of the clients reading at a
+ * throttled rate. Three scenarios on the same 1000 connections and subscriptions, order rotating each
+ * round:
  *
- *   all-fast   every client reads as fast as it can
- *   slow       the last 5% of the clients read at most --slow-read-bytes-per-sec each
+ *   no-probes  every client reads as fast as it can; the gateway runs no lag probes (--probe-interval-ms 0)
+ *   all-fast   every client reads as fast as it can; lag probes at the default period
+ *   slow       the last 5% of the clients read at most --slow-read-bytes-per-sec each (probes on)
  *
  * Counted at the clients that read at full speed in both scenarios (the first 95%): their delivered
  * events/s with slow clients must stay ≥ 0.9× of the all-fast run (target), and the server's RSS must
  * stay flat while the slow clients fall behind: they are conflated (latest value per topic), never
- * buffered without bound.
+ * buffered without bound. Staleness (issue 12): the age of the newest price each slow reader has seen,
+ * sampled every 100 ms over the counted window (p50, max). Probe cost: every client's delivered
+ * events/s, all-fast ÷ no-probes (target ≥ 0.97).
  *
  *   cd bench && node --import tsx slow-clients.ts [--rounds 3] [--slow-share 0.05] [--smoke]
  */
@@ -20,9 +24,11 @@ import { TickwirePublisher } from "./lib/publisher.ts";
 import { HOST, STREAM_PATH, defaultConfig, startTickwire, topicNames } from "./lib/servers.ts";
 import { infoMarkdown, int, median, runInfo, table, writeResults } from "./lib/run-info.ts";
 
-const SCENARIOS = ["all-fast", "slow"] as const;
+const SCENARIOS = ["no-probes", "all-fast", "slow"] as const;
 type Scenario = (typeof SCENARIOS)[number];
 const TARGET_RATIO = 0.9;
+/** Probes may cost at most 3% of the delivered events/s (issue 12). */
+const PROBE_TARGET_RATIO = 0.97;
 
 const opts = parseOptions(
   "slow-clients: fast clients' delivered events/s with 5% slow readers vs none, and server RSS",
@@ -64,6 +70,13 @@ interface ScenarioRun {
   readonly fastDeliveredPerSec: number;
   /** Events/s received by the (possibly throttled) remaining clients. */
   readonly slowDeliveredPerSec: number;
+  /** Events/s received by every client. */
+  readonly allDeliveredPerSec: number;
+  /** Slow scenario: age of the newest price a slow reader had seen over the window, ms (-1 otherwise). */
+  readonly staleP50Ms: number;
+  readonly staleMaxMs: number;
+  /** Conflation episodes started for lag (from the start of the scenario). */
+  readonly lagEpisodes: number;
   readonly publishedPerSec: number;
   /** Server RSS at the start and end of the counted window, and its maximum in it (MB). */
   readonly rssStartMb: number;
@@ -83,7 +96,14 @@ const mb = (bytes: number): number => Math.round(bytes / 1e5) / 10;
 async function runScenario(scenario: Scenario, round: number): Promise<ScenarioRun> {
   const uws = loadUws();
   const base = defaultConfig();
-  const config = { ...base, fanout: { ...base.fanout, slowCloseMs: opts.slowCloseMs } };
+  const config = {
+    ...base,
+    fanout: {
+      ...base.fanout,
+      slowCloseMs: opts.slowCloseMs,
+      ...(scenario === "no-probes" ? { probeIntervalMs: 0 } : {}),
+    },
+  };
   const names = topicNames(opts.topics);
   const server = await startTickwire(uws, config);
   const hub = server.hub;
@@ -104,7 +124,11 @@ async function runScenario(scenario: Scenario, round: number): Promise<ScenarioR
   try {
     await fast.connect(target, 0, fastCount, 120_000);
     await slow.connect(
-      { ...target, readBytesPerSec: scenario === "slow" ? opts.slowReadBytesPerSec : 0 },
+      {
+        ...target,
+        readBytesPerSec: scenario === "slow" ? opts.slowReadBytesPerSec : 0,
+        trackStaleness: scenario === "slow",
+      },
       fastCount,
       slowCount,
       120_000,
@@ -129,6 +153,12 @@ async function runScenario(scenario: Scenario, round: number): Promise<ScenarioR
       round,
       fastDeliveredPerSec: Math.round((f1.events - f0.events) / ((f1.atMs - f0.atMs) / 1000)),
       slowDeliveredPerSec: Math.round((s1.events - s0.events) / ((s1.atMs - s0.atMs) / 1000)),
+      allDeliveredPerSec:
+        Math.round((f1.events - f0.events) / ((f1.atMs - f0.atMs) / 1000)) +
+        Math.round((s1.events - s0.events) / ((s1.atMs - s0.atMs) / 1000)),
+      staleP50Ms: s1.staleP50Ms,
+      staleMaxMs: s1.staleMaxMs,
+      lagEpisodes: hub.stats.lagEpisodes,
       publishedPerSec: Math.round((publisher.published - published0) / seconds),
       rssStartMb: mb(rss[0]!),
       rssEndMb: mb(rss.at(-1)!),
@@ -168,13 +198,16 @@ const parameters = {
     slowHardBytes: fanout.slowHardBytes,
     slowCloseMs: opts.slowCloseMs,
     maxBackpressureBytes: gateway.maxBackpressureBytes,
+    maxLagMs: fanout.maxLagMs,
+    probeIntervalMs: fanout.probeIntervalMs,
   }))(defaultConfig()),
 };
 console.log(`slow-clients: ${JSON.stringify(parameters)}`);
 
 const runs: ScenarioRun[] = [];
 for (let round = 1; round <= opts.rounds; round++) {
-  const order = round % 2 === 1 ? SCENARIOS : [...SCENARIOS].reverse();
+  const shift = (round - 1) % SCENARIOS.length;
+  const order = [...SCENARIOS.slice(shift), ...SCENARIOS.slice(0, shift)];
   for (const scenario of order) {
     const run = await runScenario(scenario, round);
     runs.push(run);
@@ -182,7 +215,10 @@ for (let round = 1; round <= opts.rounds; round++) {
       `round ${round} ${scenario.padEnd(8)} fast clients ${int(run.fastDeliveredPerSec).padStart(10)} events/s, ` +
         `other clients ${int(run.slowDeliveredPerSec)} events/s; RSS ${run.rssStartMb} → ${run.rssEndMb} MB ` +
         `(max ${run.rssMaxMb}); conflated ${int(run.conflatedInWindow)}, slow now ${run.slowConnections}, ` +
-        `closes ${run.slowCloses}, buffered ${run.bufferedMb} MB`,
+        `closes ${run.slowCloses}, buffered ${run.bufferedMb} MB; all clients ${int(run.allDeliveredPerSec)} events/s` +
+        (run.scenario === "slow"
+          ? `; newest price a slow reader saw: p50 ${run.staleP50Ms} ms, max ${run.staleMaxMs} ms; lag episodes ${run.lagEpisodes}`
+          : ""),
     );
   }
 }
@@ -200,11 +236,36 @@ for (let round = 1; round <= opts.rounds; round++) {
     roundRatios.push(Math.round((s.fastDeliveredPerSec / a.fastDeliveredPerSec) * 1000) / 1000);
 }
 const slowRuns = runs.filter((r) => r.scenario === "slow");
+const allMedian = (scenario: Scenario): number =>
+  median(runs.filter((r) => r.scenario === scenario).map((r) => r.allDeliveredPerSec));
+const noProbes = allMedian("no-probes");
+const withProbes = allMedian("all-fast");
+const probeRatio = noProbes > 0 ? Math.round((withProbes / noProbes) * 1000) / 1000 : null;
+const probeRoundRatios: number[] = [];
+for (let round = 1; round <= opts.rounds; round++) {
+  const off = runs.find((r) => r.round === round && r.scenario === "no-probes");
+  const on = runs.find((r) => r.round === round && r.scenario === "all-fast");
+  if (off !== undefined && on !== undefined && off.allDeliveredPerSec > 0)
+    probeRoundRatios.push(Math.round((on.allDeliveredPerSec / off.allDeliveredPerSec) * 1000) / 1000);
+}
+const probeVerdict =
+  probeRatio === null
+    ? "n/a"
+    : probeRatio >= PROBE_TARGET_RATIO
+      ? `met (≥ ${PROBE_TARGET_RATIO}×)`
+      : `MISSED (< ${PROBE_TARGET_RATIO}×)`;
+const staleP50Ms = median(slowRuns.map((r) => r.staleP50Ms));
+const staleMaxMs = Math.max(...slowRuns.map((r) => r.staleMaxMs));
 const rssGrowthMb = Math.max(...slowRuns.map((r) => Math.round((r.rssEndMb - r.rssStartMb) * 10) / 10));
 const verdict = ratioVerdict(opts.smoke, ratio, TARGET_RATIO);
 console.log(
   `fast clients: all-fast median ${int(baseline)}/s, with slow clients ${int(withSlow)}/s: ratio ${ratio} ` +
     `(per round ${roundRatios.join(", ")}), target ${verdict}; largest RSS change over a slow window ${rssGrowthMb} MB`,
+);
+console.log(
+  `probe cost: all clients no-probes median ${int(noProbes)}/s, with probes ${int(withProbes)}/s: ratio ${probeRatio} ` +
+    `(per round ${probeRoundRatios.join(", ")}), target ${probeVerdict}; newest price a slow reader saw: ` +
+    `p50 ${staleP50Ms} ms (median over rounds), max ${staleMaxMs} ms`,
 );
 
 const markdown = [
@@ -220,6 +281,10 @@ const markdown = [
     `target ${TARGET_RATIO}×: **${verdict}**. Largest server RSS change across a counted window with slow ` +
     `clients: ${rssGrowthMb} MB.`,
   "",
+  `Staleness (issue 12): the newest price a slow reader had seen was p50 **${staleP50Ms} ms** old (median over ` +
+    `rounds), max **${staleMaxMs} ms**. Probe cost: every client's delivered events/s, probes on ÷ off: ` +
+    `**${probeRatio}** (per round: ${probeRoundRatios.join(", ")}); target ${PROBE_TARGET_RATIO}×: **${probeVerdict}**.`,
+  "",
   table(
     [
       "round",
@@ -232,6 +297,8 @@ const markdown = [
       "slow at end",
       "slow closes",
       "buffered MB at end",
+      "all clients events/s",
+      "slow reader staleness p50 / max ms",
     ],
     runs.map((r) => [
       r.round,
@@ -244,6 +311,8 @@ const markdown = [
       r.slowConnections,
       r.slowCloses,
       r.bufferedMb,
+      int(r.allDeliveredPerSec),
+      r.scenario === "slow" ? `${r.staleP50Ms} / ${r.staleMaxMs}` : "",
     ]),
   ),
 ]
@@ -263,6 +332,13 @@ const files = writeResults(
     roundRatios,
     rssGrowthMb,
     target: TARGET_RATIO,
+    noProbes,
+    withProbes,
+    probeRatio,
+    probeRoundRatios,
+    probeTarget: PROBE_TARGET_RATIO,
+    staleP50Ms,
+    staleMaxMs,
     smoke: opts.smoke,
     runs,
   },

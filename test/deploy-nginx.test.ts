@@ -44,8 +44,12 @@ describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
   before(async () => {
     stack = await startStack({ fanout: { heartbeatMs: 1000 } });
     second = await startGateway(stack, { fanout: { heartbeatMs: 1000 } });
-    // The control: no heartbeats and no uWS pings, so nothing keeps its quiet connections alive.
-    quiet = await startGateway(stack, { fanout: { heartbeatMs: 0 }, gateway: { idleTimeoutMs: 0 } });
+    // The control: no heartbeats, no lag probes and no uWS pings, so nothing keeps its quiet connections
+    // alive (the probes' pings alone would: nginx counts any bytes from the gateway).
+    quiet = await startGateway(stack, {
+      fanout: { heartbeatMs: 0, probeIntervalMs: 0 },
+      gateway: { idleTimeoutMs: 0 },
+    });
     nginx = await Nginx.start([
       { upstream: "tickwire", gateways: [stack.service.port, second.port], readTimeout: READ_TIMEOUT },
       { upstream: "tickwire_quiet", gateways: [quiet.port], readTimeout: READ_TIMEOUT },

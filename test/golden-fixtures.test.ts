@@ -38,6 +38,7 @@ function batchOf(frames: (Uint8Array | string)[], isBinary: boolean): Uint8Array
     cork: (fn) => fn(),
     bufferedBytes: () => 0,
     close: () => undefined,
+    ping: () => SendResult.SENT,
   };
   new BatchWriter().write(sink, isBinary, frames, 0, frames.length);
   return out;

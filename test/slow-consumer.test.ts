@@ -51,6 +51,8 @@ describe("slow consumers: conflation instead of unbounded buffering", () => {
         slowHardBytes: 4 * 1024 * 1024,
         slowCloseMs: 60_000,
         heartbeatMs: 250,
+        // The byte watermarks alone (probes still measure): conflation on lag is test/staleness.test.ts.
+        maxLagMs: 0,
       },
       gateway: { maxBackpressureBytes: 8 * 1024 * 1024 },
     });
@@ -131,7 +133,14 @@ describe("slow consumers: the time limit", () => {
   let stack: Stack;
   before(async () => {
     stack = await startStack({
-      fanout: { slowSoftBytes: 64 * 1024, slowCloseMs: 1500, retryAfterMs: 3000, heartbeatMs: 0 },
+      fanout: {
+        slowSoftBytes: 64 * 1024,
+        slowCloseMs: 1500,
+        retryAfterMs: 3000,
+        heartbeatMs: 0,
+        // The byte watermarks alone: a paused client would otherwise first be conflated for lag.
+        maxLagMs: 0,
+      },
     });
   });
   after(async () => {

@@ -15,6 +15,8 @@ export interface FleetTarget {
   readonly concurrency: number;
   /** Bytes per second each client reads at most (0 = unthrottled). */
   readonly readBytesPerSec?: number;
+  /** Sample the age of the newest price each client has seen (decodes every frame: few clients only). */
+  readonly trackStaleness?: boolean;
 }
 
 /** Sum of the marks of every client process. */
@@ -26,6 +28,9 @@ export interface FleetMark {
   readonly atMs: number;
   readonly cpuUs: number;
   readonly open: number;
+  /** Age of the newest price seen, ms, over the samples since the previous mark: worst median of a process, and max (-1 = none). */
+  readonly staleP50Ms: number;
+  readonly staleMaxMs: number;
 }
 
 /**
@@ -81,7 +86,11 @@ export class ClientFleet {
     let atMs = 0;
     let cpuUs = 0;
     let open = 0;
+    let staleP50Ms = -1;
+    let staleMaxMs = -1;
     for (const m of marks) {
+      staleP50Ms = Math.max(staleP50Ms, m.staleP50Ms);
+      staleMaxMs = Math.max(staleMaxMs, m.staleMaxMs);
       frames += m.frames;
       events += m.events;
       payloadBytes += m.payloadBytes;
@@ -89,7 +98,7 @@ export class ClientFleet {
       cpuUs += m.cpuUserUs + m.cpuSystemUs;
       open += m.open;
     }
-    return { frames, events, payloadBytes, atMs, cpuUs, open };
+    return { frames, events, payloadBytes, atMs, cpuUs, open, staleP50Ms, staleMaxMs };
   }
 
   /** Closes every client (close frame, then TCP end) and waits for the processes to exit. */

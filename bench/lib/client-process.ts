@@ -20,6 +20,20 @@ const totals = new FrameTotals();
 const clients: WsClient[] = [];
 const throttled: WsClient[] = [];
 let throttleTimer: NodeJS.Timeout | undefined;
+/** Clients whose newest price's age is sampled, and the samples (ms) since the last mark. */
+const tracked: WsClient[] = [];
+let staleSamples: number[] = [];
+let staleTimer: NodeJS.Timeout | undefined;
+const STALE_SAMPLE_MS = 100;
+
+function sampleStaleness(): void {
+  staleTimer ??= setInterval(() => {
+    const nowUs = Date.now() * 1000;
+    for (const client of tracked) {
+      if (client.newestTeUs > 0 && client.isOpen) staleSamples.push((nowUs - client.newestTeUs) / 1000);
+    }
+  }, STALE_SAMPLE_MS);
+}
 
 /**
  * Every window, adds a window's bytes to each throttled client's budget and resumes it once the
@@ -57,6 +71,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
           path: command.path,
           localAddress: addresses.length > 0 ? addresses[index % addresses.length] : undefined,
           readBufferBytes: (command.readBytesPerSec ?? 0) > 0 ? 4096 : undefined,
+          trackNewestTe: command.trackStaleness === true,
         },
         totals,
       );
@@ -67,8 +82,10 @@ async function connectAll(command: ConnectCommand): Promise<void> {
       await replied;
       client.onFrame(undefined);
       if ((command.readBytesPerSec ?? 0) > 0) throttled.push(client);
+      if (command.trackStaleness === true) tracked.push(client);
     }
   };
+  if (command.trackStaleness === true) sampleStaleness();
   if ((command.readBytesPerSec ?? 0) > 0) throttleReads(command.readBytesPerSec ?? 0);
   const workers: Promise<void>[] = [];
   for (let w = 0; w < Math.min(command.concurrency, command.count); w++) workers.push(openOne());
@@ -78,6 +95,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
 
 async function closeAll(): Promise<void> {
   clearInterval(throttleTimer);
+  clearInterval(staleTimer);
   for (const client of throttled) {
     client.budgetBytes = Number.POSITIVE_INFINITY;
     client.socket.resume();
@@ -121,6 +139,8 @@ process.on("message", (message: ToClients) => {
       const cpu = process.cpuUsage();
       let open = 0;
       for (const client of clients) if (client.isOpen) open++;
+      const samples = staleSamples.sort((a, b) => a - b);
+      staleSamples = [];
       send({
         type: "mark",
         frames: totals.frames,
@@ -130,6 +150,8 @@ process.on("message", (message: ToClients) => {
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
         open,
+        staleP50Ms: samples.length > 0 ? Math.round(samples[Math.floor(samples.length / 2)] as number) : -1,
+        staleMaxMs: samples.length > 0 ? Math.round(samples.at(-1) as number) : -1,
       });
       return;
     }

@@ -16,6 +16,8 @@ export interface ConnectCommand {
   readonly concurrency: number;
   /** Bytes per second each client reads at most (a slow reader); 0 or absent = as fast as it can. */
   readonly readBytesPerSec?: number;
+  /** Decode what the clients read and sample the age of the newest price each has seen (see MarkReport). */
+  readonly trackStaleness?: boolean;
 }
 
 export type ToClients = ConnectCommand | { readonly type: "mark" } | { readonly type: "close" };
@@ -33,6 +35,12 @@ export interface MarkReport {
   readonly cpuSystemUs: number;
   /** Clients whose connection is open. */
   readonly open: number;
+  /**
+   * With `trackStaleness`: the age (ms) of the newest price each client had seen, sampled every 100 ms
+   * per client since the previous mark: median and maximum (-1 = no samples).
+   */
+  readonly staleP50Ms: number;
+  readonly staleMaxMs: number;
 }
 
 export type FromClients =

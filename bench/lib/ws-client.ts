@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from "node:crypto";
 import { connect, type Socket } from "node:net";
+import { Unpackr } from "msgpackr";
 
 /**
  * A deliberately minimal WebSocket client for load generation: raw `node:net` socket, hand-written
@@ -17,6 +18,7 @@ const READ_BUFFER = Buffer.allocUnsafe(256 * 1024);
 const MAX_HANDSHAKE_BYTES = 8192;
 
 const Opcode = { TEXT: 0x1, BINARY: 0x2, CLOSE: 0x8, PING: 0x9, PONG: 0xa } as const;
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
 
 export interface WsClientOptions {
   readonly host: string;
@@ -30,6 +32,11 @@ export interface WsClientOptions {
    * instead of taking 256 KiB at once and then owing its budget for seconds.
    */
   readonly readBufferBytes?: number | undefined;
+  /**
+   * Decode every data frame to keep {@link WsClient.newestTeUs}, the newest `te` seen (the staleness
+   * figure of bench/slow-clients.ts). Costs a decode per frame: for a few slow readers only.
+   */
+  readonly trackNewestTe?: boolean | undefined;
 }
 
 /** Counters shared by every client of a process (one increment per frame, no per-client sum later). */
@@ -48,6 +55,12 @@ export class FrameTotals {
 export class WsClient {
   /** Data frames received by this client. */
   frames = 0;
+  /** Newest `te` (µs since the epoch) among the events read, with `trackNewestTe`; 0 = none yet. */
+  newestTeUs = 0;
+  readonly #trackNewestTe: boolean;
+  /** The data frame payload being collected across reads (with `trackNewestTe`). */
+  #collect: Buffer | undefined;
+  #collected = 0;
   readonly socket: Socket;
   readonly opened: Promise<void>;
   readonly #key = randomBytes(16).toString("base64");
@@ -63,6 +76,7 @@ export class WsClient {
     options: WsClientOptions,
     private readonly totals: FrameTotals,
   ) {
+    this.#trackNewestTe = options.trackNewestTe === true;
     let resolveOpened!: () => void;
     let rejectOpened!: (error: Error) => void;
     this.opened = new Promise<void>((resolve, reject) => {
@@ -197,6 +211,14 @@ export class WsClient {
     while (i < end) {
       if (this.#skip > 0) {
         const take = Math.min(this.#skip, end - i);
+        if (this.#collect !== undefined) {
+          data.copy(this.#collect, this.#collected, i, i + take);
+          this.#collected += take;
+          if (this.#collected === this.#collect.length) {
+            this.#seeTe(this.#collect);
+            this.#collect = undefined;
+          }
+        }
         this.#skip -= take;
         i += take;
         continue;
@@ -249,9 +271,21 @@ export class WsClient {
         totals.payloadBytes += payloadLength;
         totals.events += opcode === Opcode.BINARY ? eventsIn(data, i + headerLength, payloadLength) : 1;
         if (this.#onFrame !== undefined) this.#onFrame(this);
+        if (this.#trackNewestTe && opcode === Opcode.BINARY) {
+          this.#collect = Buffer.allocUnsafe(payloadLength);
+          this.#collected = 0;
+        }
       }
       i += headerLength;
       this.#skip = payloadLength;
+    }
+  }
+
+  #seeTe(payload: Buffer): void {
+    const value = unpackr.unpack(payload) as unknown;
+    for (const event of Array.isArray(value) ? value : [value]) {
+      const te = (event as { te?: unknown }).te;
+      if (typeof te === "number" && te > this.newestTeUs) this.newestTeUs = te;
     }
   }
 

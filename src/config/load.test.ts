@@ -36,6 +36,8 @@ describe("loadConfig: sources", () => {
         slowCloseMs: 10000,
         heartbeatMs: 1000,
         maxHz: 0,
+        maxLagMs: 1000,
+        probeIntervalMs: 250,
         historyTimeoutMs: 500,
         controlRatePerSec: 50,
         controlBurst: 100,
@@ -268,6 +270,16 @@ describe("loadConfig: validation", () => {
       ]);
     });
   }
+
+  it("refuses a probe interval over a quarter of the idle timeout (the probes' pongs keep quiet clients open)", () => {
+    assert.deepEqual(problemsOf(["--idle-timeout-ms", "8000", "--probe-interval-ms", "2001"]), [
+      "probe-interval-ms must be at most a quarter of idle-timeout-ms (its pongs keep clients open)",
+    ]);
+    for (const probe of ["2000", "0"]) {
+      const config = loadConfig(["--idle-timeout-ms", "8000", "--probe-interval-ms", probe], {});
+      assert.equal(config.fanout.probeIntervalMs, Number(probe));
+    }
+  });
 
   it("refuses a hard watermark at or below the soft one", () => {
     assert.deepEqual(problemsOf(["--slow-soft-bytes", "2000000", "--slow-hard-bytes", "2000000"]), [

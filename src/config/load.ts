@@ -35,6 +35,20 @@ function crossChecks(resolved: Resolved): string[] {
   if (typeof backpressure === "number" && typeof hard === "number" && backpressure < hard) {
     problems.push("max-backpressure-bytes must be at least slow-hard-bytes");
   }
+  const idle = resolved["gateway"]?.["idleTimeoutMs"];
+  const probe = resolved["fanout"]?.["probeIntervalMs"];
+  if (
+    typeof idle === "number" &&
+    typeof probe === "number" &&
+    idle >= 8000 &&
+    probe > 0 &&
+    probe * 4 > idle
+  ) {
+    // With probes on, uWS sends no pings of its own: the probes' pongs are what keep a quiet client open.
+    problems.push(
+      "probe-interval-ms must be at most a quarter of idle-timeout-ms (its pongs keep clients open)",
+    );
+  }
   return problems;
 }
 

@@ -200,7 +200,7 @@ export const OPTIONS = [
     kind: "integer",
     unit: "ms",
     default: 10000,
-    help: "a socket over the soft watermark this long without draining under it is closed with 4007 and a retry hint",
+    help: "a connection conflated this long without catching up (drained to the soft watermark, and a lag probe answered within max-lag-ms) is closed with 4007 and a retry hint",
     check: range(100, 3_600_000),
   }),
   option({
@@ -237,6 +237,28 @@ export const OPTIONS = [
     check: range(0, 1000),
   }),
   option({
+    group: "fanout",
+    key: "maxLagMs",
+    flag: "max-lag-ms",
+    env: ["TICKWIRE_MAX_LAG_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 1000,
+    help: "a connection whose lag probe is unanswered this long, or that was sent more than it reads in this long, is conflated until a probe comes back within it; 0 = measure lag only",
+    check: (v) => (v === 0 || (v >= 50 && v <= 600_000) ? undefined : "must be 0 or 50 to 600000"),
+  }),
+  option({
+    group: "fanout",
+    key: "probeIntervalMs",
+    flag: "probe-interval-ms",
+    env: ["TICKWIRE_PROBE_INTERVAL_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 250,
+    help: "period of the lag probes (WebSocket pings, one in flight per connection; they replace uWS's automatic pings); 0 = no probes and no lag rule",
+    check: (v) => (v === 0 || (v >= 10 && v <= 60_000) ? undefined : "must be 0 or 10 to 60000"),
+  }),
+  option({
     group: "history",
     key: "stream",
     flag: "history-stream",
@@ -268,7 +290,7 @@ export const OPTIONS = [
     kind: "integer",
     unit: "ms",
     default: 120000,
-    help: "close a connection silent this long (pings are sent automatically); 0 disables; whole seconds from 8000 to 960000",
+    help: "close a connection silent this long (the lag probes, or uWS pings when probes are off, keep an answering client from being silent); 0 disables; whole seconds from 8000 to 960000",
     // uWS aborts the process for idleTimeout outside 0 or 8–960 s (PERF-NOTES.md).
     check: (v) =>
       v === 0 || (v >= 8000 && v <= 960_000 && v % 1000 === 0)

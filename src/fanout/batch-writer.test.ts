@@ -23,6 +23,9 @@ class CopyingSink implements FrameSink {
     return 0;
   }
   close(): void {}
+  ping(): SendResult {
+    return SendResult.SENT;
+  }
 }
 
 function trades(count: number, topic = "xnas.AAPL.trade"): MarketEvent[] {

@@ -1,7 +1,7 @@
 import { CloseCode } from "../protocol/index.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { SlowListener } from "./outbox-writer.ts";
-import { SessionMode, type PendingUpdate, type Session, type Topic } from "./session.ts";
+import { SessionMode, SlowCause, type PendingUpdate, type Session, type Topic } from "./session.ts";
 import type { HubStats } from "./stats.ts";
 
 /** The slow-consumer rule's limits (part of HubOptions). */
@@ -10,22 +10,30 @@ export interface ConflationOptions {
   readonly slowSoftBytes: number;
   /** Hard watermark, bytes: over this many unsent bytes a socket is closed with 4007 at the next tick. */
   readonly slowHardBytes: number;
-  /** A socket over the soft watermark this long (ms) without draining under it is closed with 4007. */
+  /**
+   * A socket conflated this long (ms) without catching up (drained to the soft watermark and, when it
+   * lagged, a probe answered within max-lag-ms) is closed with 4007.
+   */
   readonly slowCloseMs: number;
   /** Reconnect hint in the 4007 close reason, ms. */
   readonly retryAfterMs: number;
 }
 
 /**
- * Slow-consumer conflation: a session whose socket is over the soft watermark after a write keeps only
- * the latest update per topic (`session.pending`, with the count it stands for) until the socket drains;
- * one that stays over the limits is closed with 4007 and a retry hint. Owns the CONFLATING mode bit and
- * the session's `pending` and `slowSinceMs`; releasing the merged values is the caller's
- * ({@link Delivery}), which puts them back on the delivery path.
+ * Slow-consumer conflation: a session that is slow keeps only the latest update per topic
+ * (`session.pending`, with the count it stands for) until it catches up; one that does not catch up in
+ * time is closed with 4007 and a retry hint. Two causes, as {@link SlowCause} bits: BYTES, its socket is
+ * over the soft watermark after a write (cleared when it drains to it), and LAG, the end-to-end probes
+ * say it reads too far behind ({@link LagProbes}; cleared by a probe answered within max-lag-ms).
+ * Conflation ends when neither is left. Owns the CONFLATING mode bit and the session's `pending`,
+ * `slowSinceMs` and `slowCause`; releasing the merged values is the caller's ({@link Delivery}), which
+ * puts them back on the delivery path.
  */
 export class Conflation implements SlowListener {
-  /** Sessions over the soft watermark. */
+  /** Sessions conflating (either cause). */
   readonly slow = new Set<Session>();
+  /** Sessions conflating with the LAG cause among their causes. */
+  laggingCount = 0;
 
   constructor(
     private readonly options: ConflationOptions,
@@ -39,8 +47,38 @@ export class Conflation implements SlowListener {
    * is closed when a subscription of the session asked for onSlow "disconnect".
    */
   becameSlow(session: Session): void {
-    if (session.closed || (session.mode & SessionMode.CONFLATING) !== 0) return;
+    if (session.closed) return;
+    if ((session.mode & SessionMode.CONFLATING) !== 0) {
+      session.slowCause |= SlowCause.BYTES;
+      return;
+    }
     this.stats.slowEpisodes++;
+    this.#start(session, SlowCause.BYTES);
+  }
+
+  /**
+   * The lag probes found the session reading more than max-lag-ms behind: conflation starts (or gains
+   * the LAG cause), or the socket is closed when a subscription asked for onSlow "disconnect".
+   */
+  lagging(session: Session): void {
+    if (session.closed || (session.slowCause & SlowCause.LAG) !== 0) return;
+    if ((session.mode & SessionMode.CONFLATING) !== 0) {
+      session.slowCause |= SlowCause.LAG;
+      this.laggingCount++;
+      return;
+    }
+    this.stats.lagEpisodes++;
+    this.#start(session, SlowCause.LAG);
+  }
+
+  /** A probe came back within max-lag-ms: the LAG cause ends (conflation too, unless over the soft watermark). */
+  caughtUp(session: Session): void {
+    if ((session.slowCause & SlowCause.LAG) === 0) return;
+    session.slowCause &= ~SlowCause.LAG;
+    this.laggingCount--;
+  }
+
+  #start(session: Session, cause: number): void {
     if (session.policies !== null) {
       for (const policy of session.policies.values()) {
         if (!policy.disconnectOnSlow) continue;
@@ -51,6 +89,8 @@ export class Conflation implements SlowListener {
     session.mode |= SessionMode.CONFLATING;
     session.pending = new Map<Topic, PendingUpdate>();
     session.slowSinceMs = this.now();
+    session.slowCause = cause;
+    if ((cause & SlowCause.LAG) !== 0) this.laggingCount++;
     this.slow.add(session);
   }
 
@@ -79,15 +119,20 @@ export class Conflation implements SlowListener {
     session.pending?.delete(topic);
   }
 
-  /** Whether a drain callback may release the session: conflating and back at or under the soft watermark. */
+  /**
+   * Whether the session may be released now (on a drain callback, or when a probe came back in time):
+   * conflating, not lagging, and at or under the soft watermark.
+   */
   drainedBelowSoft(session: Session): boolean {
     if ((session.mode & SessionMode.CONFLATING) === 0 || session.closed) return false;
+    if ((session.slowCause & SlowCause.LAG) !== 0) return false;
     return session.sink.bufferedBytes() <= this.options.slowSoftBytes;
   }
 
   /**
-   * The tick's check of one slow session: closes it past the hard watermark or after `slowCloseMs`;
-   * true when it is back at or under the soft watermark and should be released.
+   * The tick's check of one slow session: closes it past the hard watermark or after `slowCloseMs`
+   * conflated; true when it has caught up (at or under the soft watermark, not lagging) and should be
+   * released.
    */
   check(session: Session, nowMs: number): boolean {
     if (session.closed) {
@@ -98,20 +143,27 @@ export class Conflation implements SlowListener {
     const { slowSoftBytes, slowHardBytes, slowCloseMs } = this.options;
     if (buffered > slowHardBytes) {
       this.#closeSlow(session, `${buffered} bytes unsent, over the hard limit of ${slowHardBytes}`);
-    } else if (buffered <= slowSoftBytes) {
-      return true;
-    } else if (nowMs - session.slowSinceMs >= slowCloseMs) {
-      this.#closeSlow(
-        session,
-        `over ${slowSoftBytes} bytes unsent for ${Math.round(nowMs - session.slowSinceMs)} ms`,
-      );
+      return false;
     }
+    const overSoft = buffered > slowSoftBytes;
+    if (!overSoft) session.slowCause &= ~SlowCause.BYTES;
+    if (session.slowCause === 0) return true;
+    const slowMs = Math.round(nowMs - session.slowSinceMs);
+    if (slowMs < slowCloseMs) return false;
+    this.#closeSlow(
+      session,
+      overSoft
+        ? `over ${slowSoftBytes} bytes unsent for ${slowMs} ms`
+        : `lagging for ${slowMs} ms, no probe answered within max-lag-ms`,
+    );
     return false;
   }
 
   /** Ends conflation; returns the merged values (in first-merged order) for the caller to deliver. */
   release(session: Session): Map<Topic, PendingUpdate> | null {
     this.slow.delete(session);
+    this.caughtUp(session);
+    session.slowCause = 0;
     session.mode &= ~SessionMode.CONFLATING;
     const pending = session.pending;
     session.pending = null;
@@ -133,6 +185,8 @@ export class Conflation implements SlowListener {
 
   /** The session is closed. */
   forget(session: Session): void {
+    this.caughtUp(session);
+    session.slowCause = 0;
     session.pending = null;
     this.slow.delete(session);
   }

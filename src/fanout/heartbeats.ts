@@ -1,12 +1,13 @@
 import { encodeControl, nowMicros } from "../protocol/index.ts";
+import type { LagProbes } from "./lag-probes.ts";
 import type { Outboxes } from "./outboxes.ts";
 import { ControlFrame, SessionMode, type Session } from "./session.ts";
 import type { HubStats } from "./stats.ts";
 
 /**
  * Heartbeats: every `periodMs`, every connection, busy or idle, gets a `heartbeat` control event with
- * its sent, conflated and dropped counters, so a client can tell a quiet market from a dead link.
- * Driven by the hub's tick.
+ * its sent, conflated and dropped counters, so a client can tell a quiet market from a dead link, and,
+ * when lag probes run, its lag (ms). Driven by the hub's tick.
  */
 export class Heartbeats {
   #nextMs: number;
@@ -17,6 +18,7 @@ export class Heartbeats {
     private readonly sessions: ReadonlySet<Session>,
     private readonly outboxes: Outboxes,
     private readonly stats: HubStats,
+    private readonly probes: LagProbes,
     nowMs: number,
   ) {
     this.#nextMs = nowMs + periodMs;
@@ -26,25 +28,36 @@ export class Heartbeats {
   tick(nowMs: number): void {
     if (this.periodMs <= 0 || nowMs < this.#nextMs) return;
     this.#nextMs = nowMs + this.periodMs;
-    this.#send();
+    this.#send(nowMs);
   }
 
   /**
    * Every connection gets its counters; queued outboxes are written first so `sent` is exact. A session
    * holding behind a snapshot wait is skipped (its counters would overtake the frames it holds).
    */
-  #send(): void {
+  #send(nowMs: number): void {
     this.outboxes.flushQueued();
     const ts = nowMicros();
     for (const session of this.sessions) {
       if (session.closed || (session.mode & SessionMode.HOLDING) !== 0) continue;
-      const message = {
-        e: "heartbeat",
-        ts,
-        sent: session.eventsSent,
-        conflated: session.eventsConflated,
-        dropped: session.eventsDropped,
-      } as const;
+      const lag = this.probes.lagOf(session, nowMs);
+      const message =
+        lag < 0
+          ? ({
+              e: "heartbeat",
+              ts,
+              sent: session.eventsSent,
+              conflated: session.eventsConflated,
+              dropped: session.eventsDropped,
+            } as const)
+          : ({
+              e: "heartbeat",
+              ts,
+              sent: session.eventsSent,
+              conflated: session.eventsConflated,
+              dropped: session.eventsDropped,
+              lag,
+            } as const);
       this.outboxes.enqueueControl(session, new ControlFrame(encodeControl(message, session.encoding)));
     }
     this.stats.heartbeats++;

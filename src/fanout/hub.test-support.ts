@@ -58,6 +58,13 @@ export class MemorySink implements FrameSink {
   close(code: number, reason: string): void {
     this.closes.push({ code, reason });
   }
+  /** Payloads of the pings sent (copied, as uWS copies). */
+  readonly pings: Uint8Array[] = [];
+  ping(payload: Uint8Array): SendResult {
+    if (this.refuse) return SendResult.DROPPED;
+    this.pings.push(Uint8Array.from(payload));
+    return SendResult.SENT;
+  }
 }
 
 export class RecordingListener implements InterestListener {
@@ -88,6 +95,9 @@ export const OPTIONS: HubOptions = {
   // Effectively no refill: the rate limit tests do not depend on how fast they run.
   controlRatePerSec: 1e-9,
   controlBurst: 1000,
+  // Lag probes off unless a test turns them on (they would need a client answering pings).
+  maxLagMs: 1000,
+  probeIntervalMs: 0,
 };
 
 /** The hub's clock in a test: moves only when the test says. */

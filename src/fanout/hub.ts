@@ -7,6 +7,7 @@ import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import { Fanout } from "./fanout.ts";
 import { Heartbeats } from "./heartbeats.ts";
+import { LagProbes, type LagOptions } from "./lag-probes.ts";
 import { LastValues } from "./last-values.ts";
 import { Outboxes } from "./outboxes.ts";
 import { TICK_MS } from "./rate-limit.ts";
@@ -16,7 +17,7 @@ import { Snapshots, type HistorySource } from "./snapshots.ts";
 import { HubStats } from "./stats.ts";
 
 /** The fan-out's options; the resolved config's fields of the same names (units in the names). */
-export interface HubOptions extends DeliveryOptions, ControlOptions {
+export interface HubOptions extends DeliveryOptions, ControlOptions, LagOptions {
   /** Patterns one connection may hold (default 1024); a subscribe past it is refused whole. */
   readonly maxTopicsPerConnection: number;
   /** Heartbeat period, ms (default 1000); 0 = no heartbeats. */
@@ -44,6 +45,7 @@ interface Parts {
   readonly delivery: Delivery;
   readonly conflation: Conflation;
   readonly heartbeats: Heartbeats;
+  readonly probes: LagProbes;
 }
 
 /**
@@ -97,8 +99,15 @@ export class Hub {
       snapshots,
     });
     const control = new ControlPlane(options, { table, stats, now, outboxes, delivery, snapshots });
-    const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, now());
-    this.#parts = { table, fanout, control, delivery, conflation, heartbeats };
+    const probes = new LagProbes(options, {
+      stats,
+      conflation,
+      sessions: fanout.sessions,
+      now,
+      caughtUp: (session) => delivery.drained(session),
+    });
+    const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, probes, now());
+    this.#parts = { table, fanout, control, delivery, conflation, heartbeats, probes };
   }
 
   /** Starts the hub's timer (every {@link TICK_MS} ms, unref'd so it never keeps a process up). */
@@ -124,9 +133,19 @@ export class Hub {
     return this.#parts?.fanout.sessions.size ?? 0;
   }
 
-  /** Connections currently conflated (over the soft watermark). */
+  /** Connections currently conflated (over the soft watermark, or lagging). */
   get slowConnectionCount(): number {
     return this.#parts?.conflation.slow.size ?? 0;
+  }
+
+  /** Connections currently conflated because they lag (a probe late past max-lag-ms, or behind on bytes). */
+  get laggingConnectionCount(): number {
+    return this.#parts?.conflation.laggingCount ?? 0;
+  }
+
+  /** Whether the hub runs lag probes (the gateway then turns the WebSocket layer's own pings off). */
+  get probesEnabled(): boolean {
+    return this.options.probeIntervalMs > 0;
   }
 
   /** Bytes accepted for sending but not yet written to the kernel, over all connections (for /metrics). */
@@ -170,6 +189,11 @@ export class Hub {
     this.#wired().delivery.drained(session);
   }
 
+  /** A pong arrived on the connection (the WebSocket layer's pong handler); see {@link LagProbes.pong}. */
+  pong(session: Session, payload: ArrayBuffer): void {
+    this.#wired().probes.pong(session, payload);
+  }
+
   /** Writes pending frames and closes every connection with `code` (shutdown, drain). */
   closeAll(code: number, reason: string): void {
     this.#parts?.fanout.closeAll(code, reason);
@@ -177,10 +201,12 @@ export class Hub {
 
   /**
    * The hub's clock tick (every {@link TICK_MS} ms once started; hub clock, ms): rated updates that are
-   * due, slow sockets (release when drained, close past the limits), heartbeats.
+   * due, lag probes (send, find laggards), slow sockets (release when caught up, close past the limits),
+   * heartbeats.
    */
   tick(nowMs: number): void {
     const parts = this.#wired();
+    parts.probes.tick(nowMs);
     parts.delivery.tick(nowMs);
     parts.heartbeats.tick(nowMs);
   }

@@ -3,4 +3,11 @@ export { BatchWriter, MAX_BATCH_BYTES, type BatchResult } from "./batch-writer.t
 export { EncodedEvent } from "./encoded-event.ts";
 export { Session } from "./session.ts";
 export { SendResult, type FrameSink } from "./sink.ts";
-export { CloseReason, HUB_METRICS, HubStats, closeReasonOf, type HubGauges } from "./stats.ts";
+export {
+  CloseReason,
+  HUB_METRICS,
+  HubStats,
+  LAG_BUCKETS_MS,
+  closeReasonOf,
+  type HubGauges,
+} from "./stats.ts";

@@ -53,9 +53,12 @@ export class OutboxWriter {
       }
       if (runStart >= 0) this.#writeEvents(session, runStart, i);
       runStart = -1;
-      if (session.sink.send(frame.data, session.isBinary) === SendResult.DROPPED)
+      if (session.sink.send(frame.data, session.isBinary) === SendResult.DROPPED) {
         this.stats.controlFramesDropped++;
-      else this.stats.controlFramesOut++;
+      } else {
+        this.stats.controlFramesOut++;
+        session.bytesOut += frame.data.length;
+      }
     }
     if (runStart >= 0) this.#writeEvents(session, runStart, outbox.length);
     outbox.length = 0;
@@ -66,6 +69,7 @@ export class OutboxWriter {
     const result = this.#batches.write(session.sink, session.isBinary, session.outbox, from, to);
     session.eventsSent += result.events;
     session.eventsDropped += result.refused;
+    session.bytesOut += result.bytes;
     stats.eventsOut += result.events;
     stats.framesOut += result.frames;
     stats.bytesOut += result.bytes;

@@ -29,6 +29,16 @@ export const SessionMode = {
   HOLDING: 4,
 } as const;
 
+/**
+ * Bits of {@link Session.slowCause}: why a session is conflating. Conflation ends when no bit is left.
+ */
+export const SlowCause = {
+  /** Over the soft watermark of unsent bytes (cleared when the socket drains to it). */
+  BYTES: 1,
+  /** Lagging: a probe unanswered past max-lag-ms, or more written than it reads in max-lag-ms (cleared by a probe answered under the bound). */
+  LAG: 2,
+} as const;
+
 /** The latest update of one topic kept for a conflating session, and how many updates it stands for. */
 export interface PendingUpdate {
   event: EncodedEvent;
@@ -153,8 +163,30 @@ export class Session {
   // Conflation's (slow consumers):
   /** While conflating: the latest update per topic, in first-merged order. */
   pending: Map<Topic, PendingUpdate> | null = null;
-  /** When the socket went over the soft watermark (ms, hub clock); meaningful while conflating. */
+  /** When conflation started (ms, hub clock); meaningful while conflating. */
   slowSinceMs = 0;
+  /** Why the session is conflating: {@link SlowCause} bits (0 = not conflating). */
+  slowCause = 0;
+
+  // LagProbes' (end-to-end lag, src/fanout/lag-probes.ts):
+  /** Bytes of every frame written to this socket (data and control), as handed to the WebSocket layer. */
+  bytesOut = 0;
+  /** When the probe in flight was sent (ms, hub clock); -1 = none in flight. */
+  probeSentMs = -1;
+  /** `bytesOut` when the probe in flight was sent. */
+  probeBytes = 0;
+  /** When the last probe was sent (ms, hub clock), answered or not. */
+  lastProbeMs = Number.NEGATIVE_INFINITY;
+  /** `bytesOut` at the send of the last answered probe: the client has read at least this much. */
+  ackedBytes = 0;
+  /** When the last probe was answered (ms, hub clock). */
+  ackedAtMs = 0;
+  /** Lag of the last answered probe, ms (send to answer); -1 = none answered yet. */
+  lagMs = -1;
+  /** Read throughput the client has shown, bytes per ms (0 = not measured). */
+  readBytesPerMs = 0;
+  /** Whether `readBytesPerMs` was measured while the client was behind (its limit, not just the offered rate). */
+  readRateIsLimit = false;
 
   // Snapshots' (holding behind feed history):
   /** While holding: frames and later snapshot waits, in the order they were produced. */

@@ -9,6 +9,12 @@ export interface FrameSink {
   cork(fn: () => void): void;
   /** Bytes accepted by `send` but not yet written to the kernel. */
   bufferedBytes(): number;
+  /**
+   * Sends a WebSocket ping with `payload` (≤ 125 bytes), queued behind the frames sent before it, so
+   * its pong proves the client read them; returns a {@link SendResult}. The answer comes back through
+   * the hub's `pong`.
+   */
+  ping(payload: Uint8Array): SendResult;
   /** Starts a graceful WebSocket close with a code and a short reason (≤ 123 bytes). */
   close(code: number, reason: string): void;
 }

@@ -37,6 +37,9 @@ export function closeReasonOf(code: number): CloseReason {
   }
 }
 
+/** Upper bounds (ms) of the client-lag histogram's buckets (exported in seconds). */
+export const LAG_BUCKETS_MS = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000] as const;
+
 /**
  * Plain counters of the fan-out, incremented on the hot path and exported by metrics/ at scrape
  * time (PERF-NOTES: a prom-client call per message costs 0.4–0.5 µs).
@@ -59,6 +62,20 @@ export class HubStats {
   conflatedSlow = 0;
   /** Times a socket went over the soft watermark (conflation started, or onSlow "disconnect" closed it). */
   slowEpisodes = 0;
+  /** Times a connection was found lagging past max-lag-ms while not conflated (conflation started, or onSlow "disconnect" closed it). */
+  lagEpisodes = 0;
+  /** Lag probes (WebSocket pings) sent. */
+  probesSent = 0;
+  /** Lag probes the WebSocket layer refused (socket over its backpressure limit; retried next tick). */
+  probesDropped = 0;
+  /** Pongs that answered no probe in flight (unsolicited, or a wrong payload): ignored. */
+  pongsUnmatched = 0;
+  /** Answered probes by lag: counts per {@link LAG_BUCKETS_MS} bucket (not cumulative), the last one +Inf. */
+  readonly lagBuckets: number[] = new Array<number>(LAG_BUCKETS_MS.length + 1).fill(0);
+  /** Sum of the answered probes' lags, ms. */
+  lagSumMs = 0;
+  /** Answered probes. */
+  lagCount = 0;
   /** Heartbeat rounds sent (one frame per connection each). */
   heartbeats = 0;
   /** Subscribes that asked the feed history for last values. */
@@ -78,6 +95,15 @@ export class HubStats {
   controlFramesDropped = 0;
   /** Error replies sent, by protocol error code. */
   readonly clientErrors = new Map<number, number>();
+
+  /** One answered probe's lag, ms (once per probe, never per message). */
+  observeLag(lagMs: number): void {
+    let i = 0;
+    while (i < LAG_BUCKETS_MS.length && lagMs > (LAG_BUCKETS_MS[i] as number)) i++;
+    this.lagBuckets[i] = (this.lagBuckets[i] as number) + 1;
+    this.lagSumMs += lagMs;
+    this.lagCount++;
+  }
 
   countClose(reason: CloseReason): void {
     this.connectionsClosed.set(reason, (this.connectionsClosed.get(reason) ?? 0) + 1);
@@ -99,8 +125,10 @@ export interface HubGauges {
   readonly subscriptions: number;
   readonly patterns: number;
   readonly topics: number;
-  /** Connections currently conflated (over the soft watermark). */
+  /** Connections currently conflated (over the soft watermark, or lagging). */
   readonly slowConnections: number;
+  /** Connections currently conflated because they lag (a probe late past max-lag-ms, or behind on bytes). */
+  readonly laggingConnections: number;
   /** Bytes accepted for sending but not yet written to the kernel, over all connections. */
   readonly bufferedBytes: number;
 }
@@ -228,8 +256,50 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
   {
     name: "tickwire_slow_connections",
     type: "gauge",
-    help: "Connections conflated right now (over the soft watermark).",
+    help: "Connections conflated right now (over the soft watermark, or lagging).",
     read: (s) => s.live.slowConnections,
+  },
+  {
+    name: "tickwire_conflation_episodes_total",
+    type: "counter",
+    help: "Times a connection started conflating, by cause: bytes (over the soft watermark), lag (probe late past max-lag-ms, or sent more than it reads in that time).",
+    label: { name: "cause", values: ["bytes", "lag"] },
+    read: (s) =>
+      new Map([
+        ["bytes", s.stats.slowEpisodes],
+        ["lag", s.stats.lagEpisodes],
+      ]),
+  },
+  {
+    name: "tickwire_lagging_connections",
+    type: "gauge",
+    help: "Connections conflated right now because they lag (probe late past max-lag-ms, or behind on bytes).",
+    read: (s) => s.live.laggingConnections,
+  },
+  {
+    name: "tickwire_lag_probes_total",
+    type: "counter",
+    help: "Lag probes (WebSocket pings) sent.",
+    read: (s) => s.stats.probesSent,
+  },
+  {
+    name: "tickwire_lag_probes_dropped_total",
+    type: "counter",
+    help: "Lag probes refused by the WebSocket layer (socket over max-backpressure-bytes; retried).",
+    read: (s) => s.stats.probesDropped,
+  },
+  {
+    name: "tickwire_pongs_unmatched_total",
+    type: "counter",
+    help: "Pongs that answered no probe in flight (unsolicited or wrong payload; ignored).",
+    read: (s) => s.stats.pongsUnmatched,
+  },
+  {
+    name: "tickwire_client_lag_seconds",
+    type: "histogram",
+    help: "End-to-end lag of answered probes: ping sent to pong received, through every buffer in between.",
+    buckets: LAG_BUCKETS_MS.map((ms) => ms / 1000),
+    read: (s) => ({ counts: s.stats.lagBuckets, sum: s.stats.lagSumMs / 1000, count: s.stats.lagCount }),
   },
   {
     name: "tickwire_buffered_bytes",

@@ -71,6 +71,10 @@ class Connection implements FrameSink {
     this.open = false;
     this.ws?.end(code, reason);
   }
+  ping(payload: Uint8Array): SendResult {
+    // Same values as send (uWS's docs: "Returns sendStatus similar to WebSocket.send").
+    return (this.ws as WebSocket<UserData>).ping(payload) as SendResult;
+  }
 }
 
 /** The uWebSockets.js server: the only code that touches uWS objects. */
@@ -141,7 +145,9 @@ export class Gateway {
       maxBackpressure: options.maxBackpressureBytes,
       closeOnBackpressureLimit: 0,
       maxLifetime: 0,
-      sendPingsAutomatically: true,
+      // The hub's lag probes are pings too, one in flight per connection: uWS's own (empty) pings would
+      // only add pongs that answer no probe. The probes' pongs keep a connection within idleTimeout.
+      sendPingsAutomatically: !hub.probesEnabled,
       upgrade: (res, req, context) => {
         const offered = req.getHeader("sec-websocket-protocol");
         const key = req.getHeader("sec-websocket-key");
@@ -191,6 +197,10 @@ export class Gateway {
           onInternalError(error);
           sink.close(CloseCode.INTERNAL_ERROR, "internal error");
         }
+      },
+      pong: (ws, message) => {
+        const session = ws.getUserData().connection.session;
+        if (session !== undefined) hub.pong(session, message);
       },
       drain: (ws) => {
         const session = ws.getUserData().connection.session;

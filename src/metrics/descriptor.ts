@@ -10,19 +10,42 @@ export interface MetricInfo {
   /** Prometheus name, `tickwire_…` (`_total` for counters). */
   readonly name: string;
   readonly help: string;
-  readonly type: "counter" | "gauge";
-  /** A labelled metric: its one label, and the values always exported (0 until counted). */
+  readonly type: "counter" | "gauge" | "histogram";
+  /** A labelled metric (counter or gauge): its one label, and the values always exported (0 until counted). */
   readonly label?: { readonly name: string; readonly values: readonly string[] };
+  /** A histogram's bucket upper bounds, ascending, in the exported unit (the +Inf bucket is implied). */
+  readonly buckets?: readonly number[];
+}
+
+/**
+ * A histogram kept as plain numbers by the hot path (no prom-client `observe()` per event): the count
+ * per bucket (not cumulative; one more than the bounds, the last is +Inf), the sum of the observed
+ * values (in the exported unit) and their count.
+ */
+export interface HistogramValue {
+  readonly counts: readonly number[];
+  readonly sum: number;
+  readonly count: number;
 }
 
 /** A metric and where its value comes from in a source `S` (a stats object). */
 export interface MetricDescriptor<S> extends MetricInfo {
-  /** The value now: a number, or a number per label value. */
-  read(source: S): number | ReadonlyMap<string | number, number>;
+  /** The value now: a number, a number per label value, or a histogram's counts. */
+  read(source: S): number | ReadonlyMap<string | number, number> | HistogramValue;
 }
 
-/** One source's metrics at one instant, by metric name: a number, or a number per label value. */
-export type MetricSnapshot = Readonly<Record<string, number | Readonly<Record<string, number>>>>;
+/** One metric's value in a snapshot: a number, a number per label value, or a histogram's counts. */
+export type MetricValue = number | Readonly<Record<string, number>> | HistogramValue;
+
+/** One source's metrics at one instant, by metric name. */
+export type MetricSnapshot = Readonly<Record<string, MetricValue>>;
+
+/** Whether a snapshot value is a histogram's (a labelled value's entries are all numbers). */
+export function isHistogram(
+  value: MetricValue | ReadonlyMap<string | number, number>,
+): value is HistogramValue {
+  return typeof value === "object" && Array.isArray((value as { counts?: unknown }).counts);
+}
 
 /** What the registry reads at scrape time: the metrics' descriptions and a snapshot of their values. */
 export interface MetricSource {
@@ -32,11 +55,16 @@ export interface MetricSource {
 
 /** Reads every descriptor of `source` into plain numbers (a label's declared values are always present). */
 export function snapshotOf<S>(descriptors: readonly MetricDescriptor<S>[], source: S): MetricSnapshot {
-  const out: Record<string, number | Record<string, number>> = {};
+  const out: Record<string, MetricValue> = {};
   for (const d of descriptors) {
     const value = d.read(source);
     if (typeof value === "number") {
       out[d.name] = value;
+      continue;
+    }
+    if (isHistogram(value)) {
+      // A copy: the stats object keeps counting after the snapshot.
+      out[d.name] = { counts: [...value.counts], sum: value.sum, count: value.count };
       continue;
     }
     const labelled: Record<string, number> = {};
@@ -47,9 +75,12 @@ export function snapshotOf<S>(descriptors: readonly MetricDescriptor<S>[], sourc
   return out;
 }
 
-/** Adds snapshots metric by metric and label by label (several worker processes into one view). */
+/**
+ * Adds snapshots metric by metric, label by label and bucket by bucket (several worker processes into
+ * one view; histograms of one metric share their bounds).
+ */
 export function sumSnapshots(snapshots: readonly MetricSnapshot[]): MetricSnapshot {
-  const out: Record<string, number | Record<string, number>> = {};
+  const out: Record<string, number | Record<string, number> | HistogramValue> = {};
   for (const snapshot of snapshots) {
     for (const [name, value] of Object.entries(snapshot)) {
       const sum = out[name];
@@ -57,7 +88,16 @@ export function sumSnapshots(snapshots: readonly MetricSnapshot[]): MetricSnapsh
         out[name] = (typeof sum === "number" ? sum : 0) + value;
         continue;
       }
-      const labelled = typeof sum === "object" ? sum : (out[name] = {});
+      if (isHistogram(value)) {
+        const before = sum !== undefined && isHistogram(sum) ? sum : { counts: [], sum: 0, count: 0 };
+        out[name] = {
+          counts: value.counts.map((n, i) => n + (before.counts[i] ?? 0)),
+          sum: before.sum + value.sum,
+          count: before.count + value.count,
+        };
+        continue;
+      }
+      const labelled = typeof sum === "object" && !isHistogram(sum) ? sum : (out[name] = {});
       for (const [label, n] of Object.entries(value)) labelled[label] = (labelled[label] ?? 0) + n;
     }
   }

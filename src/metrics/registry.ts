@@ -1,5 +1,5 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import type { MetricInfo, MetricSnapshot, MetricSource } from "./descriptor.ts";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
+import { isHistogram, type MetricInfo, type MetricSnapshot, type MetricSource } from "./descriptor.ts";
 
 /**
  * Turns metric sources (each stats class's descriptors and snapshot) into a prom-client registry. The
@@ -30,6 +30,10 @@ function oncePerScrape(source: MetricSource): () => MetricSnapshot {
 
 function register(registry: Registry, info: MetricInfo, read: () => MetricSnapshot[string]): void {
   const { name, help, label } = info;
+  if (info.type === "histogram") {
+    registry.registerMetric(pulledHistogram(name, help, info.buckets ?? [], read));
+    return;
+  }
   if (info.type === "gauge") {
     new Gauge({
       name,
@@ -39,7 +43,8 @@ function register(registry: Registry, info: MetricInfo, read: () => MetricSnapsh
       collect() {
         const value = read();
         if (typeof value === "number") this.set(value);
-        else for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).set(n);
+        else if (!isHistogram(value))
+          for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).set(n);
       },
     });
     return;
@@ -53,7 +58,37 @@ function register(registry: Registry, info: MetricInfo, read: () => MetricSnapsh
       this.reset();
       const value = read();
       if (typeof value === "number") this.inc(value);
-      else for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).inc(n);
+      else if (!isHistogram(value))
+        for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).inc(n);
     },
   });
+}
+
+/**
+ * A histogram whose bucket counts are plain numbers kept by the hot path and read at scrape time
+ * (prom-client's Histogram only takes `observe()` calls, which PERF-NOTES keeps off the hot path).
+ */
+function pulledHistogram(
+  name: string,
+  help: string,
+  bounds: readonly number[],
+  read: () => MetricSnapshot[string],
+): Metric {
+  const get = () => {
+    const value = read();
+    const { counts, sum, count } = isHistogram(value) ? value : { counts: [], sum: 0, count: 0 };
+    const values: { value: number; labels: Record<string, string | number>; metricName: string }[] = [];
+    let cumulative = 0;
+    bounds.forEach((le, i) => {
+      cumulative += counts[i] ?? 0;
+      values.push({ value: cumulative, labels: { le }, metricName: `${name}_bucket` });
+    });
+    values.push({ value: count, labels: { le: "+Inf" }, metricName: `${name}_bucket` });
+    values.push({ value: sum, labels: {}, metricName: `${name}_sum` });
+    values.push({ value: count, labels: {}, metricName: `${name}_count` });
+    return Promise.resolve({ name, help, type: "histogram", aggregator: "sum", values });
+  };
+  // The registry needs only name, help, type, aggregator and get() (prom-client 15 registry.js); its
+  // Histogram class cannot be given counts.
+  return { name, help, type: "histogram", aggregator: "sum", get } as unknown as Metric;
 }

@@ -83,6 +83,7 @@ export class TickwireNode {
             patterns: hub.table.patternCount,
             topics: hub.table.topicCount,
             slowConnections: hub.slowConnectionCount,
+            laggingConnections: hub.laggingConnectionCount,
             bufferedBytes: hub.bufferedBytes(),
           }),
       },

@@ -80,6 +80,11 @@ export interface HeartbeatEvent {
   readonly conflated: number;
   /** Updates this connection lost without a CONFLATED event standing for them. */
   readonly dropped: number;
+  /**
+   * How far behind this connection reads, whole ms (protocol v1.5): the last lag probe's round trip, or
+   * the age of the probe still unanswered when larger. Absent when the gateway runs no lag probes.
+   */
+  readonly lag?: number;
 }
 
 /** Current time as integer microseconds since the epoch. */

@@ -3,6 +3,16 @@ import { connect, type Socket } from "node:net";
 
 export type Message = Record<string, unknown>;
 
+export interface RawClientOptions {
+  /** Answer the server's pings with pongs, as every WebSocket library does (default true). */
+  readonly answerPings?: boolean;
+  /**
+   * Read at most `bytes` from the socket every `everyMs` instead of as fast as data comes (a reader on
+   * a poor link, or a script doing work per tick); the kernel buffers behind it fill up for real.
+   */
+  readonly throttle?: { readonly bytes: number; readonly everyMs: number };
+}
+
 /**
  * A WebSocket client written directly on a TCP socket (JSON subprotocol), so a test can stop reading
  * for real: `pause()` stops draining the socket, the kernel buffers fill, and the server sees a slow
@@ -10,6 +20,10 @@ export type Message = Record<string, unknown>;
  */
 export class RawClient {
   readonly messages: Message[] = [];
+  /** `Date.now()` when each entry of `messages` was read, same index. */
+  readonly receivedAt: number[] = [];
+  /** Pings answered. */
+  pongs = 0;
   close: { code: number; reason: string } | undefined;
   #buffer = Buffer.alloc(0);
   #nextId = 1;
@@ -18,23 +32,38 @@ export class RawClient {
   #upgraded = false;
   #upgrade: { resolve: () => void; reject: (error: Error) => void } | undefined;
 
-  private constructor(readonly socket: Socket) {
-    socket.on("data", (chunk: Buffer) => {
-      this.#buffer = Buffer.concat([this.#buffer, chunk]);
-      if (!this.#upgraded && !this.#readUpgrade()) return;
-      this.#parse();
+  readonly #answerPings: boolean;
+  #throttle: NodeJS.Timeout | undefined;
+
+  private constructor(
+    readonly socket: Socket,
+    options: RawClientOptions,
+  ) {
+    this.#answerPings = options.answerPings ?? true;
+    const throttle = options.throttle;
+    if (throttle === undefined) {
+      socket.on("data", (chunk: Buffer) => this.#received(chunk));
+    } else {
+      // Paused mode: the socket stops taking from the kernel once its own small buffer is full.
+      this.#throttle = setInterval(() => {
+        const chunk = (socket.read(throttle.bytes) ?? socket.read()) as Buffer | null;
+        if (chunk !== null) this.#received(chunk);
+      }, throttle.everyMs);
+    }
+    socket.on("close", () => {
+      clearInterval(this.#throttle);
+      this.#wake();
     });
-    socket.on("close", () => this.#wake());
     socket.on("error", () => undefined);
   }
 
-  static async connect(port: number): Promise<RawClient> {
+  static async connect(port: number, options: RawClientOptions = {}): Promise<RawClient> {
     const socket = connect(port, "127.0.0.1");
     await new Promise<void>((resolve, reject) => {
       socket.once("connect", resolve);
       socket.once("error", reject);
     });
-    const client = new RawClient(socket);
+    const client = new RawClient(socket, options);
     const upgraded = new Promise<void>((resolve, reject) => (client.#upgrade = { resolve, reject }));
     socket.write(
       `GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
@@ -43,6 +72,12 @@ export class RawClient {
     );
     await upgraded;
     return client;
+  }
+
+  #received(chunk: Buffer): void {
+    this.#buffer = Buffer.concat([this.#buffer, chunk]);
+    if (!this.#upgraded && !this.#readUpgrade()) return;
+    this.#parse();
   }
 
   /** Consumes the HTTP 101 response; false while it is incomplete. */
@@ -76,15 +111,23 @@ export class RawClient {
   /** Sends a request as a masked JSON text frame and returns its id (the reply may come later). */
   send(method: string, params?: Record<string, unknown>): number {
     const id = this.#nextId++;
-    const payload = Buffer.from(JSON.stringify({ method, id, ...(params === undefined ? {} : { params }) }));
+    this.#write(
+      0x1,
+      Buffer.from(JSON.stringify({ method, id, ...(params === undefined ? {} : { params }) })),
+    );
+    return id;
+  }
+
+  /** Writes one masked frame (a client must mask, RFC 6455 §5.3). */
+  #write(opcode: number, payload: Buffer): void {
+    if (this.socket.destroyed) return;
     const mask = randomBytes(4);
     const header =
       payload.length < 126
-        ? Buffer.from([0x81, 0x80 | payload.length])
-        : Buffer.from([0x81, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+        ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
+        : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
     const masked = Buffer.from(payload.map((b, i) => b ^ (mask[i % 4] as number)));
     this.socket.write(Buffer.concat([header, mask, masked]));
-    return id;
   }
 
   async request(method: string, params?: Record<string, unknown>, timeoutMs = 5000): Promise<Message> {
@@ -122,6 +165,7 @@ export class RawClient {
   }
 
   destroy(): void {
+    clearInterval(this.#throttle);
     this.socket.destroy();
   }
 
@@ -146,7 +190,16 @@ export class RawClient {
       this.#buffer = b.subarray(offset + length);
       if (opcode === 0x1) {
         const value = JSON.parse(payload.toString("utf8")) as Message | Message[];
-        for (const m of Array.isArray(value) ? value : [value]) this.messages.push(m);
+        const now = Date.now();
+        for (const m of Array.isArray(value) ? value : [value]) {
+          this.messages.push(m);
+          this.receivedAt.push(now);
+        }
+      } else if (opcode === 0x9) {
+        if (this.#answerPings) {
+          this.#write(0xa, Buffer.from(payload));
+          this.pongs++;
+        }
       } else if (opcode === 0x8) {
         this.close = {
           code: payload.length >= 2 ? payload.readUInt16BE(0) : 1005,

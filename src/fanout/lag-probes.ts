@@ -1,0 +1,180 @@
+import type { Conflation } from "./conflation.ts";
+import { SlowCause, type Session } from "./session.ts";
+import { SendResult } from "./sink.ts";
+import type { HubStats } from "./stats.ts";
+
+/** The end-to-end lag rule's options (part of HubOptions). */
+export interface LagOptions {
+  /**
+   * Longest lag, ms (default 1000), before a connection is conflated: a probe unanswered this long, or
+   * more bytes written than the client has shown it reads in this long. 0 = probes only measure.
+   */
+  readonly maxLagMs: number;
+  /** Period of the lag probes (WebSocket pings), ms (default 250); 0 = no probes, no lag rule. */
+  readonly probeIntervalMs: number;
+}
+
+/**
+ * The smallest byte allowance of the throughput rule while the client's throughput is known only as a
+ * lower bound (what it was offered and read): room for a fast client's bursts.
+ */
+export const LAG_FLOOR_BYTES = 64 * 1024;
+
+/**
+ * The smallest byte allowance once the client has been measured behind (its read rate is its limit).
+ * Smaller than {@link LAG_FLOOR_BYTES}: for the 20 kB/s reader of issue 12, 64 KiB is 3.2 s of data,
+ * past the ~2 s promise; 16 KiB is 0.8 s.
+ */
+export const LAG_FLOOR_MEASURED_BYTES = 16 * 1024;
+
+/**
+ * A probe answered at least this fraction of max-lag-ms late says the client was behind when it was
+ * sent, so the throughput measured over it is the client's limit, not just what it was offered.
+ */
+const BEHIND_FRACTION = 0.25;
+
+/**
+ * A tick this late (ms after the previous one) means the process itself stalled (GC, a descheduled
+ * core): answers may be sitting unread in the sockets, and timers run before I/O, so no connection is
+ * judged on that tick.
+ */
+const STALL_MS = 100;
+
+/** What the probes work with: each a typed part built before them. */
+export interface LagProbeParts {
+  readonly stats: HubStats;
+  readonly conflation: Conflation;
+  /** Open sessions. */
+  readonly sessions: ReadonlySet<Session>;
+  /** Monotonic clock, ms. */
+  readonly now: () => number;
+  /** Called when a session's lag conflation ends, so the latest values go out (Delivery.drained). */
+  readonly caughtUp: (session: Session) => void;
+}
+
+/**
+ * End-to-end lag per connection (issue 12). The gateway's byte watermark sees only the bytes its own
+ * socket holds; the kernel's buffers on both ends and any proxy in between hide a slow reader from it
+ * (PERF-NOTES: a 20 kB/s reader saw 35 s old prices after 40 s, never conflated). A WebSocket ping is
+ * answered only after the client has read everything sent before it (RFC 6455 §5.5.2–3), so a ping
+ * carrying its send time measures how far behind the client reads, whatever sits in between.
+ *
+ * At most one probe is in flight per connection; a new one goes out `probeIntervalMs` after the last,
+ * or at the next tick while the connection is conflated for lag. A connection is lagging when its probe
+ * has been unanswered for more than `maxLagMs`, or when the bytes written since its last answered probe
+ * exceed what it reads in `maxLagMs` at the throughput it has shown (at least {@link LAG_FLOOR_BYTES},
+ * or {@link LAG_FLOOR_MEASURED_BYTES} once measured while behind), crediting what it reads meanwhile. A lagging connection is conflated ({@link Conflation.lagging}) until a probe
+ * comes back within `maxLagMs`. Checks run on the hub's tick, never per message.
+ */
+export class LagProbes {
+  readonly #payload = new DataView(new ArrayBuffer(8));
+  #lastTickMs = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly options: LagOptions,
+    private readonly parts: LagProbeParts,
+  ) {}
+
+  /** Whether probes run (probeIntervalMs > 0). */
+  get enabled(): boolean {
+    return this.options.probeIntervalMs > 0;
+  }
+
+  /**
+   * The connection's lag now, whole ms: the last answered probe's, or the age of the one in flight when
+   * larger (a lower bound of how far behind it reads). -1 when probes are off.
+   */
+  lagOf(session: Session, nowMs: number): number {
+    if (!this.enabled) return -1;
+    const inFlight = session.probeSentMs >= 0 ? nowMs - session.probeSentMs : 0;
+    return Math.max(0, Math.round(Math.max(session.lagMs, inFlight)));
+  }
+
+  /** Sends the probes that are due and conflates the connections found lagging (hub clock, ms). */
+  tick(nowMs: number): void {
+    if (!this.enabled) return;
+    const stalled = nowMs - this.#lastTickMs > STALL_MS;
+    this.#lastTickMs = nowMs;
+    const { probeIntervalMs, maxLagMs } = this.options;
+    const conflation = this.parts.conflation;
+    for (const session of this.parts.sessions) {
+      if (session.closed) continue;
+      const lagging = (session.slowCause & SlowCause.LAG) !== 0;
+      if (session.probeSentMs < 0 && (lagging || nowMs - session.lastProbeMs >= probeIntervalMs)) {
+        this.#send(session, nowMs);
+      }
+      if (maxLagMs === 0 || stalled || lagging) continue;
+      if (this.#behind(session, nowMs)) conflation.lagging(session);
+    }
+  }
+
+  /**
+   * A pong arrived (the WebSocket layer's pong handler). One that echoes the probe in flight ends it:
+   * the lag and the throughput are measured, and a lagging connection answered within max-lag-ms is
+   * released. Any other pong (unsolicited ones are allowed by RFC 6455 §5.5.3) is counted and ignored.
+   */
+  pong(session: Session, payload: ArrayBuffer): void {
+    const stats = this.parts.stats;
+    if (session.closed || session.probeSentMs < 0 || payload.byteLength !== 8) {
+      stats.pongsUnmatched++;
+      return;
+    }
+    const sentMs = new DataView(payload).getFloat64(0);
+    if (sentMs !== session.probeSentMs) {
+      stats.pongsUnmatched++;
+      return;
+    }
+    const nowMs = this.parts.now();
+    const lagMs = nowMs - sentMs;
+    const { maxLagMs } = this.options;
+    // Throughput: the bytes written between the previous answered probe's send and this one's were read
+    // between the previous answer and this one.
+    const bytes = session.probeBytes - session.ackedBytes;
+    const spanMs = nowMs - session.ackedAtMs;
+    if (session.lagMs >= 0 && bytes > 0 && spanMs > 0) {
+      const sample = bytes / spanMs;
+      if (lagMs >= BEHIND_FRACTION * maxLagMs) {
+        session.readBytesPerMs = sample;
+        session.readRateIsLimit = true;
+      } else if (sample > session.readBytesPerMs) {
+        session.readBytesPerMs = sample;
+      }
+    }
+    session.ackedBytes = session.probeBytes;
+    session.ackedAtMs = nowMs;
+    session.lagMs = lagMs;
+    session.probeSentMs = -1;
+    stats.observeLag(lagMs);
+    if ((session.slowCause & SlowCause.LAG) !== 0 && lagMs <= maxLagMs) {
+      this.parts.conflation.caughtUp(session);
+      this.parts.caughtUp(session);
+    }
+  }
+
+  #send(session: Session, nowMs: number): void {
+    this.#payload.setFloat64(0, nowMs);
+    const result = session.sink.ping(new Uint8Array(this.#payload.buffer));
+    session.lastProbeMs = nowMs;
+    // A ping the WebSocket layer refused (over its backpressure limit) is not in flight: the next tick
+    // tries again, and the byte watermarks deal with that socket meanwhile.
+    if (result === SendResult.DROPPED) {
+      this.parts.stats.probesDropped++;
+      return;
+    }
+    session.probeSentMs = nowMs;
+    session.probeBytes = session.bytesOut;
+    this.parts.stats.probesSent++;
+  }
+
+  /** Lagging by the probe in flight's age, or by the bytes written past what the client reads in max-lag-ms. */
+  #behind(session: Session, nowMs: number): boolean {
+    const maxLagMs = this.options.maxLagMs;
+    if (session.probeSentMs >= 0 && nowMs - session.probeSentMs > maxLagMs) return true;
+    // Until the client has been seen behind, its throughput is only a lower bound (what it was offered):
+    // the larger floor leaves a fast client room for bursts.
+    const rate = session.readBytesPerMs;
+    const floor = session.readRateIsLimit ? LAG_FLOOR_MEASURED_BYTES : LAG_FLOOR_BYTES;
+    const readByNow = session.ackedBytes + rate * (nowMs - session.ackedAtMs);
+    return session.bytesOut - readByNow > Math.max(rate * maxLagMs, floor);
+  }
+}
