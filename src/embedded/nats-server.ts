@@ -100,6 +100,11 @@ export class NatsServerProcess {
     return this.#port;
   }
 
+  /** The child's process id (undefined once stopped). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** The monitoring (HTTP) port, when monitoring is on. */
   get monitorPort(): number | undefined {
     return this.#monitorPort;

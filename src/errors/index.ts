@@ -4,6 +4,7 @@ export {
   AuthKeysUnavailableError,
   ConfigError,
   HubWiringError,
+  WorkerStartError,
   GatewayListenError,
   HistoryStreamError,
   NatsDrainError,
