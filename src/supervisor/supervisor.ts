@@ -103,7 +103,10 @@ export class Supervisor {
       await supervisor.stop();
       throw error;
     }
-    log.info({ workers, port, pid: process.pid }, "supervisor: every worker listening");
+    log.info(
+      { workers, port, pid: process.pid, workerPids: supervisor.workerPids },
+      "supervisor: every worker listening",
+    );
     return supervisor;
   }
 
@@ -206,7 +209,11 @@ export class Supervisor {
       slot.restartTimer = undefined;
       if (this.#stopping) return;
       this.#spawn(slot).then(
-        () => this.log.info({ worker: slot.index, pid: slot.child?.pid }, "worker restarted"),
+        () =>
+          this.log.info(
+            { worker: slot.index, pid: slot.child?.pid, restarts: this.#restarts },
+            "worker restarted",
+          ),
         (error: unknown) => this.log.error({ err: error, worker: slot.index }, "worker restart failed"),
       );
     }, delayMs);
