@@ -47,7 +47,11 @@ describe("ConnectionAges (--max-connection-age-ms)", () => {
     for (const t of closedAt) perSweep.set(t, (perSweep.get(t) ?? 0) + 1);
     assert.ok(perSweep.size >= 5, `closes spread over ${perSweep.size} sweeps, not one storm`);
     assert.ok(Math.max(...perSweep.values()) < 300, "no sweep closes most of them");
-    assert.ok(closes.every((c) => c.code === 1001 && JSON.parse(c.reason).retryAfterMs === 500));
+    assert.ok(
+      closes.every(
+        (c) => c.code === 1001 && (JSON.parse(c.reason) as { retryAfterMs: number }).retryAfterMs === 500,
+      ),
+    );
   });
 
   it("a connection closed before its age is forgotten; age 0 tracks nothing", () => {
