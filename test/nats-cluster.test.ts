@@ -23,7 +23,7 @@ interface Watched {
   gaps: number;
 }
 
-function watch(url: string): Watched {
+function watch(url: string | readonly string[]): Watched {
   const client = connect(url, { WebSocket: WS, initialDelayMs: 50, resyncOnGap: false });
   const watched: Watched = { client, quotes: [], gaps: 0 };
   client.on("event", (e) => {
@@ -122,6 +122,7 @@ describe("two gateways on a 3-node NATS cluster (routes on loopback)", () => {
     await c1.client.close();
     await c2.client.close();
     for (const g of [g1, g2]) {
+      if (g.child.exitCode !== null) continue;
       g.child.kill("SIGTERM");
       await g.exit();
     }
@@ -173,5 +174,33 @@ describe("two gateways on a 3-node NATS cluster (routes on loopback)", () => {
     const sub = await c2.client.subscribe(["xnas.HIST.quote"]);
     assert.deepEqual(sub.subscribed, ["xnas.HIST.quote"]);
     await eventually(() => bids(c2).includes(4242), "the snapshot from the replicated history", 10_000);
+  });
+
+  it("stopping a gateway: an SDK client given both gateways' URLs moves to the other one and resnapshots", async () => {
+    const urls = await Promise.all([g1, g2].map(async (g) => `ws://127.0.0.1:${await g.port()}/v1/stream`));
+    const c3 = watch(urls);
+    let snapshotEnds = 0;
+    c3.client.on("snapshot_end", () => snapshotEnds++);
+    try {
+      await c3.client.subscribe([T]);
+      assert.equal(c3.client.url, urls[0]);
+      await publishUntil(() => c3.quotes.length > 0, "a quote through gateway 1");
+      g1.child.kill("SIGTERM");
+      assert.equal((await g1.exit()).code, 0);
+      await eventually(
+        () => c3.client.state === "open" && snapshotEnds >= 2,
+        "the move to gateway 2",
+        15_000,
+      );
+      assert.equal(c3.client.url, urls[1]);
+      assert.ok(
+        c3.quotes.some((q) => ((q.f ?? 0) & 1) === 1 && q.q >= 1),
+        "the resubscribe on gateway 2 brought the topic's snapshot",
+      );
+      const had = c3.quotes.length;
+      await publishUntil(() => c3.quotes.length > had, "live quotes through gateway 2");
+    } finally {
+      await c3.client.close();
+    }
   });
 });
