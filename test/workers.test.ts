@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { createConnection } from "node:net";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
 import {
@@ -271,6 +272,55 @@ describe("--max-connection-age-ms", () => {
       await cli.exit();
       await publisher.close();
       await nats.dispose();
+    }
+  });
+});
+
+describe("embedded mode with workers", () => {
+  it("one nats-server and one demo feed for all workers; SIGTERM stops them all", async () => {
+    const cli = CliProcess.run(["serve", "--port", "0", "--workers", "2", "--demo-rate", "500"], {
+      NATS_URL: "",
+    });
+    const clients: Watched[] = [];
+    try {
+      const port = await cli.port();
+      await eventually(
+        async () => (await fetch(`http://127.0.0.1:${port}/readyz`)).status === 200,
+        "both workers ready",
+        20_000,
+      );
+      assert.equal(
+        cli.logs.filter((l) => l["msg"] === "embedded mode: started a local nats-server").length,
+        1,
+      );
+      assert.equal(cli.logs.filter((l) => l["msg"] === "embedded mode: demo feed publishing").length, 1);
+      for (let i = 0; i < 8; i++) clients.push(watch(`ws://127.0.0.1:${port}/v1/stream`, "xnas.AAPL.quote"));
+      await Promise.all(clients.map((w) => w.client.subscribe(["xnas.AAPL.quote"])));
+      await eventually(() => clients.every((w) => w.bids.length >= 2), "demo quotes at every client", 15_000);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const perWorker = [0, 1].map((w) => metricValue(text, `tickwire_worker_connections{worker="${w}"}`));
+      assert.equal(perWorker[0]! + perWorker[1]!, 8);
+      const natsUrl = String(
+        cli.logs.find((l) => l["msg"] === "embedded mode: started a local nats-server")?.["natsUrl"],
+      );
+      cli.child.kill("SIGTERM");
+      assert.deepEqual(await cli.exit(30_000), { code: 0, signal: null });
+      const natsPort = Number(new URL(natsUrl).port);
+      const open = await new Promise<boolean>((resolve) => {
+        const socket = createConnection({ host: "127.0.0.1", port: natsPort });
+        socket.once("connect", () => {
+          socket.destroy();
+          resolve(true);
+        });
+        socket.once("error", () => resolve(false));
+      });
+      assert.equal(open, false, "the embedded nats-server stopped with the supervisor");
+    } finally {
+      await Promise.all(clients.map((w) => w.client.close()));
+      if (cli.child.exitCode === null) {
+        cli.child.kill("SIGKILL");
+        await cli.exit();
+      }
     }
   });
 });
