@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { createConnection } from "node:net";
 import { after, before, describe, it } from "node:test";
 import WebSocket from "ws";
@@ -321,6 +322,42 @@ describe("embedded mode with workers", () => {
         cli.child.kill("SIGKILL");
         await cli.exit();
       }
+    }
+  });
+});
+
+/** True while `pid` runs (a zombie waiting for its reaper counts as gone). */
+function running(pid: number): boolean {
+  try {
+    return !/^State:\s+Z/m.test(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return false;
+  }
+}
+
+describe("no worker outlives its supervisor", () => {
+  it("workers drain and exit when the supervisor is killed with SIGKILL (their IPC channel closes)", async () => {
+    const nats = await NatsServerProcess.start();
+    const cli = CliProcess.run(["serve", "--port", "0", "--nats", nats.url, "--workers", "2"]);
+    let pids: number[] = [];
+    try {
+      await cli.port();
+      await eventually(
+        () => cli.logs.some((l) => l["msg"] === "supervisor: every worker listening"),
+        "the supervisor's start",
+        20_000,
+      );
+      pids = cli.logs.find((l) => l["msg"] === "supervisor: every worker listening")?.[
+        "workerPids"
+      ] as number[];
+      assert.equal(pids.length, 2);
+      assert.ok(pids.every(running));
+      cli.child.kill("SIGKILL");
+      await cli.exit();
+      await eventually(() => !pids.some(running), "both workers to exit", 20_000);
+    } finally {
+      for (const pid of pids.filter(running)) process.kill(pid, "SIGKILL");
+      await nats.dispose();
     }
   });
 });

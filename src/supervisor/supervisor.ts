@@ -20,6 +20,15 @@ const HEALTHY_AFTER_MS = 10_000;
 /** How long the supervisor waits for every worker's numbers for one scrape. */
 const COLLECT_TIMEOUT_MS = 1000;
 
+/**
+ * The wait before restarting a worker that exited, by its crashes in a row (1 for the first, or after it
+ * ran healthy for {@link HEALTHY_AFTER_MS}): 0.25 s, doubling per crash in a row, at most 10 s. A worker
+ * that crashes at once on every start (a bad host, a port taken) costs a restart every 10 s, not a loop.
+ */
+export function restartDelayMs(crashesInRow: number): number {
+  return Math.min(FIRST_RESTART_DELAY_MS * 2 ** Math.max(0, crashesInRow - 1), MAX_RESTART_DELAY_MS);
+}
+
 /** One worker slot: the index is stable across restarts (the `worker` label of its metrics). */
 interface Slot {
   readonly index: number;
@@ -195,11 +204,8 @@ export class Supervisor {
     for (const collecting of this.#collecting.values()) this.#answered(collecting, slot.index, undefined);
     this.#updateFleet();
     if (this.#stopping) return;
-    slot.crashesInRow = performance.now() - slot.startedMs >= HEALTHY_AFTER_MS ? 0 : slot.crashesInRow + 1;
-    const delayMs = Math.min(
-      FIRST_RESTART_DELAY_MS * 2 ** Math.max(0, slot.crashesInRow - 1),
-      MAX_RESTART_DELAY_MS,
-    );
+    slot.crashesInRow = performance.now() - slot.startedMs >= HEALTHY_AFTER_MS ? 1 : slot.crashesInRow + 1;
+    const delayMs = restartDelayMs(slot.crashesInRow);
     this.#restarts++;
     this.log.warn(
       { worker: slot.index, pid: child.pid, code, signal, restarts: this.#restarts, delayMs },
