@@ -1,7 +1,8 @@
 /**
  * Architecture rules (STYLE.md): dependencies point inward,
- * cli → process → node → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol → wire;
+ * cli → supervisor → process → node → {gateway, ingest, metrics, embedded} → fanout → subscriptions → protocol → wire;
  * process/ is what runs once per machine (embedded nats-server, demo feed, signals, shutdown order),
+ * supervisor/ runs N worker processes of one node each on one port (`--workers N`) above process/;
  * node/ is one listening node (the workers issue runs several per machine); errors/ is innermost: any
  * folder may throw its errors.
  * uWebSockets.js only in gateway/, the NATS client only in ingest/; folders talk through index.ts.
@@ -120,7 +121,16 @@ module.exports = {
         "(embedded nats-server, demo feed, signals) nor the CLI",
       severity: "error",
       from: { path: layer("node") },
-      to: { path: "^src/(process|cli|embedded)/" },
+      to: { path: "^src/(process|supervisor|cli|embedded)/" },
+    },
+    {
+      name: "supervisor-only-from-cli",
+      comment:
+        "supervisor/ forks worker processes and owns the port for them: it is the top of the process layer, " +
+        "reached only by the CLI; process/ and node/ (what a worker runs) never reach back up into it",
+      severity: "error",
+      from: { path: "^src/", pathNot: "^src/(cli|supervisor)/" },
+      to: { path: layer("supervisor") },
     },
     {
       name: "fanout-no-io",

@@ -65,7 +65,20 @@ export class LocalTarget {
   static async start(extraArgs: readonly string[] = [], natsUrl = ""): Promise<LocalTarget> {
     const nats = natsUrl === "" ? await NatsServerProcess.start({ monitorPort: 0 }) : undefined;
     const url = nats?.url ?? natsUrl;
-    const args = ["serve", "--nats", url, "--port", "0", "--log-level", "info", ...extraArgs];
+    // One process unless extraArgs say otherwise (the last flag wins): the harness measures the server's
+    // CPU on the gateway's pid, which is the supervisor's, not its workers', when --workers > 1.
+    const args = [
+      "serve",
+      "--nats",
+      url,
+      "--port",
+      "0",
+      "--log-level",
+      "info",
+      "--workers",
+      "1",
+      ...extraArgs,
+    ];
     const child = spawn(process.execPath, ["--import", tsxImport(), CLI, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
     });

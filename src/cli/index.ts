@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { TAIL_USAGE, helpText, loadConfig, loadTailConfig, redactedConfig } from "../config/index.ts";
 import { ConfigError, isTickwireError } from "../errors/index.ts";
 import { createLogger } from "../logging/index.ts";
 import { startService, stopOnSignal } from "../process/index.ts";
+import { Supervisor } from "../supervisor/index.ts";
 import { runTail } from "./tail.ts";
 
 const USAGE = `Usage: tickwire <command> [options]
@@ -40,9 +42,12 @@ async function serve(argv: readonly string[]): Promise<number> {
   }
   const log = createLogger(config.log.level);
   log.info({ config: redactedConfig(config), version: version(), node: process.version }, "starting");
-  let service;
+  // 0 = one worker per core; 1 = today's single process owning its port (no supervisor, no fork).
+  const workers = config.process.workers === 0 ? availableParallelism() : config.process.workers;
+  let service: { readonly port: number; stop(): Promise<void> };
   try {
-    service = await startService(config, log);
+    service =
+      workers === 1 ? await startService(config, log) : await Supervisor.start(config, argv, workers, log);
   } catch (error) {
     if (isTickwireError(error)) {
       log.fatal({ code: error.code }, error.message);

@@ -63,7 +63,7 @@ interface SubEntry {
  * the server's `retryAfterMs` honoured, a heartbeat watchdog, and every subscription re-sent with a
  * snapshot on each new connection.
  */
-export function connect(url: string, options: ClientOptions = {}): TickwireClient {
+export function connect(url: string | readonly string[], options: ClientOptions = {}): TickwireClient {
   return new TickwireClient(url, options);
 }
 
@@ -79,7 +79,9 @@ export class TickwireClient {
     resyncs: 0,
     server: undefined,
   };
-  readonly #url: string;
+  /** Gateway URLs, tried in turn: the next one after every lost connection. */
+  readonly #urls: readonly string[];
+  #urlIndex = 0;
   readonly #encoding: Encoding;
   readonly #backoff: BackoffOptions;
   readonly #options: ClientOptions;
@@ -100,8 +102,14 @@ export class TickwireClient {
   #openWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   #closed: Promise<void> | undefined;
 
-  constructor(url: string, options: ClientOptions = {}) {
-    this.#url = checkUrl(url);
+  /**
+   * @param url the gateway's stream URL, or several (gateways behind no common load balancer): the client
+   *   starts with the first and moves to the next one, round-robin, after every lost connection.
+   */
+  constructor(url: string | readonly string[], options: ClientOptions = {}) {
+    const urls = typeof url === "string" ? [url] : [...url];
+    if (urls.length === 0) throw new InvalidArgumentError("url: give at least one gateway URL");
+    this.#urls = urls.map(checkUrl);
     this.#options = options;
     this.#encoding = options.encoding ?? "msgpack";
     this.#backoff = {
@@ -129,9 +137,9 @@ export class TickwireClient {
     return this.#state;
   }
 
-  /** The stream URL. */
+  /** The stream URL in use (or being connected to). */
   get url(): string {
-    return this.#url;
+    return this.#urls[this.#urlIndex] as string;
   }
 
   /** Adds a listener; returns a function that removes it. */
@@ -257,7 +265,7 @@ export class TickwireClient {
     const protocol = this.#encoding === "json" ? Subprotocol.JSON : Subprotocol.MSGPACK;
     let ws: WebSocketLike;
     try {
-      ws = new WebSocketClass(this.#url, [protocol]);
+      ws = new WebSocketClass(this.url, [protocol]);
     } catch (error) {
       this.#reportError(error);
       this.#lost({ cause: "error", code: 1006, reason: String(error) });
@@ -323,6 +331,7 @@ export class TickwireClient {
     this.#healthy = false;
     const delayMs = reconnectDelayMs(this.#attempt, disconnect.retryAfterMs, this.#backoff);
     this.#attempt++;
+    this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
     this.#setState({ state: "reconnecting", attempt: this.#attempt, delayMs, disconnect });
     this.#timer = setTimeout(() => this.#open(), delayMs);
   }

@@ -28,6 +28,7 @@ describe("loadConfig: sources", () => {
         maxMessageBytes: 262144,
         maxBackpressureBytes: 8388608,
         idleTimeoutMs: 120000,
+        maxConnectionAgeMs: 0,
       },
       fanout: {
         maxTopicsPerConnection: 1024,
@@ -54,6 +55,7 @@ describe("loadConfig: sources", () => {
       history: { stream: { mode: "jetstream", stream: "TICKWIRE_LAST" } },
       embedded: { demoRatePerSec: 200, natsServerBin: "nats-server" },
       lifecycle: { shutdownGraceMs: 5000, drainDelayMs: 0 },
+      process: { workers: 0 },
       log: { level: "info" },
     });
   });

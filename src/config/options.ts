@@ -7,7 +7,8 @@ import type { Secret } from "./secret.ts";
  */
 
 /** Subsystems of the configuration; each module is given only its own group. */
-export type OptionGroup = "gateway" | "fanout" | "nats" | "history" | "embedded" | "lifecycle" | "log";
+export type OptionGroup =
+  "gateway" | "fanout" | "nats" | "history" | "embedded" | "lifecycle" | "process" | "log";
 
 /**
  * How a raw flag or variable is read. `list` is comma-separated (empty items dropped); `boolean` takes
@@ -417,6 +418,29 @@ export const OPTIONS = [
     default: "nats-server",
     help: "embedded mode: the nats-server executable, a name looked up on PATH (and /usr/sbin) or a path",
     check: (v) => (v.length > 0 ? undefined : "must not be empty"),
+  }),
+  option({
+    group: "process",
+    key: "workers",
+    flag: "workers",
+    env: ["TICKWIRE_WORKERS"],
+    kind: "integer",
+    unit: "processes",
+    default: 0,
+    help: "gateway worker processes sharing the port (SO_REUSEPORT), each with its own NATS connection; 0 = one per CPU core; 1 = a single process that owns its port",
+    check: range(0, 256),
+  }),
+  option({
+    group: "gateway",
+    key: "maxConnectionAgeMs",
+    flag: "max-connection-age-ms",
+    env: ["TICKWIRE_MAX_CONNECTION_AGE_MS"],
+    kind: "integer",
+    unit: "ms",
+    default: 0,
+    help: "close a connection older than this (drawn at random between the age and 1.5 × the age) with 1001 and the retry hint, so clients rebalance over new nodes; 0 = never",
+    check: (v) =>
+      v === 0 || (v >= 1000 && v <= 31 * 86_400_000) ? undefined : "must be 0 or between 1000 and 2678400000",
   }),
   option({
     group: "log",

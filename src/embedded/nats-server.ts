@@ -14,6 +14,15 @@ export interface NatsServerOptions {
   readonly monitorPort?: number;
   /** Enable JetStream with a temporary store directory. */
   readonly jetstream?: boolean;
+  /**
+   * Join a NATS cluster (routes between servers): listen for routes on `port` of 127.0.0.1 and route to
+   * `routes` (route URLs `nats://127.0.0.1:<cluster port>`; a route to itself is ignored by the server, so
+   * every member may be given the same list). JetStream in a cluster needs every member's route known
+   * at start, hence fixed cluster ports.
+   */
+  readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly string[] };
+  /** Server name (`-n`); members of a JetStream cluster need distinct ones. */
+  readonly serverName?: string;
   /** Longest wait for "Server is ready" and its ports file, in ms (default 10000). */
   readonly startTimeoutMs?: number;
 }
@@ -100,6 +109,11 @@ export class NatsServerProcess {
     return this.#port;
   }
 
+  /** The child's process id (undefined once stopped). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   /** The monitoring (HTTP) port, when monitoring is on. */
   get monitorPort(): number | undefined {
     return this.#monitorPort;
@@ -128,6 +142,12 @@ export class NatsServerProcess {
     if (this.#monitorPort !== undefined)
       args.push("-m", this.#monitorPort === 0 ? "-1" : String(this.#monitorPort));
     args.push("--ports_file_dir", portsDir);
+    const { cluster, serverName } = this.options;
+    if (serverName !== undefined) args.push("-n", serverName);
+    if (cluster !== undefined) {
+      args.push("--cluster", `nats://127.0.0.1:${cluster.port}`, "--cluster_name", cluster.name);
+      if (cluster.routes.length > 0) args.push("--routes", cluster.routes.join(","));
+    }
     if (this.options.jetstream === true) {
       this.#storeDir ??= mkdtempSync(join(tmpdir(), "tickwire-nats-"));
       args.push("-js", "-sd", this.#storeDir);

@@ -21,6 +21,7 @@ export const TickwireErrorCode = {
   AUTH_KEYS_UNAVAILABLE: "TICKWIRE_ERR_AUTH_KEYS_UNAVAILABLE",
   HUB_WIRING: "TICKWIRE_ERR_HUB_WIRING",
   DECODE: "TICKWIRE_ERR_DECODE",
+  WORKER_START: "TICKWIRE_ERR_WORKER_START",
 } as const;
 export type TickwireErrorCode = (typeof TickwireErrorCode)[keyof typeof TickwireErrorCode];
 
@@ -63,7 +64,18 @@ export class GatewayListenError extends TickwireError {
   override readonly name = "GatewayListenError";
   readonly code = TickwireErrorCode.LISTEN;
   constructor(host: string, port: number) {
-    super(`cannot listen on ${host}:${port} (address in use, or not an address of this machine)`);
+    super(
+      `port in use: cannot listen on ${host}:${port} (another process holds it, or the address is not one of this machine)`,
+    );
+  }
+}
+
+/** `--workers N`: a worker process failed to start (its own error's message follows). */
+export class WorkerStartError extends TickwireError {
+  override readonly name = "WorkerStartError";
+  readonly code = TickwireErrorCode.WORKER_START;
+  constructor(worker: number, why: string) {
+    super(`worker ${worker} could not start: ${why}`);
   }
 }
 

@@ -5,6 +5,7 @@ export {
   ConfigError,
   DecodeError,
   HubWiringError,
+  WorkerStartError,
   GatewayListenError,
   HistoryStreamError,
   NatsDrainError,

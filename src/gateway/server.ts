@@ -3,6 +3,7 @@ import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
+import { ConnectionAges } from "./connection-age.ts";
 import type { Uws } from "./uws.ts";
 
 export interface GatewayOptions {
@@ -19,7 +20,22 @@ export interface GatewayOptions {
   readonly idleTimeoutMs: number;
   /** uWS per-socket backpressure limit in bytes; frames past it are dropped and counted. */
   readonly maxBackpressureBytes: number;
+  /**
+   * Share the port with the other workers of one supervisor (SO_REUSEPORT: the kernel spreads new
+   * connections over them). Default false: the gateway owns its port exclusively
+   * (LIBUS_LISTEN_EXCLUSIVE_PORT), so a second gateway on the same port fails with "port in use" instead
+   * of silently splitting connections and scrapes with the first.
+   */
+  readonly sharePort?: boolean;
+  /** `--max-connection-age-ms`: close connections past this age (jittered), 0 or absent = never. */
+  readonly maxConnectionAgeMs?: number;
+  /** Retry hint in the close reason of connections closed for their age (ms). */
+  readonly retryAfterMs?: number;
 }
+
+/** uWS listen options (its ListenOptions enum, which `verbatimModuleSyntax` cannot import as a value). */
+const LISTEN_SHARED_PORT = 0;
+const LISTEN_EXCLUSIVE_PORT = 1;
 
 /** What the HTTP endpoints report; supplied by the composition root. */
 export interface HttpEndpoints {
@@ -81,12 +97,18 @@ class Connection implements FrameSink {
 export class Gateway {
   #listenSocket: us_listen_socket | undefined;
   #port = 0;
+  readonly #ages: ConnectionAges;
 
   private constructor(
     private readonly uws: Uws,
     private readonly app: TemplatedApp,
     readonly stats: GatewayStats,
-  ) {}
+    options: GatewayOptions,
+  ) {
+    const reason = JSON.stringify({ msg: "connection age limit", retryAfterMs: options.retryAfterMs ?? 0 });
+    this.#ages = new ConnectionAges(options.maxConnectionAgeMs ?? 0, reason);
+    stats.aged = this.#ages;
+  }
 
   static async start(
     uws: Uws,
@@ -96,16 +118,25 @@ export class Gateway {
     stats = new GatewayStats(),
   ): Promise<Gateway> {
     const app = uws.App();
-    const gateway = new Gateway(uws, app, stats);
+    const gateway = new Gateway(uws, app, stats, options);
     gateway.#routes(hub, options, http);
     await new Promise<void>((resolve, reject) => {
-      app.listen(options.host, options.port, (listenSocket) => {
+      const listenOptions = options.sharePort === true ? LISTEN_SHARED_PORT : LISTEN_EXCLUSIVE_PORT;
+      // uWS 20.30 takes (host, port, options, cb) though its typings list (port, options, cb) only.
+      const listen = app.listen.bind(app) as unknown as (
+        host: string,
+        port: number,
+        options: number,
+        cb: (listenSocket: us_listen_socket | false) => void,
+      ) => TemplatedApp;
+      listen(options.host, options.port, listenOptions, (listenSocket) => {
         if (listenSocket === false) {
           reject(new GatewayListenError(options.host, options.port));
           return;
         }
         gateway.#listenSocket = listenSocket;
         gateway.#port = uws.us_socket_local_port(listenSocket);
+        gateway.#ages.start();
         resolve();
       });
     });
@@ -131,6 +162,7 @@ export class Gateway {
   /** Closes everything immediately (uWS requires this before a worker thread exits). */
   close(): void {
     this.#listenSocket = undefined;
+    this.#ages.stop();
     // `close()` exists in uWS 20.30 but is missing from its typings.
     (this.app as TemplatedApp & { close(): void }).close();
   }
@@ -175,6 +207,7 @@ export class Gateway {
         const connection = ws.getUserData().connection;
         connection.ws = ws;
         connection.session = hub.open(connection, connection.encoding);
+        this.#ages.add(connection);
       },
       message: (ws, message, isBinary) => {
         const sink = ws.getUserData().connection;
@@ -209,6 +242,7 @@ export class Gateway {
       close: (ws, code) => {
         const connection = ws.getUserData().connection;
         connection.open = false;
+        this.#ages.delete(connection);
         if (connection.session !== undefined) hub.closed(connection.session, code);
       },
     });

@@ -9,6 +9,8 @@ export class GatewayStats {
   framesTooBig = 0;
   /** Bugs caught at the edge while handling a client frame (connection closed with 1011). */
   internalErrors = 0;
+  /** The connection-age limit's counter (closes for age), set by the gateway. */
+  aged: { readonly closed: number } = { closed: 0 };
 
   /** Every gateway metric as plain numbers (summable over worker processes). */
   snapshot(): MetricSnapshot {
@@ -40,5 +42,11 @@ export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
     type: "counter",
     help: "Unexpected exceptions caught while handling a client frame (connection closed with 1011).",
     read: (s) => s.internalErrors,
+  },
+  {
+    name: "tickwire_connections_aged_out_total",
+    type: "counter",
+    help: "Connections closed with 1001 for being older than max-connection-age-ms (jittered).",
+    read: (s) => s.aged.closed,
   },
 ];

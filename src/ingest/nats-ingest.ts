@@ -106,8 +106,19 @@ export class NatsIngest implements InterestListener {
    */
   async start(): Promise<void> {
     if (this.#sink === NOT_ATTACHED) throw new TypeError("NatsIngest.start() before attach()");
+    this.link.onReconnect(() => this.#skipOutage());
     const nc = await this.link.connectedOnce();
     for (const [pattern, interest] of this.#interests) this.#subscribe(nc, pattern, interest);
+  }
+
+  /**
+   * After a NATS reconnect (the same server back, or another cluster member), every topic received so far
+   * skips one sequence number: feed messages published during the outage never reached this gateway,
+   * and the step in `q` tells clients so instead of hiding it (proto/PROTOCOL.md, Sequence numbers).
+   */
+  #skipOutage(): void {
+    for (const state of this.#subjects.values()) state.topic.seq++;
+    this.stats.outageSkips += this.#subjects.size;
   }
 
   patternActive(pattern: string, tokens: readonly string[]): void {

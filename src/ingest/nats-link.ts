@@ -32,6 +32,7 @@ export class NatsLink {
   /** Set by stop(): a connection that completes afterwards is closed at once. */
   #stopped = false;
   readonly #waiting: ((nc: NatsConnection) => void)[] = [];
+  readonly #onReconnect: (() => void)[] = [];
 
   constructor(
     private readonly options: NatsLinkOptions,
@@ -55,6 +56,11 @@ export class NatsLink {
   connectedOnce(): Promise<NatsConnection> {
     if (this.#nc !== undefined) return Promise.resolve(this.#nc);
     return new Promise((resolve) => this.#waiting.push(resolve));
+  }
+
+  /** Calls `listener` after every reconnect (not the first connection), e.g. to mark the outage's gap. */
+  onReconnect(listener: () => void): void {
+    this.#onReconnect.push(listener);
   }
 
   /** Connects; resolves once connected (or at once when stopped meanwhile). Idempotent. */
@@ -120,6 +126,7 @@ export class NatsLink {
           this.stats.reconnects++;
           this.stats.state = NatsState.CONNECTED;
           this.log?.info({ server: status.data }, "nats reconnected");
+          for (const listener of this.#onReconnect) listener();
           break;
         case DebugEvents.Reconnecting:
           this.stats.state = NatsState.RECONNECTING;

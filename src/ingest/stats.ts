@@ -29,6 +29,8 @@ export class IngestStats {
   duplicatesSuppressed = 0;
   /** Errors the NATS client reported on a feed subscription. */
   subscriptionErrors = 0;
+  /** Sequence numbers skipped after NATS reconnects (one per topic received so far, per reconnect). */
+  outageSkips = 0;
   readonly rejected = new Map<FeedRejectReason, number>(FEED_REJECT_REASONS.map((r) => [r, 0]));
 
   /** @param link the counters of the ingest's NATS connection (state, disconnects, …) */
@@ -135,6 +137,12 @@ export const INGEST_METRICS: readonly MetricDescriptor<IngestSource>[] = [
     type: "counter",
     help: "NATS reconnections.",
     read: (s) => s.stats.reconnects,
+  },
+  {
+    name: "tickwire_feed_outage_skips_total",
+    type: "counter",
+    help: "Sequence numbers skipped after NATS reconnects (one per known topic), so clients see the outage's gap in q.",
+    read: (s) => s.stats.outageSkips,
   },
   {
     name: "tickwire_nats_errors_total",

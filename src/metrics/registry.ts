@@ -42,9 +42,14 @@ function register(registry: Registry, info: MetricInfo, read: () => MetricSnapsh
       registers: [registry],
       collect() {
         const value = read();
-        if (typeof value === "number") this.set(value);
-        else if (!isHistogram(value))
-          for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).set(n);
+        if (typeof value === "number") {
+          this.set(value);
+          return;
+        }
+        if (isHistogram(value)) return;
+        // Only this scrape's label values: a `worker` that did not answer must not keep its last value.
+        this.reset();
+        for (const [labelValue, n] of Object.entries(value)) this.labels(labelValue).set(n);
       },
     });
     return;

@@ -1,1 +1,1 @@
-export { TickwireNode, type NodeConfig, type NodeParts } from "./node.ts";
+export { TickwireNode, type NodeConfig, type NodeFleet, type NodeParts, type NodeReadiness } from "./node.ts";

@@ -1,7 +1,7 @@
 import { CloseCode } from "../protocol/index.ts";
 import { Hub } from "../fanout/index.ts";
 import { JetStreamHistory, NatsIngest, type NatsLink } from "../ingest/index.ts";
-import { Gateway, GatewayStats, GATEWAY_METRICS, type Uws } from "../gateway/index.ts";
+import { Gateway, GatewayStats, GATEWAY_METRICS, type HttpBody, type Uws } from "../gateway/index.ts";
 import { HUB_METRICS } from "../fanout/index.ts";
 import { INGEST_METRICS } from "../ingest/index.ts";
 import { createMetrics, type MetricSource } from "../metrics/index.ts";
@@ -19,6 +19,22 @@ export interface NodeParts {
   /** The node's NATS connection, shared by its ingest and feed-history reader. The node starts and stops it. */
   readonly link: NatsLink;
   readonly log: Logger;
+  /** Set when the node is one worker of a supervisor (src/supervisor/); absent for a single gateway. */
+  readonly fleet?: NodeFleet;
+}
+
+/** How a worker node answers for the whole fleet of workers on its port. */
+export interface NodeFleet {
+  /** The body of a `/metrics` scrape: totals over every worker (the node's own registry is not used). */
+  metrics(): Promise<HttpBody>;
+  /** Readiness of the other workers, ANDed with the node's own for `/readyz`. */
+  readiness(): { readonly ready: boolean; readonly detail: Readonly<Record<string, unknown>> };
+}
+
+/** Readiness of one node on its own. */
+export interface NodeReadiness {
+  readonly ready: boolean;
+  readonly detail: { readonly listening: boolean; readonly draining: boolean; readonly nats: string };
 }
 
 /**
@@ -99,6 +115,20 @@ export class TickwireNode {
     ];
   }
 
+  /** This node's own `/metrics` body (prom-client text of its registry). */
+  async localMetrics(): Promise<HttpBody> {
+    return { contentType: this.#metrics.contentType, body: await this.#metrics.metrics() };
+  }
+
+  /** This node's own readiness: listening, not draining, NATS connected. */
+  readiness(): NodeReadiness {
+    const listening = this.#gateway?.listening === true;
+    return {
+      ready: !this.#draining && listening && this.ingest.connected,
+      detail: { listening, draining: this.#draining, nats: this.ingest.stats.state },
+    };
+  }
+
   /** Port listened on (after start). */
   get port(): number {
     return this.#gateway?.port ?? 0;
@@ -121,12 +151,10 @@ export class TickwireNode {
       this.#gateway = await Gateway.start(
         parts.uws,
         hub,
-        config.gateway,
+        // A worker shares the port with its siblings on purpose; a single gateway owns it (issue 15).
+        { ...config.gateway, sharePort: parts.fleet !== undefined, retryAfterMs: config.fanout.retryAfterMs },
         {
-          metrics: async () => ({
-            contentType: this.#metrics.contentType,
-            body: await this.#metrics.metrics(),
-          }),
+          metrics: () => parts.fleet?.metrics() ?? this.localMetrics(),
           internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
           asset: async (path) => {
             try {
@@ -137,11 +165,10 @@ export class TickwireNode {
             }
           },
           readiness: () => {
-            const listening = this.#gateway?.listening === true;
-            return {
-              ready: !this.#draining && listening && ingest.connected,
-              detail: { listening, draining: this.#draining, nats: ingest.stats.state },
-            };
+            const own = this.readiness();
+            const fleet = parts.fleet?.readiness();
+            if (fleet === undefined) return own;
+            return { ready: own.ready && fleet.ready, detail: { ...own.detail, ...fleet.detail } };
           },
         },
         this.gatewayStats,

@@ -1,2 +1,3 @@
-export { startService, type Service } from "./service.ts";
+export { buildNode, connectionName, startService, type Service } from "./service.ts";
+export { EmbeddedStack } from "./embedded-stack.ts";
 export { stopOnSignal } from "./signals.ts";

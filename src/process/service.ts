@@ -1,10 +1,11 @@
+import { hostname } from "node:os";
 import { loadUws } from "../gateway/index.ts";
 import { NatsLink, type NatsIngest } from "../ingest/index.ts";
-import { DemoRunner, NatsServerProcess } from "../embedded/index.ts";
-import { TickwireNode } from "../node/index.ts";
+import { TickwireNode, type NodeFleet } from "../node/index.ts";
 import type { Hub } from "../fanout/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../logging/index.ts";
+import { EmbeddedStack } from "./embedded-stack.ts";
 
 /** A running tickwire gateway. */
 export interface Service {
@@ -24,25 +25,26 @@ export interface Service {
 }
 
 /**
- * What runs once per machine around one node: in embedded mode the nats-server child, the feed-history
- * stream and the demo feed; the shutdown order (node, then demo, then nats-server).
+ * The NATS connection name of one gateway process, unique per host, process and worker, so
+ * nats-server's `connz` tells the gateways apart.
  */
-export async function startService(config: Readonly<Config>, log: Logger): Promise<Service> {
-  const uws = loadUws();
-  const { nats, embedded: options, history } = config;
-  let embedded: NatsServerProcess | undefined;
-  let urls: readonly string[];
-  if (nats.servers.mode === "embedded") {
-    embedded = await NatsServerProcess.start({ binary: options.natsServerBin, jetstream: true });
-    urls = [embedded.url];
-    log.info({ natsUrl: embedded.url, pid: process.pid }, "embedded mode: started a local nats-server");
-  } else {
-    urls = nats.servers.urls;
-  }
+export function connectionName(worker?: number): string {
+  const base = `tickwire-gateway/${hostname()}/${process.pid}`;
+  return worker === undefined ? base : `${base}/w${worker}`;
+}
+
+/** Builds one node over its own NATS link to `urls` (nothing starts). */
+export function buildNode(
+  config: Readonly<Config>,
+  urls: readonly string[],
+  log: Logger,
+  options: { readonly worker?: number; readonly fleet?: NodeFleet } = {},
+): TickwireNode {
+  const { nats } = config;
   const link = new NatsLink(
     {
       servers: urls,
-      name: "tickwire-gateway",
+      name: connectionName(options.worker),
       reconnectWaitMs: nats.reconnectWaitMs,
       pingIntervalMs: nats.pingIntervalMs,
       maxPingsOut: nats.maxPingsOut,
@@ -50,35 +52,42 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     },
     log,
   );
-  const node = new TickwireNode(config, { uws, link, log });
+  const parts = { uws: loadUws(), link, log };
+  return new TickwireNode(config, options.fleet === undefined ? parts : { ...parts, fleet: options.fleet });
+}
+
+/**
+ * A single gateway process (`--workers 1`): one node that owns its port, and in embedded mode the
+ * nats-server child, the feed-history stream and the demo feed; the shutdown order (node, then demo,
+ * then nats-server).
+ */
+export async function startService(config: Readonly<Config>, log: Logger): Promise<Service> {
+  const { nats } = config;
+  let embedded: EmbeddedStack | undefined;
+  let urls: readonly string[];
+  if (nats.servers.mode === "embedded") {
+    embedded = await EmbeddedStack.start(config, log);
+    urls = [embedded.url];
+  } else {
+    urls = nats.servers.urls;
+  }
+  let node: TickwireNode;
   try {
+    node = buildNode(config, urls, log);
     await node.start();
   } catch (error) {
-    await embedded?.dispose();
+    await embedded?.stop();
     throw error;
   }
-  let demo: DemoRunner | undefined;
   if (embedded !== undefined) {
-    if (history.stream.mode === "jetstream") {
-      // Embedded mode keeps the feed history itself, so snapshots work for topics nobody watched yet.
-      await node.natsReady;
-      await node.history.ensureStream();
-      log.info({ stream: history.stream.stream }, "embedded mode: feed history stream ready");
-    }
-    if (options.demoRatePerSec > 0) {
-      demo = DemoRunner.over(embedded.url, nats.subjectPrefix, options.demoRatePerSec);
-      await demo.start();
-      log.info(
-        { ratePerSec: options.demoRatePerSec, topics: demo.topicCount },
-        "embedded mode: demo feed publishing",
-      );
-    }
+    await node.natsReady;
+    await embedded.prepareHistory(node.history);
+    await embedded.startDemo();
   }
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     await node.stop();
-    await demo?.stop();
-    await embedded?.dispose();
+    await embedded?.stop();
     log.info({ open: node.hub.connectionCount }, "stopped");
   };
   return {

@@ -15,9 +15,13 @@ export class CliProcess {
     this.exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   }
 
+  /**
+   * Runs `tickwire …`. `serve` runs one process (`TICKWIRE_WORKERS=1`) unless `env` or a `--workers` flag
+   * says otherwise: the default, one worker per core, would fork a supervisor's workers in every test.
+   */
   static run(args: string[], env: NodeJS.ProcessEnv = {}): CliProcess {
     const child = spawn(process.execPath, ["--import", "tsx", CLI, ...args], {
-      env: { ...process.env, ...env },
+      env: { ...process.env, TICKWIRE_WORKERS: "1", ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });
     return new CliProcess(child);

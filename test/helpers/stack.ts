@@ -134,7 +134,8 @@ export async function natsSubscriptionsOfGateway(nats: NatsServerProcess): Promi
   const body = (await response.json()) as {
     connections?: { name?: string; subscriptions_list?: string[] }[];
   };
-  const gateway = body.connections?.find((c) => c.name === "tickwire-gateway");
+  // Connection names are `tickwire-gateway/<host>/<pid>[/w<worker>]` (unique per process).
+  const gateway = body.connections?.find((c) => c.name?.startsWith("tickwire-gateway/") === true);
   return [...(gateway?.subscriptions_list ?? [])].sort();
 }
 
