@@ -20,6 +20,7 @@ export const TickwireErrorCode = {
   AUTH_KEY: "TICKWIRE_ERR_AUTH_KEY",
   AUTH_KEYS_UNAVAILABLE: "TICKWIRE_ERR_AUTH_KEYS_UNAVAILABLE",
   HUB_WIRING: "TICKWIRE_ERR_HUB_WIRING",
+  TLS_FILE: "TICKWIRE_ERR_TLS_FILE",
 } as const;
 export type TickwireErrorCode = (typeof TickwireErrorCode)[keyof typeof TickwireErrorCode];
 
@@ -63,6 +64,15 @@ export class GatewayListenError extends TickwireError {
   readonly code = TickwireErrorCode.LISTEN;
   constructor(host: string, port: number) {
     super(`cannot listen on ${host}:${port} (address in use, or not an address of this machine)`);
+  }
+}
+
+/** A TLS certificate, key or CA file, or a NATS credentials file, that cannot be read (never its content). */
+export class TlsFileError extends TickwireError {
+  override readonly name = "TlsFileError";
+  readonly code = TickwireErrorCode.TLS_FILE;
+  constructor(flag: string, path: string, options?: ErrorOptions) {
+    super(`${flag}: cannot read ${path}`, options);
   }
 }
 

@@ -12,6 +12,7 @@ export {
   NativeUwsUnavailableError,
   ShutdownTimeoutError,
   TickwireError,
+  TlsFileError,
   TickwireErrorCode,
   WebAssetsUnavailableError,
   isTickwireError,

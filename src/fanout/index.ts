@@ -4,3 +4,5 @@ export { EncodedEvent } from "./encoded-event.ts";
 export { Session } from "./session.ts";
 export { SendResult, type FrameSink } from "./sink.ts";
 export { CloseReason, HUB_METRICS, HubStats, closeReasonOf, type HubGauges } from "./stats.ts";
+export { ACCESS_SCAN_MS, MAX_FRAMES_WHILE_VERIFYING } from "./access.ts";
+export type { AccessGrants, AccessIdentity, AuthOutcome, Authenticator } from "./access-state.ts";

@@ -1,5 +1,6 @@
 import type { Encoding, MarketEvent, RequestId } from "../protocol/index.ts";
 import type { TopicEntry } from "../subscriptions/index.ts";
+import type { AccessState } from "./access-state.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { FrameSink } from "./sink.ts";
 
@@ -143,6 +144,10 @@ export class Session {
   held: Held[] | null = null;
   /** The snapshot wait that holds the session, if any. */
   waiting: SnapshotWait | undefined = undefined;
+
+  // AccessPolicy's (--auth jwt; null with --auth none):
+  /** Identity, grants, deadline and frames waiting for a token verification. */
+  access: AccessState | null = null;
 
   /** msgpack connection (binary frames); false for JSON (text frames). */
   readonly isBinary: boolean;

@@ -1,5 +1,12 @@
 import { loadUws } from "../gateway/index.ts";
-import { NatsLink, type NatsIngest } from "../ingest/index.ts";
+import {
+  NatsLink,
+  natsConnectOptions,
+  redactUrl,
+  type NatsIngest,
+  type NatsLinkOptions,
+} from "../ingest/index.ts";
+import { createTokenVerifier, type TokenVerifier } from "../auth/index.ts";
 import { DemoRunner, NatsServerProcess } from "../embedded/index.ts";
 import { TickwireNode } from "../node/index.ts";
 import type { Hub } from "../fanout/index.ts";
@@ -39,18 +46,36 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   } else {
     urls = nats.servers.urls;
   }
-  const link = new NatsLink(
-    {
-      servers: urls,
-      name: "tickwire-gateway",
-      reconnectWaitMs: nats.reconnectWaitMs,
-      pingIntervalMs: nats.pingIntervalMs,
-      maxPingsOut: nats.maxPingsOut,
-      noEcho: true,
+  const linkOptions: NatsLinkOptions = {
+    servers: urls,
+    name: "tickwire-gateway",
+    reconnectWaitMs: nats.reconnectWaitMs,
+    pingIntervalMs: nats.pingIntervalMs,
+    maxPingsOut: nats.maxPingsOut,
+    noEcho: true,
+    tls: { caFile: nats.tlsCaFile, certFile: nats.tlsCertFile, keyFile: nats.tlsKeyFile },
+    credentials: {
+      user: nats.user,
+      password: nats.password,
+      token: nats.token,
+      nkeySeedFile: nats.nkeySeedFile,
+      credsFile: nats.credsFile,
     },
-    log,
-  );
-  const node = new TickwireNode(config, { uws, link, log });
+  };
+  let verifier: TokenVerifier | undefined;
+  try {
+    // Start-up checks: unreadable TLS or credentials files, key files of --auth jwt.
+    natsConnectOptions(linkOptions);
+    if (config.auth.mode === "jwt") {
+      verifier = await createTokenVerifier(config.auth);
+      log.info({ auth: verifier.description }, "auth: tokens required");
+    }
+  } catch (error) {
+    await embedded?.dispose();
+    throw error;
+  }
+  const link = new NatsLink(linkOptions, log);
+  const node = new TickwireNode(config, { uws, link, log, verifier });
   try {
     await node.start();
   } catch (error) {
@@ -83,7 +108,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   };
   return {
     port: node.port,
-    natsUrl: urls.join(","),
+    natsUrl: urls.map(redactUrl).join(","),
     natsReady: node.natsReady,
     hub: node.hub,
     ingest: node.ingest,

@@ -11,7 +11,11 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsTyp
 
 export type Reply =
   | { readonly id: RequestId; readonly result: Readonly<Record<string, unknown>> }
-  | { readonly id: RequestId | null; readonly error: { readonly code: number; readonly msg: string } };
+  | {
+      readonly id: RequestId | null;
+      /** `reason`: only on 4001 (a fixed word a client acts on, PROTOCOL.md "auth"). */
+      readonly error: { readonly code: number; readonly msg: string; readonly reason?: string };
+    };
 
 export type ControlMessage = Reply | SnapshotEndEvent | HeartbeatEvent;
 
