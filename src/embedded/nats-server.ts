@@ -14,6 +14,11 @@ export interface NatsServerOptions {
   readonly monitorPort?: number;
   /** Enable JetStream with a temporary store directory. */
   readonly jetstream?: boolean;
+  /**
+   * More command-line arguments (tests: `--tls`, `--tlscert`, `--tlskey`, `--tlscacert`, `--tlsverify`,
+   * `--user`/`--pass`, `--auth`); `url` stays nats:// (a client with TLS options upgrades the connection).
+   */
+  readonly extraArgs?: readonly string[];
   /** Longest wait for "Server is ready" and its ports file, in ms (default 10000). */
   readonly startTimeoutMs?: number;
 }
@@ -128,6 +133,7 @@ export class NatsServerProcess {
     if (this.#monitorPort !== undefined)
       args.push("-m", this.#monitorPort === 0 ? "-1" : String(this.#monitorPort));
     args.push("--ports_file_dir", portsDir);
+    args.push(...(this.options.extraArgs ?? []));
     if (this.options.jetstream === true) {
       this.#storeDir ??= mkdtempSync(join(tmpdir(), "tickwire-nats-"));
       args.push("-js", "-sd", this.#storeDir);
