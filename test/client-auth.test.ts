@@ -103,7 +103,7 @@ describe("clients with tokens against --auth jwt", () => {
     await assert.rejects(client.subscribe(["xnas.AAPL.quote"]));
     await closed;
     assert.ok(errors[0] instanceof AuthRefusedError, String(errors[0]));
-    assert.equal((errors[0]).reason, "bad_signature");
+    assert.equal(errors[0].reason, "bad_signature");
     assert.ok(!states.includes("reconnecting"), states.join(","));
   });
 
