@@ -244,6 +244,16 @@ describe("--auth jwt: tokens, entitlements, refresh, expiry, limits", () => {
     assert.ok((await stack.metric('tickwire_upgrades_rejected_total{reason="bearer"}')) >= 2);
   });
 
+  it("a Bearer connection over its sub's tw.maxConnections is closed with 4006", async () => {
+    const bearer = `Bearer ${await token("leo", { ...GRANTS, maxConnections: 1 })}`;
+    const first = await connect({ headers: { authorization: bearer } });
+    assert.equal(typeof resultOf(await first.request("ping"))["ts"], "number");
+    const second = await connect({ headers: { authorization: bearer } });
+    const { code, reason } = await second.closed;
+    assert.equal(code, 4006);
+    assert.equal((JSON.parse(reason) as { reason: string }).reason, "connection_limit");
+  });
+
   it("a token in the query string is refused with HTTP 400", async () => {
     const refused = await refusedUpgrade(`${stack.wsUrl}?token=${await token("kim")}`, {});
     assert.equal(refused.status, 400);

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
@@ -60,15 +61,31 @@ describe("--tls-cert/--tls-key: wss:// with a Node client against a test CA", ()
   });
 });
 
-describe("NATS over TLS with a client certificate and user/password; secrets never logged", () => {
+describe("NATS over TLS with a client certificate and user/password, wss with an encrypted key; secrets never logged", () => {
   const password = "n4ts-pass-word-s3cret";
   let nats: NatsServerProcess;
   let gateway: GatewayChild;
   let feed: NatsConnection;
   let client: { certPath: string; keyPath: string };
 
+  const passphrase = "tls-key-pass-phrase-s3cret";
   before(async () => {
     client = makeClientCertificate(dir);
+    // The gateway's own certificate with an encrypted key: --tls-passphrase (a secret option) opens it.
+    execFileSync(
+      "openssl",
+      [
+        "ec",
+        "-in",
+        certs.keyPath,
+        "-aes256",
+        "-passout",
+        `pass:${passphrase}`,
+        "-out",
+        join(dir, "server-encrypted.key"),
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
     nats = await NatsServerProcess.start({
       extraArgs: [
         "--tlsverify",
@@ -100,6 +117,12 @@ describe("NATS over TLS with a client certificate and user/password; secrets nev
       "gateway",
       "--nats-password",
       password,
+      "--tls-cert",
+      certs.certPath,
+      "--tls-key",
+      join(dir, "server-encrypted.key"),
+      "--tls-passphrase",
+      passphrase,
     ]);
     feed = await connect({
       servers: tlsUrl,
@@ -115,7 +138,7 @@ describe("NATS over TLS with a client certificate and user/password; secrets nev
   });
 
   it("the gateway connects over TLS, subscribes and delivers; the password is in no log line", async () => {
-    const ws = await TestClient.connect(gateway.wsUrl);
+    const ws = await TestClient.connect(`wss://127.0.0.1:${gateway.port}/v1/stream`, [], { ca: certs.ca });
     try {
       await ws.subscribe(["xnas.AAPL.quote"]);
       // Publish until the gateway's NATS interest is in place (no timing assumption).
@@ -131,6 +154,8 @@ describe("NATS over TLS with a client certificate and user/password; secrets nev
     const output = gateway.process.stdout + gateway.process.stderr;
     assert.match(output, /nats connected/);
     assert.ok(!output.includes(password), "the NATS password is never logged");
+    assert.ok(!output.includes(passphrase), "the TLS passphrase is never logged");
+    assert.match(output, /"ws":"wss:\/\/127\.0\.0\.1:\d+\/v1\/stream"/);
     assert.match(output, /"password":"\[redacted\]"/);
   });
 

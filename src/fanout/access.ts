@@ -82,7 +82,13 @@ export class AccessPolicy {
     const refusal = this.#limitRefusal(outcome.identity);
     if (refusal !== undefined) {
       this.parts.stats.authConnectionLimit++;
-      this.#close(session, CloseCode.LIMIT, JSON.stringify({ msg: refusal, reason: "connection_limit" }));
+      // Not inside the WebSocket layer's open callback, which is still registering this session: a close
+      // there would report the socket gone before the gateway knows its session.
+      queueMicrotask(() => {
+        if (!session.closed) {
+          this.#close(session, CloseCode.LIMIT, JSON.stringify({ msg: refusal, reason: "connection_limit" }));
+        }
+      });
       return;
     }
     this.#authenticate(session, access, outcome);
