@@ -107,6 +107,22 @@ describe("clients with tokens against --auth jwt", () => {
     assert.ok(!states.includes("reconnecting"), states.join(","));
   });
 
+  it("SDK with a token against a gateway running --auth none carries on without one", async () => {
+    const open = await startStack();
+    const client = connect(open.wsUrl, { token: await token("anyone") });
+    const errors: Error[] = [];
+    client.on("error", (e) => errors.push(e));
+    try {
+      const sub = await client.subscribe(["xlon.VOD.quote"], { snapshot: false });
+      assert.deepEqual(sub.subscribed, ["xlon.VOD.quote"]);
+      assert.equal(client.state, "open");
+      assert.deepEqual(errors, []);
+    } finally {
+      await client.close();
+      await open.close();
+    }
+  });
+
   it("tickwire token mints a token that tickwire tail --token-file uses", async () => {
     const mint = CliProcess.run([
       "token",

@@ -82,6 +82,25 @@ describe("Python client with a token against --auth jwt", () => {
     assert.match(py.stdout, /event xnas\.AAPL\.quote get_token calls 1/);
   });
 
+  it("a token sent to a gateway running --auth none is not needed: the client carries on", async () => {
+    const open = await startStack();
+    try {
+      const py = python("token", open.wsUrl, "not.needed.here");
+      await eventually(
+        async () => {
+          if (py.child.exitCode === null) await open.publishAndFlush("xnas.AAPL.quote", quote(102));
+          return py.child.exitCode !== null;
+        },
+        `the Python client to exit (stderr: ${py.stderr})`,
+        15_000,
+      );
+      assert.deepEqual(await py.exit(), { code: 0, signal: null }, py.stderr);
+      assert.match(py.stdout, /event xnas\.AAPL\.quote/);
+    } finally {
+      await open.close();
+    }
+  });
+
   it("a refused fixed token raises TickwireError 4001 instead of reconnecting in a loop", async () => {
     const bad = await mintTestToken({ secret: randomBytes(32), sub: "py", grants: { topics: ["xnas.>"] } });
     const py = python("token", stack.wsUrl, bad);

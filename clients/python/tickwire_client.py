@@ -803,6 +803,8 @@ class TickwireClient:
         if entry.method == "subscribe" and entry.cause == "resync":
             self._resyncing.difference_update(entry.patterns)
         error = item.get("error")
+        if isinstance(error, dict) and entry.method == "auth" and error.get("reason") == "disabled":
+            return  # a gateway running --auth none needs no token
         if isinstance(error, dict):
             self._snapshot_causes.pop(request_id, None)
             failure = TickwireError(int(error.get("code", 0)), str(error.get("msg", "")), method=entry.method)

@@ -352,6 +352,8 @@ export class TickwireClient {
       },
       reject: (error) => {
         if (!(error instanceof RequestRefusedError) || this.#ws !== ws) return;
+        // A gateway running --auth none needs no token: carry on without one.
+        if (error.reason === "disabled") return;
         if (this.#tokens?.refused() === true) this.#authFailed(error.reason ?? "", error.serverMessage);
         else this.#authFatal(error.reason ?? "", error.serverMessage);
       },
