@@ -214,6 +214,24 @@ describe("--auth jwt: tokens, entitlements, refresh, expiry, limits", () => {
     assert.deepEqual(JSON.parse(reason), { msg: "token expired", reason: "expired" });
   });
 
+  it("a token expiring in the middle of a burst closes with 4001 expired; the gateway keeps serving others", async () => {
+    const client = await connect();
+    resultOf(await client.request("auth", { token: await token("mallet", GRANTS, 1000) }));
+    await stack.subscribe(client, ["xnas.BURST.quote"]);
+    let closed: { code: number; reason: string } | undefined;
+    void client.closed.then((c) => (closed = c));
+    for (let i = 0; closed === undefined; i++) {
+      assert.ok(i < 5000, "the expired connection was not closed");
+      for (let k = 0; k < 50; k++) stack.publish("xnas.BURST.quote", quote(100 + k));
+      await stack.publisher.flush();
+    }
+    assert.equal(closed.code, 4001);
+    assert.equal((JSON.parse(closed.reason) as { reason: string }).reason, "expired");
+    assert.ok(client.events.length > 0, "events flowed until the expiry");
+    const other = await authed("nina");
+    assert.equal(typeof resultOf(await other.request("ping"))["ts"], "number");
+  });
+
   it("tw.maxConnections limits connections per sub on this node (4006), freed when one closes", async () => {
     const grants = { ...GRANTS, maxConnections: 1 };
     const first = await authed("ivan", grants);
