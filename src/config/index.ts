@@ -12,3 +12,4 @@ export {
 } from "./options.ts";
 export { Secret } from "./secret.ts";
 export { TAIL_FORMATS, TAIL_USAGE, loadTailConfig, type TailConfig, type TailFormat } from "./tail.ts";
+export { TOKEN_USAGE, loadTokenConfig, type TokenCommandConfig } from "./token.ts";

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors/index.ts";
 
@@ -21,6 +22,8 @@ export interface TailConfig {
   readonly latency: boolean;
   /** Ask for the snapshot of each topic first (default true; `--no-snapshot`). */
   readonly snapshot: boolean;
+  /** Token for a gateway running `--auth jwt` (`--token`, `--token-file`, or `TICKWIRE_TOKEN`). */
+  readonly token: string | undefined;
 }
 
 export const TAIL_USAGE = `Usage: tickwire tail <pattern>... [options]
@@ -35,6 +38,8 @@ Options:
   --count <n>          exit after n data events
   --latency            add lat_ms: receive time minus venue time te, in ms
   --no-snapshot        skip the current value of each topic at start
+  --token-file <path>  token for a gateway running --auth jwt (file content, trimmed)
+  --token <token>      the token itself (env TICKWIRE_TOKEN; a flag shows in the process list: prefer the file)
   -h, --help           this help
 
 Exit status: 0 done (--count reached, interrupted, or stdout closed), 1 refused or cannot connect, 2 usage.
@@ -63,6 +68,8 @@ export function loadTailConfig(
         count: { type: "string" },
         latency: { type: "boolean", default: false },
         snapshot: { type: "boolean", default: true },
+        token: { type: "string" },
+        "token-file": { type: "string" },
       },
     });
   } catch (error) {
@@ -87,8 +94,22 @@ export function loadTailConfig(
     (n) => Number.isInteger(n) && n > 0,
     "a whole number above 0",
   );
+  let token = values.token ?? (env["TICKWIRE_TOKEN"] || undefined);
+  const tokenFile = values["token-file"];
+  if (tokenFile !== undefined) {
+    if (values.token !== undefined) problems.push("--token and --token-file: give one");
+    try {
+      token = readFileSync(tokenFile, "utf8").trim();
+    } catch (error) {
+      problems.push(
+        `--token-file=${JSON.stringify(tokenFile)}: cannot read it (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+      );
+    }
+  }
+  if (token === "") problems.push("the token is empty");
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
+    token,
     topics: positionals,
     url,
     format: format as TailFormat,

@@ -1,6 +1,7 @@
 import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
+import type { AuthOutcome, Authenticator } from "./access-state.ts";
 import { Conflation } from "./conflation.ts";
 import { ControlPlane, type ControlOptions } from "./control-plane.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
@@ -32,6 +33,8 @@ export interface HubLinks {
   readonly interest: InterestListener;
   /** Feed history for snapshots of topics the gateway has no value for; omitted = none. */
   readonly history?: HistorySource | undefined;
+  /** Token verification for `--auth jwt` (the node's adapter over src/auth); omitted = `--auth none`. */
+  readonly authenticator?: Authenticator | undefined;
 }
 
 export type { Topic } from "./session.ts";
@@ -98,7 +101,15 @@ export class Hub {
       delivery,
       snapshots,
     });
-    const control = new ControlPlane(options, { table, stats, now, outboxes, delivery, snapshots });
+    const control = new ControlPlane(options, {
+      table,
+      stats,
+      now,
+      outboxes,
+      delivery,
+      snapshots,
+      authenticator: links.authenticator,
+    });
     const probes = new LagProbes(options, {
       stats,
       conflation,
@@ -153,14 +164,28 @@ export class Hub {
     return this.#parts?.fanout.bufferedBytes() ?? 0;
   }
 
-  /** Registers a new connection. */
-  open(sink: FrameSink, encoding: Encoding): Session {
-    return this.#wired().fanout.open(sink, encoding);
+  /**
+   * Registers a new connection. Under `--auth jwt` it starts unauthenticated, unless `bearer` is the
+   * verified outcome of its upgrade's `Authorization: Bearer` token.
+   */
+  open(sink: FrameSink, encoding: Encoding, bearer?: AuthOutcome & { ok: true }): Session {
+    const parts = this.#wired();
+    const session = parts.fanout.open(sink, encoding);
+    parts.control.access.opened(session);
+    if (bearer !== undefined) parts.control.access.adopt(session, bearer);
+    return session;
+  }
+
+  /** Whether connections must authenticate (`--auth jwt`): the gateway then reads Bearer tokens. */
+  get authenticator(): Authenticator | undefined {
+    return this.#parts?.control.access.authenticator;
   }
 
   /** The connection is gone (any cause); its subscriptions are released. */
   closed(session: Session, code: number): void {
-    this.#wired().fanout.closed(session, code);
+    const parts = this.#wired();
+    parts.control.access.closed(session);
+    parts.fanout.closed(session, code);
   }
 
   /** Concrete topic entry for ingest: sequence counter plus subscribers. */
@@ -209,6 +234,7 @@ export class Hub {
     parts.probes.tick(nowMs);
     parts.delivery.tick(nowMs);
     parts.heartbeats.tick(nowMs);
+    parts.control.access.tick(nowMs);
   }
 
   #wired(): Parts {

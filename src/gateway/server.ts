@@ -1,9 +1,17 @@
 import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
-import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
+import type { AuthOutcome, FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
+import { createApp, type TlsFiles } from "./tls.ts";
+import {
+  bearerToken,
+  checkUpgrade,
+  readUpgradeHeaders,
+  refuse,
+  upgradeWithBearer,
+} from "./upgrade-policy.ts";
 import type { Uws } from "./uws.ts";
 
 export interface GatewayOptions {
@@ -31,6 +39,10 @@ export interface GatewayOptions {
   readonly maxConnectionAgeMs?: number;
   /** Retry hint in the close reason of connections closed for their age (ms). */
   readonly retryAfterMs?: number;
+  /** Browser origins allowed to upgrade (`*` = any; empty = not checked). */
+  readonly allowedOrigins?: readonly string[];
+  /** Certificate and key: serve wss:// and https:// (uWS SSLApp). */
+  readonly tls?: TlsFiles;
 }
 
 /** uWS listen options (its ListenOptions enum, which `verbatimModuleSyntax` cannot import as a value). */
@@ -71,7 +83,11 @@ class Connection implements FrameSink {
   ws: WebSocket<UserData> | undefined;
   session: Session | undefined;
   open = true;
-  constructor(readonly encoding: Encoding) {}
+  constructor(
+    readonly encoding: Encoding,
+    /** The upgrade's verified `Authorization: Bearer` token, under `--auth jwt`. */
+    readonly bearer?: AuthOutcome & { ok: true },
+  ) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
     // uWS returns 1 sent, 0 backpressure, 2 dropped: SendResult's values (test/send-result.test.ts).
     return (this.ws as WebSocket<UserData>).send(frame, isBinary, false) as SendResult;
@@ -117,7 +133,7 @@ export class Gateway {
     http: HttpEndpoints,
     stats = new GatewayStats(),
   ): Promise<Gateway> {
-    const app = uws.App();
+    const app = createApp(uws, options.tls);
     const gateway = new Gateway(uws, app, stats, options);
     gateway.#routes(hub, options, http);
     await new Promise<void>((resolve, reject) => {
@@ -181,9 +197,8 @@ export class Gateway {
       // only add pongs that answer no probe. The probes' pongs keep a connection within idleTimeout.
       sendPingsAutomatically: !hub.probesEnabled,
       upgrade: (res, req, context) => {
-        const offered = req.getHeader("sec-websocket-protocol");
-        const key = req.getHeader("sec-websocket-key");
-        const extensions = req.getHeader("sec-websocket-extensions");
+        const headers = readUpgradeHeaders(req);
+        const { protocol: offered, key, extensions } = headers;
         if (this.#listenSocket === undefined) {
           stats.upgradesRejectedDraining++;
           res.writeStatus("503 Service Unavailable").writeHeader("retry-after", "1").end("draining\n");
@@ -200,13 +215,32 @@ export class Gateway {
           return;
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
-        const userData: UserData = { connection: new Connection(encoding) };
-        res.upgrade(userData, key, offered.trim() === "" ? "" : chosen, extensions, context);
+        const refusal = checkUpgrade(headers, options.allowedOrigins ?? [], stats);
+        if (refusal !== undefined) return refuse(res, refusal);
+        const protocol = offered.trim() === "" ? "" : chosen;
+        const authenticator = hub.authenticator;
+        const token = authenticator === undefined ? undefined : bearerToken(headers.authorization);
+        if (authenticator === undefined || token === undefined) {
+          res.upgrade({ connection: new Connection(encoding) }, key, protocol, extensions, context);
+        } else if (token === null) {
+          stats.upgradesRejectedBearer++;
+          refuse(res, { status: "401 Unauthorized", body: "malformed Authorization header\n" });
+        } else {
+          upgradeWithBearer(res, token, authenticator, stats, (outcome) =>
+            res.upgrade(
+              { connection: new Connection(encoding, outcome) },
+              key,
+              protocol,
+              extensions,
+              context,
+            ),
+          );
+        }
       },
       open: (ws) => {
         const connection = ws.getUserData().connection;
         connection.ws = ws;
-        connection.session = hub.open(connection, connection.encoding);
+        connection.session = hub.open(connection, connection.encoding, connection.bearer);
         this.#ages.add(connection);
       },
       message: (ws, message, isBinary) => {

@@ -5,6 +5,12 @@ import { snapshotOf, type MetricDescriptor, type MetricSnapshot } from "../metri
 export class GatewayStats {
   upgradesRejectedSubprotocol = 0;
   upgradesRejectedDraining = 0;
+  /** Upgrades with a token in the query string (HTTP 400). */
+  upgradesRejectedTokenInUrl = 0;
+  /** Browser upgrades from an origin outside --allowed-origins (HTTP 403). */
+  upgradesRejectedOrigin = 0;
+  /** Upgrades whose Authorization: Bearer token was refused or malformed (HTTP 401). */
+  upgradesRejectedBearer = 0;
   /** Client frames over maxMessageBytes (connection closed with 1009). */
   framesTooBig = 0;
   /** Bugs caught at the edge while handling a client frame (connection closed with 1011). */
@@ -24,11 +30,14 @@ export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
     name: "tickwire_upgrades_rejected_total",
     type: "counter",
     help: "WebSocket upgrades refused, by reason.",
-    label: { name: "reason", values: ["subprotocol", "draining"] },
+    label: { name: "reason", values: ["subprotocol", "draining", "token_in_url", "origin", "bearer"] },
     read: (s) =>
       new Map([
         ["subprotocol", s.upgradesRejectedSubprotocol],
         ["draining", s.upgradesRejectedDraining],
+        ["token_in_url", s.upgradesRejectedTokenInUrl],
+        ["origin", s.upgradesRejectedOrigin],
+        ["bearer", s.upgradesRejectedBearer],
       ]),
   },
   {

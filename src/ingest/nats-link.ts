@@ -1,5 +1,14 @@
-import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from "nats";
-import { NatsDrainError } from "../errors/index.ts";
+import { readFileSync } from "node:fs";
+import {
+  connect,
+  credsAuthenticator,
+  DebugEvents,
+  Events,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type NatsConnection,
+} from "nats";
+import { NatsDrainError, TlsFileError } from "../errors/index.ts";
 import type { Logger } from "../logging/index.ts";
 import { NatsLinkStats, NatsState } from "./stats.ts";
 
@@ -16,6 +25,92 @@ export interface NatsLinkOptions {
   readonly maxPingsOut?: number;
   /** Do not receive what this connection publishes (a gateway publishes nothing it subscribes to). */
   readonly noEcho?: boolean;
+  /** TLS to NATS (`tls://` URLs, or any of these set): CA to verify the server, client certificate and key. */
+  readonly tls?: NatsTlsFiles;
+  /** How to authenticate to NATS; at most one way (the config checks it). */
+  readonly credentials?: NatsCredentials;
+}
+
+export interface NatsTlsFiles {
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+}
+
+/** A secret config value (printed as [redacted]); revealed only when the connect options are built. */
+export interface SecretValue {
+  reveal(): string;
+  readonly isSet: boolean;
+}
+
+export interface NatsCredentials {
+  readonly user?: string | undefined;
+  readonly password?: SecretValue | undefined;
+  readonly token?: SecretValue | undefined;
+  readonly nkeySeedFile?: string | undefined;
+  readonly credsFile?: string | undefined;
+}
+
+/**
+ * The NATS client's connect options: the one place they are built (TLS, credentials, reconnect and ping
+ * settings). Reads the NKey seed and .creds files; their content and every secret stay in the returned
+ * object, which is never logged.
+ */
+export function natsConnectOptions(options: NatsLinkOptions): ConnectionOptions {
+  const { servers, name, reconnectWaitMs, pingIntervalMs, maxPingsOut, noEcho, tls, credentials } = options;
+  const out: ConnectionOptions = {
+    servers: [...servers],
+    name,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    waitOnFirstConnect: true,
+    reconnectTimeWait: reconnectWaitMs,
+    reconnectJitter: Math.min(500, reconnectWaitMs),
+    noEcho: noEcho === true,
+  };
+  if (pingIntervalMs !== undefined) out.pingInterval = pingIntervalMs;
+  if (maxPingsOut !== undefined) out.maxPingOut = maxPingsOut;
+  if (tls !== undefined && (tls.caFile ?? tls.certFile ?? tls.keyFile) !== undefined) {
+    out.tls = {
+      ...(tls.caFile !== undefined ? { caFile: readable("--nats-tls-ca", tls.caFile) } : {}),
+      ...(tls.certFile !== undefined ? { certFile: readable("--nats-tls-cert", tls.certFile) } : {}),
+      ...(tls.keyFile !== undefined ? { keyFile: readable("--nats-tls-key", tls.keyFile) } : {}),
+    };
+  }
+  const c = credentials ?? {};
+  if (c.user !== undefined && c.password?.isSet === true) {
+    out.user = c.user;
+    out.pass = c.password.reveal();
+  } else if (c.token?.isSet === true) {
+    out.token = c.token.reveal();
+  } else if (c.nkeySeedFile !== undefined) {
+    const seed = new TextEncoder().encode(readText("--nats-nkey-seed-file", c.nkeySeedFile).trim());
+    out.authenticator = nkeyAuthenticator(seed);
+  } else if (c.credsFile !== undefined) {
+    out.authenticator = credsAuthenticator(
+      new TextEncoder().encode(readText("--nats-creds-file", c.credsFile)),
+    );
+  }
+  return out;
+}
+
+/** A NATS URL as a log may show it: `user:password@` or `token@` replaced. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/i, "$1[redacted]@");
+}
+
+function readText(flag: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new TlsFileError(flag, path, { cause });
+  }
+}
+
+/** The path, after checking it can be read (the NATS client reports a bad file only as a failed connect). */
+function readable(flag: string, path: string): string {
+  readText(flag, path);
+  return path;
 }
 
 /**
@@ -69,20 +164,7 @@ export class NatsLink {
   }
 
   async #connect(): Promise<void> {
-    const { servers, name, reconnectWaitMs, pingIntervalMs, maxPingsOut, noEcho } = this.options;
-    const options: ConnectionOptions = {
-      servers: [...servers],
-      name,
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      waitOnFirstConnect: true,
-      reconnectTimeWait: reconnectWaitMs,
-      reconnectJitter: Math.min(500, reconnectWaitMs),
-      noEcho: noEcho === true,
-    };
-    if (pingIntervalMs !== undefined) options.pingInterval = pingIntervalMs;
-    if (maxPingsOut !== undefined) options.maxPingOut = maxPingsOut;
-    const nc = await connect(options);
+    const nc = await connect(natsConnectOptions(this.options));
     if (this.#stopped) {
       // stop() ran while the first connection was still being made (a SIGTERM during start-up): an
       // open connection here would keep the process alive after "stopped".
@@ -92,7 +174,7 @@ export class NatsLink {
     }
     this.#nc = nc;
     this.stats.state = NatsState.CONNECTED;
-    this.log?.info({ server: nc.getServer() }, "nats connected");
+    this.log?.info({ server: redactUrl(nc.getServer()) }, "nats connected");
     void this.#watchStatus(nc);
     for (const resolve of this.#waiting.splice(0)) resolve(nc);
   }
@@ -120,12 +202,12 @@ export class NatsLink {
         case Events.Disconnect:
           this.stats.disconnects++;
           this.stats.state = NatsState.RECONNECTING;
-          this.log?.warn({ server: status.data }, "nats disconnected; reconnecting");
+          this.log?.warn({ server: serverOf(status.data) }, "nats disconnected; reconnecting");
           break;
         case Events.Reconnect:
           this.stats.reconnects++;
           this.stats.state = NatsState.CONNECTED;
-          this.log?.info({ server: status.data }, "nats reconnected");
+          this.log?.info({ server: serverOf(status.data) }, "nats reconnected");
           for (const listener of this.#onReconnect) listener();
           break;
         case DebugEvents.Reconnecting:
@@ -152,4 +234,9 @@ export class NatsLink {
     }
     this.stats.state = NatsState.CLOSED;
   }
+}
+
+/** The server of a status event, credentials removed (the event's data is a URL string). */
+function serverOf(data: unknown): string {
+  return typeof data === "string" ? redactUrl(data) : "";
 }
