@@ -1,9 +1,16 @@
 #!/usr/bin/env node
 import { readFileSync } from "node:fs";
-import { TAIL_USAGE, helpText, loadConfig, loadTailConfig, redactedConfig } from "../config/index.ts";
+import {
+  TAIL_USAGE,
+  configSummary,
+  helpText,
+  loadConfig,
+  loadTailConfig,
+  redactedConfig,
+} from "../config/index.ts";
 import { ConfigError, isTickwireError } from "../errors/index.ts";
-import { createLogger } from "../logging/index.ts";
-import { startService, stopOnSignal } from "../process/index.ts";
+import { createLogger, resolveLogFormat } from "../logging/index.ts";
+import { ShutdownSignals, startService, stopOnSignal } from "../process/index.ts";
 import { runTail } from "./tail.ts";
 
 const USAGE = `Usage: tickwire <command> [options]
@@ -38,12 +45,21 @@ async function serve(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.log.level);
-  log.info({ config: redactedConfig(config), version: version(), node: process.version }, "starting");
+  const format = resolveLogFormat(config.log.format, process.stdout.isTTY);
+  const log = createLogger(config.log.level, format);
+  if (format === "json") {
+    log.info({ config: redactedConfig(config), version: version(), node: process.version }, "starting");
+  } else {
+    log.info({ version: version(), node: process.version }, "starting");
+    for (const line of configSummary(config)) log.info(`config ${line}`);
+  }
+  // Before anything starts: a signal during start-up must not kill the process past its children's cleanup.
+  const signals = new ShutdownSignals(log);
   let service;
   try {
     service = await startService(config, log);
   } catch (error) {
+    signals.dispose();
     if (isTickwireError(error)) {
       log.fatal({ code: error.code }, error.message);
       process.stderr.write(`tickwire: ${error.message}\n`);
@@ -51,11 +67,12 @@ async function serve(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  if (config.nats.servers.mode === "embedded") {
+  if (config.nats.servers.mode === "embedded" && signals.signal === undefined) {
     log.info(`live demo prices: open http://127.0.0.1:${service.port}/ (Ctrl-C to stop)`);
   }
-  await stopOnSignal(() => service.stop(), log);
-  return 0;
+  const status = await stopOnSignal(signals, () => service.stop(), log);
+  signals.dispose();
+  return status;
 }
 
 async function tail(argv: readonly string[]): Promise<number> {

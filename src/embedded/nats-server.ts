@@ -105,6 +105,11 @@ export class NatsServerProcess {
     return this.#monitorPort;
   }
 
+  /** The server's process id (undefined when it is not running). */
+  get pid(): number | undefined {
+    return this.#child?.pid;
+  }
+
   get url(): string {
     return `nats://127.0.0.1:${this.#port}`;
   }
@@ -133,11 +138,14 @@ export class NatsServerProcess {
       args.push("-js", "-sd", this.#storeDir);
     }
     // Own process group: a terminal's Ctrl-C must reach tickwire only, which then drains NATS before
-    // stopping the server. The exit hook still kills the child if tickwire dies without cleaning up.
+    // stopping the server. The exit hook still kills the child and removes its store if tickwire exits
+    // without cleaning up (tickwire handles SIGTERM/SIGINT from its first line, so a signal is an exit too).
     const child = spawn(this.binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
     this.#child = child;
+    const storeDir = this.#storeDir;
     const killOnExit = (): void => {
       child.kill("SIGKILL");
+      if (storeDir !== undefined) rmSync(storeDir, { recursive: true, force: true });
     };
     process.once("exit", killOnExit);
     child.once("exit", () => process.off("exit", killOnExit));

@@ -1,2 +1,2 @@
 export { startService, type Service } from "./service.ts";
-export { stopOnSignal } from "./signals.ts";
+export { ShutdownSignals, stopOnSignal } from "./signals.ts";

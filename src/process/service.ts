@@ -1,5 +1,5 @@
 import { loadUws } from "../gateway/index.ts";
-import { NatsLink, type NatsIngest } from "../ingest/index.ts";
+import { NatsLink, connectionName, type NatsIngest } from "../ingest/index.ts";
 import { DemoRunner, NatsServerProcess } from "../embedded/index.ts";
 import { TickwireNode } from "../node/index.ts";
 import type { Hub } from "../fanout/index.ts";
@@ -35,14 +35,17 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   if (nats.servers.mode === "embedded") {
     embedded = await NatsServerProcess.start({ binary: options.natsServerBin, jetstream: true });
     urls = [embedded.url];
-    log.info({ natsUrl: embedded.url, pid: process.pid }, "embedded mode: started a local nats-server");
+    log.info(
+      { natsUrl: embedded.url, natsServerPid: embedded.pid },
+      "embedded mode: started a local nats-server",
+    );
   } else {
     urls = nats.servers.urls;
   }
   const link = new NatsLink(
     {
       servers: urls,
-      name: "tickwire-gateway",
+      name: connectionName("tickwire-gateway"),
       reconnectWaitMs: nats.reconnectWaitMs,
       pingIntervalMs: nats.pingIntervalMs,
       maxPingsOut: nats.maxPingsOut,
@@ -59,19 +62,27 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   }
   let demo: DemoRunner | undefined;
   if (embedded !== undefined) {
-    if (history.stream.mode === "jetstream") {
-      // Embedded mode keeps the feed history itself, so snapshots work for topics nobody watched yet.
-      await node.natsReady;
-      await node.history.ensureStream();
-      log.info({ stream: history.stream.stream }, "embedded mode: feed history stream ready");
-    }
-    if (options.demoRatePerSec > 0) {
-      demo = DemoRunner.over(embedded.url, nats.subjectPrefix, options.demoRatePerSec);
-      await demo.start();
-      log.info(
-        { ratePerSec: options.demoRatePerSec, topics: demo.topicCount },
-        "embedded mode: demo feed publishing",
-      );
+    try {
+      if (history.stream.mode === "jetstream") {
+        // Embedded mode keeps the feed history itself, so snapshots work for topics nobody watched yet.
+        await node.natsReady;
+        await node.history.ensureStream();
+        log.info({ stream: history.stream.stream }, "embedded mode: feed history stream ready");
+      }
+      if (options.demoRatePerSec > 0) {
+        demo = DemoRunner.over(embedded.url, nats.subjectPrefix, options.demoRatePerSec);
+        await demo.start();
+        log.info(
+          { ratePerSec: options.demoRatePerSec, topics: demo.topicCount },
+          "embedded mode: demo feed publishing",
+        );
+      }
+    } catch (error) {
+      // Whatever failed, nothing this function started outlives it.
+      await node.stop();
+      await demo?.stop();
+      await embedded.dispose();
+      throw error;
     }
   }
   let stopping: Promise<void> | undefined;

@@ -134,7 +134,7 @@ export async function natsSubscriptionsOfGateway(nats: NatsServerProcess): Promi
   const body = (await response.json()) as {
     connections?: { name?: string; subscriptions_list?: string[] }[];
   };
-  const gateway = body.connections?.find((c) => c.name === "tickwire-gateway");
+  const gateway = body.connections?.find((c) => c.name?.startsWith("tickwire-gateway/") === true);
   return [...(gateway?.subscriptions_list ?? [])].sort();
 }
 
