@@ -19,6 +19,8 @@ export {
   checkFeedFields,
   decodeFeedPayload,
   encodeFeedPayload,
+  feedFieldProblem,
+  type FeedFieldProblem,
   toMarketEvent,
   topicOfSubject,
   type DecodedFeed,
