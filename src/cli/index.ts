@@ -11,6 +11,7 @@ import {
 import { ConfigError, isTickwireError } from "../errors/index.ts";
 import { createLogger, resolveLogFormat } from "../logging/index.ts";
 import { ShutdownSignals, startService, stopOnSignal } from "../process/index.ts";
+import { runHistory } from "./history.ts";
 import { runTail } from "./tail.ts";
 
 const USAGE = `Usage: tickwire <command> [options]
@@ -18,6 +19,7 @@ const USAGE = `Usage: tickwire <command> [options]
 Commands:
   serve     run the gateway (embedded nats-server and demo feed when no NATS URL is given)
   tail      stream topics to stdout as jsonl, csv or a table (\`tickwire tail --help\`)
+  history   create or inspect the feed-history JetStream stream of a NATS deployment (\`tickwire history --help\`)
   help      show this help; \`tickwire serve --help\` lists every option
 
 Quick start: \`tickwire serve\`, then open http://127.0.0.1:9000/ and connect clients to ws://127.0.0.1:9000/v1/stream.
@@ -100,6 +102,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return serve(rest);
     case "tail":
       return tail(rest);
+    case "history":
+      return runHistory(rest, { stdout: process.stdout, stderr: process.stderr });
     case undefined:
     case "help":
     case "--help":

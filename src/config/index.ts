@@ -12,3 +12,10 @@ export {
 } from "./options.ts";
 export { Secret, urlWithoutCredentials } from "./secret.ts";
 export { TAIL_FORMATS, TAIL_USAGE, loadTailConfig, type TailConfig, type TailFormat } from "./tail.ts";
+export {
+  HISTORY_COMMANDS,
+  HISTORY_USAGE,
+  loadHistoryAdminConfig,
+  type HistoryAdminConfig,
+  type HistoryCommand,
+} from "./history-admin.ts";

@@ -3,3 +3,10 @@ export { NatsLink, connectionName, type NatsLinkOptions } from "./nats-link.ts";
 export { FeedPublisher } from "./feed-publisher.ts";
 export { INGEST_METRICS, IngestStats, NatsLinkStats, NatsState, type IngestGauges } from "./stats.ts";
 export { JetStreamHistory, type HistoryOptions } from "./history.ts";
+export {
+  createHistoryStream,
+  historyStreamInfo,
+  type HistoryStreamCreated,
+  type HistoryStreamSpec,
+  type HistoryStreamSummary,
+} from "./history-stream.ts";
