@@ -2,6 +2,7 @@ import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
 import { Conflation } from "./conflation.ts";
+import { TopicDirectory } from "./topic-directory.ts";
 import { ControlPlane, type ControlOptions } from "./control-plane.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
@@ -95,7 +96,16 @@ export class Hub {
       delivery,
       snapshots,
     });
-    const control = new ControlPlane(options, { table, stats, now, outboxes, delivery, snapshots });
+    const directory = new TopicDirectory(table, links.history, options.historyTimeoutMs);
+    const control = new ControlPlane(options, {
+      table,
+      stats,
+      now,
+      outboxes,
+      delivery,
+      snapshots,
+      directory,
+    });
     const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, now());
     this.#parts = { table, fanout, control, delivery, conflation, heartbeats };
   }

@@ -89,6 +89,29 @@ export class JetStreamHistory implements HistorySource {
     }
   }
 
+  /** Topics with a stored message matching `pattern`, at most `limit` (the discovery request). */
+  async topics(pattern: string, _tokens: readonly string[], limit: number): Promise<readonly string[]> {
+    if (performance.now() < this.#unavailableUntilMs) return [];
+    const nc = await this.link.connectedOnce();
+    if (nc.isClosed()) return [];
+    const { stream, subjectPrefix } = this.options;
+    const prefixLength = subjectPrefix.length + 1;
+    try {
+      const jsm = await this.#manager(nc);
+      const info = await jsm.streams.info(stream, { subjects_filter: `${subjectPrefix}.${pattern}` });
+      const found: string[] = [];
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const topic = topicOfSubject(subject, prefixLength);
+        if (topic.ok) found.push(topic.topic);
+        if (found.length >= limit) break;
+      }
+      return found;
+    } catch (error) {
+      this.#failed(error);
+      return [];
+    }
+  }
+
   async #last(
     jsm: JetStreamManager,
     subject: string,
