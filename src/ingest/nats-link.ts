@@ -1,7 +1,7 @@
 import { hostname } from "node:os";
 import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from "nats";
 import { urlWithoutCredentials } from "../config/index.ts";
-import { NatsDrainError } from "../errors/index.ts";
+import { NatsDrainError, ShutdownTimeoutError } from "../errors/index.ts";
 import { RateLimitedLog, type Logger } from "../logging/index.ts";
 import { NatsLinkStats, NatsState } from "./stats.ts";
 
@@ -165,7 +165,10 @@ export class NatsLink {
     );
     const late = new Promise<{ cause: Error }>((resolve) => {
       if (graceMs !== Infinity) {
-        timer = setTimeout(() => resolve({ cause: new Error(`not finished after ${graceMs} ms`) }), graceMs);
+        timer = setTimeout(
+          () => resolve({ cause: new ShutdownTimeoutError("nats drain", graceMs) }),
+          graceMs,
+        );
       }
     });
     try {
