@@ -1,37 +1,12 @@
 import assert from "node:assert/strict";
-import { accessSync, constants, mkdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { GatewayChild } from "./helpers/gateway-child.ts";
 import { TcpProxy } from "./helpers/tcp-proxy.ts";
+import { findChromium } from "./helpers/chromium.ts";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
-
-/** Debian's chromium (scripts/setup.sh --test installs it); TICKWIRE_CHROMIUM overrides. */
-function findChromium(): string {
-  const given = process.env["TICKWIRE_CHROMIUM"];
-  const candidates =
-    given !== undefined && given !== ""
-      ? [given]
-      : [
-          ...(process.env["PATH"] ?? "")
-            .split(delimiter)
-            .flatMap((d) => [join(d, "chromium"), join(d, "chromium-browser")]),
-          "/usr/bin/chromium",
-        ];
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(
-    `no Chromium found (tried ${candidates.join(", ")}); install Debian's chromium (bash scripts/setup.sh --test) or set TICKWIRE_CHROMIUM`,
-  );
-}
 
 /** Text of a grid cell: column 1 bid, 2 ask, 3 last. */
 const cell = (page: Page, key: string, column: number): Promise<string> =>

@@ -72,7 +72,10 @@ describe("tickwire tail", () => {
       "consecutive sequence numbers",
     );
     assert.match(cli.stdout, /"te":\d{16}[,}]/, "µs timestamps stay integers");
-    assert.equal(cli.stderr, "");
+    // Nothing had been published on binance.* when tail subscribed: said once, nothing else on stderr.
+    assert.deepEqual(lines(cli.stderr), [
+      "tickwire tail: no known topic matches binance.*.trade (nothing in the gateway's cache or feed history): check the venue, symbol and type; waiting",
+    ]);
   });
 
   it("csv with --latency: a header, one row per event with empty cells for absent keys, and lat_ms", async () => {
@@ -90,14 +93,37 @@ describe("tickwire tail", () => {
     await feedUntilExit(cli, (i) => stack.publish(T, quote(200 + i)));
     assert.equal((await cli.exit()).code, 0, cli.stderr);
     const [header, ...rows] = lines(cli.stdout);
-    assert.equal(header, "e,t,q,te,ts,f,n,p,z,bp,bz,ap,az,o,h,l,c,v,lat_ms");
+    assert.equal(header, "recv_us,topic,type,q,te_us,ts_us,flags,n,p,z,bp,bz,ap,az,o,h,l,c,v,lat_ms");
     assert.equal(rows.length, 2);
     for (const row of rows) {
       const cells = row.split(",");
-      assert.equal(cells.length, 19);
-      assert.equal(cells[0], "quote");
+      assert.equal(cells.length, 20);
+      assert.match(cells[0] ?? "", /^\d{16}$/, "recv_us: integer µs");
       assert.equal(cells[1], T);
-      assert.ok(Number.isFinite(Number(cells[18])) && cells[18] !== "", "lat_ms is a number");
+      assert.equal(cells[2], "quote");
+      assert.ok(Number.isFinite(Number(cells[19])) && cells[19] !== "", "lat_ms is a number");
+    }
+  });
+
+  it("says which wildcard matched no known topic and which topic has no value yet, then keeps waiting", async () => {
+    const cli = CliProcess.run(["tail", "xnsa.*.quote", "xnas.NOPE.quote", T, "--url", stack.wsUrl]);
+    try {
+      await eventually(
+        () => cli.stderr.includes("no known topic matches") && cli.stderr.includes("no value yet"),
+        `the notes on stderr: ${cli.stderr}`,
+        15_000,
+      );
+      assert.match(cli.stderr, /no known topic matches xnsa\.\*\.quote \(nothing in the gateway's cache/);
+      assert.match(cli.stderr, /no value yet for xnas\.NOPE\.quote/);
+      assert.doesNotMatch(
+        cli.stderr,
+        /matches xnas/,
+        "a concrete topic is reported by missing, not as a pattern",
+      );
+      assert.equal(exited(cli), false, "tail keeps waiting");
+    } finally {
+      cli.child.kill("SIGINT");
+      await cli.exit();
     }
   });
 

@@ -1,11 +1,15 @@
 import {
   connect,
+  EventFlag,
+  patternMatches,
   RequestRefusedError,
   type Disconnect,
   type GapNotice,
   type MarketEvent,
+  type SnapshotEndEvent,
   type TickwireClient,
 } from "../client/index.ts";
+
 import type { TailConfig } from "../config/index.ts";
 import { formatterFor, latencyMs } from "./tail-format.ts";
 
@@ -37,6 +41,9 @@ class TailRun {
   #conflated = { events: 0, updates: 0, reportedAtMs: Number.NEGATIVE_INFINITY };
   #done = false;
   #everOpen = false;
+  /** Topics of the snapshot events seen so far. */
+  readonly #snapshotTopics = new Set<string>();
+  #snapshotReported = false;
   readonly #onSignal = (): void => this.#finish(0);
 
   constructor(
@@ -82,6 +89,7 @@ class TailRun {
     );
     client.on("error", (error) => this.#note(`error: ${error.message}`));
     client.on("event", (event) => this.#event(event));
+    if (this.config.snapshot) client.on("snapshot_end", (end) => this.#snapshotEnd(end));
 
     const { maxHz } = this.config;
     client
@@ -104,9 +112,31 @@ class TailRun {
 
   #event(event: MarketEvent): void {
     if (this.#done) return;
-    const lat = this.config.latency ? latencyMs(event.te, nowMicros()) : undefined;
-    this.#queue(this.#formatter.line(event, lat));
+    if (((event.f ?? 0) & EventFlag.SNAPSHOT) !== 0) this.#snapshotTopics.add(event.t);
+    const received = nowMicros();
+    const lat = this.config.latency ? latencyMs(event.te, received) : undefined;
+    this.#queue(this.#formatter.line(event, lat, received));
     if (this.config.count !== undefined && ++this.#events >= this.config.count) this.#finish(0);
+  }
+
+  /**
+   * The first snapshot's end: says which topics have no value yet, and which wildcard patterns matched no
+   * topic at all (a typo such as `xnsa.*.quote` would otherwise be silent forever).
+   */
+  #snapshotEnd(end: SnapshotEndEvent): void {
+    if (this.#snapshotReported) return;
+    this.#snapshotReported = true;
+    if (end.missing !== undefined && end.missing.length > 0) {
+      this.#note(`no value yet for ${end.missing.join(", ")} (waiting for the first update)`);
+    }
+    for (const pattern of this.config.topics) {
+      if (!pattern.includes("*") && !pattern.includes(">")) continue;
+      const tokens = pattern.split(".");
+      if ([...this.#snapshotTopics].some((topic) => patternMatches(tokens, topic.split(".")))) continue;
+      this.#note(
+        `no known topic matches ${pattern} (nothing in the gateway's cache or feed history): check the venue, symbol and type; waiting`,
+      );
+    }
   }
 
   #gap(gap: GapNotice): void {

@@ -218,6 +218,26 @@ export class TickwireClient {
     return Array.isArray(result["topics"]) ? (result["topics"] as string[]) : [];
   }
 
+  /**
+   * Discovery (protocol v1.7): the topics the gateway knows matching `pattern`, from its cache and
+   * the feed history, sorted, at most `limit` (the gateway's maximum, 1000, when absent); `truncated` when
+   * more match. An empty list for a wildcard means no such venue, symbol or type has ever published (a typo?);
+   * a quiet market still lists its topics. A bad pattern rejects with {@link RequestRefusedError}.
+   */
+  async topics(
+    pattern: string,
+    options: { limit?: number } = {},
+  ): Promise<{ topics: string[]; truncated: boolean }> {
+    await this.whenOpen();
+    const params: Record<string, unknown> = { pattern };
+    if (options.limit !== undefined) params["limit"] = options.limit;
+    const result = await this.#request("topics", params);
+    return {
+      topics: Array.isArray(result["topics"]) ? (result["topics"] as string[]) : [],
+      truncated: result["truncated"] === true,
+    };
+  }
+
   /** Round trip to the gateway; resolves with its clock (µs since the epoch). */
   async ping(): Promise<{ ts: number }> {
     await this.whenOpen();

@@ -14,6 +14,7 @@ import type { Outboxes } from "./outboxes.ts";
 import { handleRequest, type RequestContext } from "./request-handlers.ts";
 import type { Session } from "./session.ts";
 import type { Snapshots } from "./snapshots.ts";
+import type { TopicDirectory } from "./topic-directory.ts";
 import type { HubStats } from "./stats.ts";
 
 /** Control-message admission (part of HubOptions). */
@@ -33,6 +34,7 @@ export interface ControlParts {
   readonly outboxes: Outboxes;
   readonly delivery: Delivery;
   readonly snapshots: Snapshots;
+  readonly directory: TopicDirectory;
 }
 
 /**
@@ -61,6 +63,7 @@ export class ControlPlane implements RequestContext {
   readonly stats: HubStats;
   readonly delivery: Delivery;
   readonly snapshots: Snapshots;
+  readonly directory: TopicDirectory;
   readonly #now: () => number;
   readonly #outboxes: Outboxes;
 
@@ -72,6 +75,7 @@ export class ControlPlane implements RequestContext {
     this.stats = parts.stats;
     this.delivery = parts.delivery;
     this.snapshots = parts.snapshots;
+    this.directory = parts.directory;
     this.#now = parts.now;
     this.#outboxes = parts.outboxes;
   }

@@ -2,6 +2,7 @@ import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
 import { Conflation } from "./conflation.ts";
+import { TopicDirectory } from "./topic-directory.ts";
 import { ControlPlane, type ControlOptions } from "./control-plane.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
@@ -98,7 +99,16 @@ export class Hub {
       delivery,
       snapshots,
     });
-    const control = new ControlPlane(options, { table, stats, now, outboxes, delivery, snapshots });
+    const directory = new TopicDirectory(table, links.history, options.historyTimeoutMs);
+    const control = new ControlPlane(options, {
+      table,
+      stats,
+      now,
+      outboxes,
+      delivery,
+      snapshots,
+      directory,
+    });
     const probes = new LagProbes(options, {
       stats,
       conflation,

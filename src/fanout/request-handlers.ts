@@ -1,10 +1,12 @@
 import { nowMicros, type ControlMessage, type Request, type RequestId } from "../protocol/index.ts";
+import { checkPattern } from "../wire/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
 import type { Delivery } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { Session } from "./session.ts";
 import type { Snapshots } from "./snapshots.ts";
 import type { HubStats } from "./stats.ts";
+import { MAX_TOPICS_LISTED, type TopicDirectory } from "./topic-directory.ts";
 
 /** What a request handler may use: the parts, and the session's reply path. */
 export interface RequestContext {
@@ -12,6 +14,7 @@ export interface RequestContext {
   readonly stats: HubStats;
   readonly delivery: Delivery;
   readonly snapshots: Snapshots;
+  readonly directory: TopicDirectory;
   /** Queues a reply in the session's order (held behind a pending snapshot, as every control frame). */
   reply(session: Session, message: ControlMessage): void;
   /** Counts a client error and replies with it. */
@@ -62,6 +65,24 @@ function ping(context: RequestContext, session: Session, request: RequestOf<"pin
   context.reply(session, { id: request.id, result: { ts: nowMicros() } });
 }
 
+/** Discovery: the known topics matching a pattern, from the cache and the feed history, bounded. */
+function topics(context: RequestContext, session: Session, request: RequestOf<"topics">): void {
+  const check = checkPattern(request.pattern);
+  if (!check.ok) {
+    context.error(session, request.id, check.code, check.msg);
+    return;
+  }
+  const pattern = request.pattern as string;
+  const limit = request.limit === 0 ? MAX_TOPICS_LISTED : Math.min(request.limit, MAX_TOPICS_LISTED);
+  void context.directory.list(pattern, limit).then((listing) => {
+    if (session.closed) return;
+    context.reply(session, {
+      id: request.id,
+      result: { pattern, topics: listing.topics, truncated: listing.truncated },
+    });
+  });
+}
+
 /**
  * The control plane's request handlers, one per method of protocol v1 (centrifuge's `OnSubscribe`,
  * socket.io's `namespace.use`). A new method (`auth`) is one entry here plus its parse rule in
@@ -72,6 +93,7 @@ export const REQUEST_HANDLERS: { readonly [M in Request["method"]]: RequestHandl
   unsubscribe,
   list,
   ping,
+  topics,
 };
 
 /** Runs the handler of `request.method`. */

@@ -1,5 +1,12 @@
 export { NatsIngest, type IngestOptions, type IngestSink } from "./nats-ingest.ts";
-export { NatsLink, type NatsLinkOptions } from "./nats-link.ts";
+export { NatsLink, connectionName, type NatsLinkOptions } from "./nats-link.ts";
 export { FeedPublisher } from "./feed-publisher.ts";
 export { INGEST_METRICS, IngestStats, NatsLinkStats, NatsState, type IngestGauges } from "./stats.ts";
 export { JetStreamHistory, type HistoryOptions } from "./history.ts";
+export {
+  createHistoryStream,
+  historyStreamInfo,
+  type HistoryStreamCreated,
+  type HistoryStreamSpec,
+  type HistoryStreamSummary,
+} from "./history-stream.ts";

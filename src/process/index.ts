@@ -1,3 +1,3 @@
-export { buildNode, connectionName, startService, type Service } from "./service.ts";
+export { buildNode, startService, type Service } from "./service.ts";
 export { EmbeddedStack } from "./embedded-stack.ts";
-export { stopOnSignal } from "./signals.ts";
+export { ShutdownSignals, stopOnSignal } from "./signals.ts";

@@ -1,6 +1,5 @@
-import { hostname } from "node:os";
 import { loadUws } from "../gateway/index.ts";
-import { NatsLink, type NatsIngest } from "../ingest/index.ts";
+import { NatsLink, connectionName, type NatsIngest } from "../ingest/index.ts";
 import { TickwireNode, type NodeFleet } from "../node/index.ts";
 import type { Hub } from "../fanout/index.ts";
 import type { Config } from "../config/index.ts";
@@ -24,15 +23,6 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/**
- * The NATS connection name of one gateway process, unique per host, process and worker, so
- * nats-server's `connz` tells the gateways apart.
- */
-export function connectionName(worker?: number): string {
-  const base = `tickwire-gateway/${hostname()}/${process.pid}`;
-  return worker === undefined ? base : `${base}/w${worker}`;
-}
-
 /** Builds one node over its own NATS link to `urls` (nothing starts). */
 export function buildNode(
   config: Readonly<Config>,
@@ -44,7 +34,7 @@ export function buildNode(
   const link = new NatsLink(
     {
       servers: urls,
-      name: connectionName(options.worker),
+      name: connectionName("tickwire-gateway", options.worker),
       reconnectWaitMs: nats.reconnectWaitMs,
       pingIntervalMs: nats.pingIntervalMs,
       maxPingsOut: nats.maxPingsOut,
@@ -80,9 +70,16 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     throw error;
   }
   if (embedded !== undefined) {
-    await node.natsReady;
-    await embedded.prepareHistory(node.history);
-    await embedded.startDemo();
+    try {
+      await node.natsReady;
+      await embedded.prepareHistory(node.history);
+      await embedded.startDemo();
+    } catch (error) {
+      // Whatever failed, nothing this function started outlives it.
+      await node.stop();
+      await embedded.stop();
+      throw error;
+    }
   }
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {

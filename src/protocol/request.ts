@@ -38,7 +38,9 @@ export type Request =
     }
   | { readonly method: "unsubscribe"; readonly id: RequestId; readonly topics: readonly unknown[] }
   | { readonly method: "list"; readonly id: RequestId }
-  | { readonly method: "ping"; readonly id: RequestId };
+  | { readonly method: "ping"; readonly id: RequestId }
+  /** Discovery: the known topics matching `pattern` (unchecked here), at most `limit` (0 = the maximum). */
+  | { readonly method: "topics"; readonly id: RequestId; readonly pattern: unknown; readonly limit: number };
 
 export interface RequestError {
   readonly id: RequestId | null;
@@ -49,7 +51,7 @@ export interface RequestError {
 export type ParsedRequest =
   { readonly ok: true; readonly request: Request } | ({ readonly ok: false } & RequestError);
 
-const METHODS = "subscribe, unsubscribe, list, ping";
+const METHODS = "subscribe, unsubscribe, list, ping, topics";
 
 /**
  * What a subscription asks for when its connection cannot keep up: `conflate` (the default) keeps the
@@ -116,6 +118,16 @@ export function parseRequest(value: unknown): ParsedRequest {
     case "list":
     case "ping":
       return { ok: true, request: { method, id } };
+    case "topics": {
+      const extra = unknownKeys(params, ["pattern", "limit"]);
+      if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `topics: unknown param "${extra}"`);
+      if (params["pattern"] === undefined)
+        return fail(id, ErrorCode.BAD_REQUEST, "topics: params.pattern must be a topic pattern");
+      const limit = params["limit"] ?? 0;
+      if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)
+        return fail(id, ErrorCode.BAD_REQUEST, "topics: limit must be a whole number (0 = the maximum)");
+      return { ok: true, request: { method, id, pattern: params["pattern"], limit } };
+    }
     default:
       return fail(
         id,
