@@ -113,6 +113,37 @@ describe("dashboard in headless Chromium (gateway in embedded mode with the demo
     await page.close();
   });
 
+  it("shows lag beside latency: the gateway's probe figure once heartbeats arrive, red when the page's own backlog passes 1000 ms", async () => {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(`${proxy.httpUrl}/?watch=xnas.*.quote`);
+    await page.locator('#conn[data-state="open"]').waitFor();
+    // The gateway runs its lag probes by default: heartbeats carry lag, which the page shows in ms.
+    await page.waitForFunction(`/^\\d+$/.test(document.getElementById("lag").dataset.probe)`, undefined, {
+      timeout: 20_000,
+    });
+    await page.waitForFunction(`/^\\d+ ms$/.test(document.getElementById("lag").textContent)`, undefined, {
+      timeout: 20_000,
+    });
+    const shown = Number((await page.locator("#lag").innerText()).replace(" ms", ""));
+    assert.equal(await page.locator("#lag").getAttribute("data-high"), String(shown > 1000));
+
+    // The page's script falls behind (blocked 1.2 s at a time): Chromium still answers the gateway's
+    // pings, but the page's own request round trip counts the backlog, and the figure turns red.
+    await page.evaluate(`window.busy = setInterval(() => {
+      const until = performance.now() + 1200;
+      while (performance.now() < until) {}
+    }, 10)`);
+    await page.waitForFunction(`document.getElementById("lag").dataset.high === "true"`, undefined, {
+      timeout: 30_000,
+    });
+    assert.ok(Number((await page.locator("#lag").innerText()).replace(" ms", "")) > 1000);
+    await page.evaluate(`clearInterval(window.busy)`);
+    assert.deepEqual(pageErrors, []);
+    await page.close();
+  });
+
   it("serves the SDK as one ES module that a page can import", async () => {
     const page = await browser.newPage();
     await page.goto(`${proxy.httpUrl}/?watch=`);

@@ -176,10 +176,11 @@ describe("tickwire tail", () => {
     const none = CliProcess.run(["tail"]);
     assert.equal((await none.exit()).code, 2);
     assert.match(none.stderr, /at least one topic pattern/);
-    const bad = CliProcess.run(["tail", T, "--count", "0", "--format", "xml"]);
+    const bad = CliProcess.run(["tail", T, "--count", "0", "--format", "xml", "--max-lag-ms", "0"]);
     assert.equal((await bad.exit()).code, 2);
     assert.match(bad.stderr, /--format="xml"/);
     assert.match(bad.stderr, /--count="0"/);
+    assert.match(bad.stderr, /--max-lag-ms="0"/);
     const away = CliProcess.run(["tail", T, "--url", "ws://127.0.0.1:1/v1/stream"]);
     assert.equal((await away.exit()).code, 1);
     assert.match(away.stderr, /cannot connect to ws:\/\/127\.0\.0\.1:1\/v1\/stream/);
@@ -207,6 +208,52 @@ describe("tickwire tail", () => {
     );
     cli.child.kill("SIGINT");
     assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+  });
+
+  it("says on stderr once when its lag goes over --max-lag-ms, and once when it is back under", async () => {
+    const cli = CliProcess.run(["tail", T, "--url", stack.wsUrl, "--no-snapshot", "--max-lag-ms", "300"]);
+    try {
+      await eventually(() => {
+        stack.publish(T, quote(800));
+        return cli.stdout.includes("\n");
+      }, "a first line");
+      const mark = cli.stderr.length;
+      // Frozen, tail answers no ping: the gateway's probe waits until it counts the connection lagging
+      // (past its own max-lag-ms, 1000).
+      cli.child.kill("SIGSTOP");
+      try {
+        await eventually(async () => {
+          stack.publish(T, quote(801));
+          return (await stack.metric("tickwire_lagging_connections")) >= 1;
+        }, "the gateway to see the frozen tail lagging");
+        // A heartbeat carries the last answered probe's round trip, or the unanswered one's age: one
+        // more round while tail is frozen, so the first heartbeat it reads says how far behind it is.
+        const rounds = stack.service.hub.stats.heartbeats;
+        await eventually(
+          () => stack.service.hub.stats.heartbeats > rounds,
+          "a heartbeat round while it lags",
+        );
+      } finally {
+        cli.child.kill("SIGCONT");
+      }
+      await eventually(() => {
+        stack.publish(T, quote(802));
+        return /lag back under 300 ms/.test(cli.stderr.slice(mark));
+      }, "the lag reports");
+      // Once over, once back under, alternating (a loaded machine may add a pair of its own).
+      const reports = lines(cli.stderr).filter((l) => /\blag\b/.test(l));
+      assert.ok(reports.length >= 2 && reports.length % 2 === 0, cli.stderr);
+      reports.forEach((line, i) => {
+        if (i % 2 === 0) {
+          assert.match(line, /^tickwire tail: lag \d+ ms is over 300 ms/);
+          assert.ok(Number(/lag (\d+) ms/.exec(line)?.[1]) > 300, line);
+        } else assert.match(line, /^tickwire tail: lag back under 300 ms \(\d+ ms\)$/);
+      });
+      cli.child.kill("SIGINT");
+      assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+    } finally {
+      if (!exited(cli)) cli.child.kill("SIGKILL");
+    }
   });
 });
 

@@ -24,7 +24,8 @@ const SUMMARY_EVERY_MS = 5000;
 /**
  * `tickwire tail`: subscribes through the SDK and streams every data event to stdout. Lines of one
  * event-loop turn go out in one write (one syscall per turn, not per event). Gaps, conflation and
- * reconnects are reported on stderr. Resolves with the exit status: 0 when done (`--count` reached,
+ * reconnects are reported on stderr, and so is lag (heartbeat `lag`, protocol v1.5) going over
+ * `--max-lag-ms` and back under. Resolves with the exit status: 0 when done (`--count` reached,
  * SIGINT/SIGTERM, or stdout closed by the reader: EPIPE is the normal end of `tail … | head`), 1 when
  * the gateway refuses the subscription or cannot be reached at start.
  */
@@ -44,6 +45,7 @@ class TailRun {
   /** Topics of the snapshot events seen so far. */
   readonly #snapshotTopics = new Set<string>();
   #snapshotReported = false;
+  #lagging = false;
   readonly #onSignal = (): void => this.#finish(0);
 
   constructor(
@@ -90,6 +92,7 @@ class TailRun {
     client.on("error", (error) => this.#note(`error: ${error.message}`));
     client.on("event", (event) => this.#event(event));
     if (this.config.snapshot) client.on("snapshot_end", (end) => this.#snapshotEnd(end));
+    client.on("lag", (ms) => this.#lag(ms));
 
     const { maxHz } = this.config;
     client
@@ -152,6 +155,20 @@ class TailRun {
     if (now - c.reportedAtMs >= SUMMARY_EVERY_MS) {
       c.reportedAtMs = now;
       this.#note(`conflated: ${c.events} event(s) so far stood for ${c.updates} more update(s)`);
+    }
+  }
+
+  /** One line when the gateway's measured lag goes over --max-lag-ms, one when it is back under. */
+  #lag(ms: number): void {
+    const bound = this.config.maxLagMs;
+    if (!this.#lagging && ms > bound) {
+      this.#lagging = true;
+      this.#note(
+        `lag ${ms} ms is over ${bound} ms: this reader is behind the gateway (it conflates past its own --max-lag-ms)`,
+      );
+    } else if (this.#lagging && ms <= bound) {
+      this.#lagging = false;
+      this.#note(`lag back under ${bound} ms (${ms} ms)`);
     }
   }
 

@@ -78,6 +78,7 @@ export class TickwireClient {
     reconnects: 0,
     resyncs: 0,
     server: undefined,
+    lagMs: undefined,
   };
   /** Gateway URLs, tried in turn: the next one after every lost connection. */
   readonly #urls: readonly string[];
@@ -130,6 +131,18 @@ export class TickwireClient {
   get stats(): ClientStats {
     const stats = this.#stats;
     return { ...stats, server: stats.server === undefined ? undefined : { ...stats.server } };
+  }
+
+  /**
+   * How far behind this connection reads, ms: the `lag` of the last heartbeat (protocol v1.5), measured
+   * by the gateway's WebSocket ping probes; undefined before the first heartbeat of a connection and when
+   * the gateway runs no probes. A browser answers pings on its network thread, before the page's script
+   * has handled the messages queued ahead of them, so in a page this is the lag up to the browser, not
+   * the page's own backlog: time {@link TickwireClient.ping} (a request the page's script answers after
+   * everything queued before it) for that, and show the larger of the two.
+   */
+  get lagMs(): number | undefined {
+    return this.#stats.lagMs;
   }
 
   /** The current connection state. */
@@ -328,6 +341,7 @@ export class TickwireClient {
     this.#healthy = false;
     this.#tracker.reset();
     this.#resyncing.clear();
+    this.#stats.lagMs = undefined;
     this.#setState({ state: "open", attempt: this.#attempt });
     this.#watchdog.start();
     for (const entry of this.#subs.values()) this.#sendSubscribe(entry);
@@ -412,7 +426,10 @@ export class TickwireClient {
       case "heartbeat": {
         const hb = m as unknown as HeartbeatEvent;
         this.#stats.server = { sent: hb.sent, conflated: hb.conflated, dropped: hb.dropped };
+        const lag = typeof hb.lag === "number" ? hb.lag : undefined;
+        this.#stats.lagMs = lag;
         this.#emitter.emit("heartbeat", hb);
+        if (lag !== undefined) this.#emitter.emit("lag", lag);
         return;
       }
       default:

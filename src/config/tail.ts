@@ -21,6 +21,8 @@ export interface TailConfig {
   readonly latency: boolean;
   /** Ask for the snapshot of each topic first (default true; `--no-snapshot`). */
   readonly snapshot: boolean;
+  /** Report on stderr when the heartbeat's `lag` (protocol v1.5) goes over this many ms, and when back. */
+  readonly maxLagMs: number;
 }
 
 export const TAIL_USAGE = `Usage: tickwire tail <pattern>... [options]
@@ -35,6 +37,7 @@ Options:
   --count <n>          exit after n data events
   --latency            add lat_ms: receive time minus venue time te, in ms
   --no-snapshot        skip the current value of each topic at start
+  --max-lag-ms <n>     say on stderr when the gateway measures this reader over n ms behind, and when back under (default 1000)
   -h, --help           this help
 
 Exit status: 0 done (--count reached, interrupted, or stdout closed), 1 refused or cannot connect, 2 usage.
@@ -63,6 +66,7 @@ export function loadTailConfig(
         count: { type: "string" },
         latency: { type: "boolean", default: false },
         snapshot: { type: "boolean", default: true },
+        "max-lag-ms": { type: "string" },
       },
     });
   } catch (error) {
@@ -87,6 +91,13 @@ export function loadTailConfig(
     (n) => Number.isInteger(n) && n > 0,
     "a whole number above 0",
   );
+  const maxLagMs = number(
+    values["max-lag-ms"],
+    "--max-lag-ms",
+    problems,
+    (n) => Number.isInteger(n) && n > 0,
+    "a whole number above 0",
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     topics: positionals,
@@ -96,6 +107,7 @@ export function loadTailConfig(
     count,
     latency: values.latency,
     snapshot: values.snapshot,
+    maxLagMs: maxLagMs ?? 1000,
   });
 }
 
