@@ -86,6 +86,22 @@ describe("--auth jwt: tokens, entitlements, refresh, expiry, limits", () => {
     assert.equal(typeof resultOf(await client.request("ping"))["ts"], "number");
   });
 
+  it("topics (discovery): 4001 before auth, 4003 for a pattern outside the grants, inside lists known topics", async () => {
+    const before = await connect();
+    const early = errorOf(await before.request("topics", { pattern: "xnas.*.quote" }));
+    assert.equal(early.code, 4001);
+    assert.equal(early.reason, "unauthenticated");
+    const client = await authed("dora");
+    resultOf(await stack.subscribe(client, ["xnas.DISC.quote"]));
+    stack.publish("xnas.DISC.quote", quote(5));
+    await client.waitFor((m) => m["t"] === "xnas.DISC.quote" && m["e"] === "quote");
+    for (const pattern of ["*.*.quote", "xlon.>", "binance.*.*"]) {
+      assert.equal(errorOf(await client.request("topics", { pattern })).code, 4003, pattern);
+    }
+    const listed = resultOf(await client.request("topics", { pattern: "xnas.*.quote" }));
+    assert.deepEqual(listed["topics"], ["xnas.DISC.quote"]);
+  });
+
   it("no valid token within --auth-timeout-ms closes with 4001, reason auth_timeout", async () => {
     const client = await connect();
     // A refused token does not stop the clock.

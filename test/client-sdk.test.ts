@@ -229,6 +229,70 @@ describe("client SDK across gateway restarts and freezes (gateway as a child pro
   const publish = (topic: string, fields: Record<string, number>): void =>
     publisher.publish(`md.${topic}`, encodeFeedPayload(fields));
 
+  it("reports the gateway's lag probes: lagMs, stats.lagMs and a lag event grow while the reader is slow; undefined without probes", async () => {
+    const gateway = await GatewayChild.start(nats.url, [
+      "--heartbeat-ms",
+      "200",
+      "--probe-interval-ms",
+      "50",
+    ]);
+    const client = connect(gateway.wsUrl);
+    const lags: number[] = [];
+    client.on("lag", (ms) => lags.push(ms));
+    let heartbeatsWithLag = 0;
+    client.on("heartbeat", (hb) => {
+      if (typeof hb.lag === "number") heartbeatsWithLag++;
+    });
+    let burst: ReturnType<typeof setInterval> | undefined;
+    try {
+      await client.subscribe([T]);
+      await interest(nats, [T]);
+      await eventually(() => heartbeatsWithLag > 0, "a heartbeat with lag");
+      assert.equal(lags.length, heartbeatsWithLag, "one lag event per heartbeat carrying lag");
+      assert.equal(client.lagMs, lags.at(-1));
+      assert.equal(client.stats.lagMs, client.lagMs);
+      // A slow reader: this process (the client side) blocks its event loop in bursts of 300 ms, so the
+      // gateway's pings wait unread (ws answers them from JS) while quotes keep coming.
+      burst = setInterval(() => {
+        publish(T, quote(1));
+        const until = performance.now() + 300;
+        while (performance.now() < until) {
+          // busy: nothing is read meanwhile
+        }
+      }, 20);
+      await eventually(() => lags.some((ms) => ms >= 100), "a lag event of at least 100 ms");
+      clearInterval(burst);
+      burst = undefined;
+      assert.ok(lags.every((ms) => Number.isInteger(ms) && ms >= 0));
+      assert.ok(client.lagMs !== undefined && client.stats.lagMs === client.lagMs);
+    } finally {
+      if (burst !== undefined) clearInterval(burst);
+      await client.close();
+      await gateway.stop();
+    }
+
+    const noProbes = await GatewayChild.start(nats.url, [
+      "--heartbeat-ms",
+      "200",
+      "--probe-interval-ms",
+      "0",
+    ]);
+    const plain = connect(noProbes.wsUrl);
+    let heartbeats = 0;
+    let lagEvents = 0;
+    plain.on("heartbeat", () => heartbeats++);
+    plain.on("lag", () => lagEvents++);
+    try {
+      await eventually(() => heartbeats >= 2, "heartbeats from a gateway without probes");
+      assert.equal(plain.lagMs, undefined);
+      assert.equal(plain.stats.lagMs, undefined);
+      assert.equal(lagEvents, 0);
+    } finally {
+      await plain.close();
+      await noProbes.stop();
+    }
+  });
+
   it("reconnects after the gateway restarts, honouring its retry hint, and resubscribes with a snapshot", async () => {
     const gateway = await GatewayChild.start(nats.url, ["--retry-after-ms", "300"]);
     const proxy = await TcpProxy.start(gateway.port);

@@ -1,37 +1,12 @@
 import assert from "node:assert/strict";
-import { accessSync, constants, mkdirSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { GatewayChild } from "./helpers/gateway-child.ts";
 import { TcpProxy } from "./helpers/tcp-proxy.ts";
+import { findChromium } from "./helpers/chromium.ts";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
-
-/** Debian's chromium (scripts/setup.sh --test installs it); TICKWIRE_CHROMIUM overrides. */
-function findChromium(): string {
-  const given = process.env["TICKWIRE_CHROMIUM"];
-  const candidates =
-    given !== undefined && given !== ""
-      ? [given]
-      : [
-          ...(process.env["PATH"] ?? "")
-            .split(delimiter)
-            .flatMap((d) => [join(d, "chromium"), join(d, "chromium-browser")]),
-          "/usr/bin/chromium",
-        ];
-  for (const path of candidates) {
-    try {
-      accessSync(path, constants.X_OK);
-      return path;
-    } catch {
-      // not here
-    }
-  }
-  throw new Error(
-    `no Chromium found (tried ${candidates.join(", ")}); install Debian's chromium (bash scripts/setup.sh --test) or set TICKWIRE_CHROMIUM`,
-  );
-}
 
 /** Text of a grid cell: column 1 bid, 2 ask, 3 last. */
 const cell = (page: Page, key: string, column: number): Promise<string> =>
@@ -134,6 +109,37 @@ describe("dashboard in headless Chromium (gateway in embedded mode with the demo
     // A duplicate or backwards q at the snapshot seam is counted by the SDK as a gap and shown here.
     assert.equal(await page.locator("#gaps").innerText(), "0");
     assert.equal(await page.locator("#missed").innerText(), "0");
+    assert.deepEqual(pageErrors, []);
+    await page.close();
+  });
+
+  it("shows lag beside latency: the gateway's probe figure once heartbeats arrive, red when the page's own backlog passes 1000 ms", async () => {
+    const page = await browser.newPage();
+    const pageErrors: string[] = [];
+    page.on("pageerror", (e) => pageErrors.push(e.message));
+    await page.goto(`${proxy.httpUrl}/?watch=xnas.*.quote`);
+    await page.locator('#conn[data-state="open"]').waitFor();
+    // The gateway runs its lag probes by default: heartbeats carry lag, which the page shows in ms.
+    await page.waitForFunction(`/^\\d+$/.test(document.getElementById("lag").dataset.probe)`, undefined, {
+      timeout: 20_000,
+    });
+    await page.waitForFunction(`/^\\d+ ms$/.test(document.getElementById("lag").textContent)`, undefined, {
+      timeout: 20_000,
+    });
+    const shown = Number((await page.locator("#lag").innerText()).replace(" ms", ""));
+    assert.equal(await page.locator("#lag").getAttribute("data-high"), String(shown > 1000));
+
+    // The page's script falls behind (blocked 1.2 s at a time): Chromium still answers the gateway's
+    // pings, but the page's own request round trip counts the backlog, and the figure turns red.
+    await page.evaluate(`window.busy = setInterval(() => {
+      const until = performance.now() + 1200;
+      while (performance.now() < until) {}
+    }, 10)`);
+    await page.waitForFunction(`document.getElementById("lag").dataset.high === "true"`, undefined, {
+      timeout: 30_000,
+    });
+    assert.ok(Number((await page.locator("#lag").innerText()).replace(" ms", "")) > 1000);
+    await page.evaluate(`clearInterval(window.busy)`);
     assert.deepEqual(pageErrors, []);
     await page.close();
   });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
-import { OPTIONS, loadConfig, type Config } from "../src/config/index.ts";
+import { OPTIONS, loadConfig, loadHistoryAdminConfig, type Config } from "../src/config/index.ts";
 import { startStack, type Stack } from "./helpers/stack.ts";
 
 const url = (path: string): URL => new URL(`../${path}`, import.meta.url);
@@ -25,6 +25,7 @@ interface Probe {
 }
 interface Container {
   name: string;
+  image: string;
   ports: { name: string; containerPort: number }[];
   env: { name: string; value: string }[];
   readinessProbe: Probe;
@@ -60,6 +61,7 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
   };
   const pod = deployment.template.spec;
   const container = pod.containers[0] as Container;
+  const gatewayImage = container.image;
   const config = configFromEnv(
     Object.fromEntries(container.env.map((e) => [e.name, e.value])),
     "deployment.yaml",
@@ -131,19 +133,23 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
     assert.ok(matches(pdb.selector.matchLabels));
   });
 
-  it("the JetStream Job creates the stream the gateways read, over their subjects, on their NATS", () => {
-    const job = only("Job").spec as { template: { spec: { containers: { command: string[] }[] } } };
-    const command = job.template.spec.containers[0]?.command ?? [];
-    assert.deepEqual(command.slice(0, 5), [
-      "nats",
-      `--server=${natsUrlOf(config)}`,
-      "stream",
-      "add",
-      historyStreamOf(config),
-    ]);
-    assert.ok(command.includes(`--subjects=${config.nats.subjectPrefix}.>`));
-    assert.ok(command.includes("--max-msgs-per-subject=1"));
-    assert.ok(command.includes("--allow-direct"), "tickwire reads it with direct get");
+  it("the JetStream Job runs tickwire history create for the stream the gateways read, on their NATS", () => {
+    const job = only("Job").spec as {
+      template: { spec: { containers: { image: string; command?: string[]; args: string[] }[] } };
+    };
+    const container = job.template.spec.containers[0];
+    assert.equal(
+      container?.image,
+      gatewayImage,
+      "the tickwire image, whose entrypoint is the tickwire command",
+    );
+    assert.equal(container.command, undefined, "the image's entrypoint runs");
+    const args = container.args;
+    assert.deepEqual(args.slice(0, 2), ["history", "create"]);
+    const history = loadHistoryAdminConfig(args.slice(2), {});
+    assert.equal(history.nats.servers.join(","), natsUrlOf(config));
+    assert.equal(history.stream.name, historyStreamOf(config));
+    assert.equal(history.stream.subjectPrefix, config.nats.subjectPrefix);
   });
 });
 
@@ -216,13 +222,19 @@ describe("Dockerfile and docker-compose.yml agree with the service and the teste
     assert.ok(compose.services["prometheus"]?.volumes?.some((v) => v.startsWith("./deploy/prometheus:")));
     assert.ok(existsSync(url("deploy/prometheus/tickwire-rules.yml")));
     const job = parse(read("deploy/kubernetes/nats-stream-job.yaml")) as {
-      spec: { template: { spec: { containers: { command: string[] }[] } } };
+      spec: { template: { spec: { containers: { args: string[] }[] } } };
     };
     const withoutServer = (command: readonly string[]): string[] =>
-      command.filter((a) => !a.startsWith("--server="));
+      command.filter((a) => !a.startsWith("--nats="));
     assert.deepEqual(
       withoutServer(compose.services["nats-stream"]?.command ?? []),
-      withoutServer(job.spec.template.spec.containers[0]?.command ?? []),
+      withoutServer(job.spec.template.spec.containers[0]?.args ?? []),
+    );
+    // The image the gateways build (x-gateway: image + build .), whose entrypoint is the tickwire command.
+    assert.equal(compose.services["nats-stream"]?.image, "localhost/tickwire:latest");
+    assert.match(
+      read("docker-compose.yml"),
+      /^x-gateway: &gateway\n {2}image: localhost\/tickwire:latest\n {2}build: \.$/m,
     );
   });
 });

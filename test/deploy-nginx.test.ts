@@ -107,6 +107,49 @@ describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
     assert.ok("result" in pong, JSON.stringify(pong));
   });
 
+  it("the lag probes work through nginx: heartbeats carry lag, a reader that stops reading is seen lagging, then back", async () => {
+    const hubs = [stack.service.hub, second.hub];
+    const lagged = hubs.map((hub) => hub.laggingConnectionCount);
+    const laggingMore = (): boolean =>
+      hubs.some((hub, i) => hub.laggingConnectionCount > (lagged[i] as number));
+    const client = await connect();
+    await client.subscribe(["xnas.AAPL.quote"]);
+    const lagOf = (hb: Record<string, unknown> | undefined): number | undefined =>
+      typeof hb?.["lag"] === "number" ? hb["lag"] : undefined;
+    // nginx forwards the gateway's pings and the client's pongs (it relays an upgraded connection's bytes):
+    // a heartbeat after the first reports a lag under the gateway's bound. Unanswered, the probe's age
+    // would grow past it by the second heartbeat and never come back.
+    await eventually(
+      () => client.heartbeats.slice(1).some((hb) => (lagOf(hb) ?? Infinity) < 1000),
+      "a heartbeat with a lag measured through nginx",
+    );
+    assert.ok(
+      client.heartbeats.every((hb) => Number.isInteger(lagOf(hb))),
+      "every heartbeat carries lag",
+    );
+
+    // The client stops reading: the probe waits behind nginx, and the gateway sees the connection lagging.
+    client.ws.pause();
+    try {
+      await eventually(async () => {
+        await stack.publishAndFlush("xnas.AAPL.quote", quote(188));
+        return laggingMore();
+      }, "the paused reader to be seen lagging through nginx");
+      // One more heartbeat round on its gateway while it still reads nothing: that heartbeat says so.
+      const hub = hubs.find((h, i) => h.laggingConnectionCount > (lagged[i] as number));
+      const rounds = hub?.stats.heartbeats ?? 0;
+      await eventually(() => (hub?.stats.heartbeats ?? 0) > rounds, "a heartbeat round while it lags");
+    } finally {
+      client.ws.resume();
+    }
+    await eventually(() => {
+      const lags = client.heartbeats.map(lagOf);
+      const high = lags.findIndex((ms) => (ms ?? 0) >= 1000);
+      return high >= 0 && lags.slice(high + 1).some((ms) => (ms ?? Infinity) < 1000);
+    }, "a heartbeat reporting the lag, then one back under the bound");
+    await eventually(() => !laggingMore(), "the connection no longer lagging");
+  });
+
   it("shutdown's 1001 and retry hint reach the client through nginx", async () => {
     const before = second.hub.connectionCount;
     const client = await connect();

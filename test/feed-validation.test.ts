@@ -37,9 +37,9 @@ describe("garbage and wrong-typed feed payloads never reach a client and are cou
       "missing_field",
     ],
     ["price as a string", "xnas.AAPL.trade", packr.pack({ te: te(), p: "228.1", z: 1 }), "bad_value"],
-    ["te in milliseconds", "xnas.AAPL.trade", packr.pack({ te: Date.now(), p: 1, z: 1 }), "bad_value"],
-    ["te as a float", "xnas.AAPL.trade", JSON.stringify({ te: te() + 0.5, p: 1, z: 1 }), "bad_value"],
-    ["negative size", "xnas.AAPL.trade", packr.pack({ te: te(), p: 1, z: -5 }), "bad_value"],
+    ["te in milliseconds", "xnas.AAPL.trade", packr.pack({ te: Date.now(), p: 1, z: 1 }), "bad_te_unit"],
+    ["te as a float", "xnas.AAPL.trade", JSON.stringify({ te: te() + 0.5, p: 1, z: 1 }), "bad_te"],
+    ["negative size", "xnas.AAPL.trade", packr.pack({ te: te(), p: 1, z: -5 }), "negative_value"],
     ["NaN price", "xnas.AAPL.trade", packr.pack({ te: te(), p: NaN, z: 1 }), "bad_value"],
     [
       "bar with a boolean",

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { connect } from "node:net";
+import { hostname } from "node:os";
 import { describe, it } from "node:test";
 import { loadConfig } from "../src/config/index.ts";
 import { NatsServerProcess } from "../src/embedded/index.ts";
@@ -10,7 +11,7 @@ import { FeedPublisher } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
 import { CliProcess } from "./helpers/process.ts";
-import { eventually, quote, startStack } from "./helpers/stack.ts";
+import { eventually, metricValue, quote, startStack } from "./helpers/stack.ts";
 
 async function portOpen(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -72,7 +73,7 @@ describe("NATS outage", () => {
 });
 
 describe("stopping before NATS is reachable", () => {
-  it("a gateway stopped while its first NATS connection is pending closes that connection when it completes", async () => {
+  it("a gateway stopped while its first NATS connection is pending stops retrying and closes its link", async () => {
     const port = await freePort();
     const config = loadConfig(
       [
@@ -82,6 +83,11 @@ describe("stopping before NATS is reachable", () => {
       {},
     );
     const service = await startService(config, createLogger("silent"));
+    const url = `http://127.0.0.1:${service.port}`;
+    const metric = async (name: string): Promise<number> =>
+      metricValue(await (await fetch(`${url}/metrics`)).text(), name);
+    await eventually(async () => (await metric("tickwire_nats_connect_failures_total")) >= 2, "two attempts");
+    assert.equal((await fetch(`${url}/readyz`)).status, 503);
     await service.stop();
     const nats = await NatsServerProcess.start({ port, monitorPort: 0 });
     try {
@@ -145,10 +151,15 @@ describe("process lifecycle (tickwire serve as a child process)", () => {
   it("embedded mode starts its own nats-server and demo feed, and stops both on exit", async () => {
     const cli = CliProcess.run(["serve", "--port", "0", "--demo-rate", "2000"], { NATS_URL: "" });
     const port = await cli.port();
-    const natsUrl = cli.logs.find((l) => l["msg"] === "embedded mode: started a local nats-server")?.[
-      "natsUrl"
-    ] as string;
+    const started = cli.logs.find((l) => l["msg"] === "embedded mode: started a local nats-server");
+    const natsUrl = started?.["natsUrl"] as string;
     assert.match(natsUrl, /^nats:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(typeof started?.["natsServerPid"], "number");
+    assert.notEqual(
+      started?.["natsServerPid"],
+      cli.child.pid,
+      "the pid logged is nats-server's, not the gateway's",
+    );
     const client = await TestClient.connect(`ws://127.0.0.1:${port}/v1/stream`);
     await client.subscribe(["xnas.>", "binance.*.quote"]);
     await client.until(
@@ -175,11 +186,10 @@ describe("process lifecycle (tickwire serve as a child process)", () => {
       const connz = (await (await fetch(`${nats.monitorUrl}/connz`)).json()) as {
         connections: { name: string }[];
       };
-      assert.equal(connz.connections.length, 1, "no demo feed connection");
-      assert.match(
-        connz.connections[0]?.name ?? "",
-        new RegExp(`^tickwire-gateway/[^/]+/${cli.child.pid}$`),
-        "the connection name says which host and process",
+      assert.deepEqual(
+        connz.connections.map((c) => c.name),
+        [`tickwire-gateway/${hostname()}/${cli.child.pid}`],
+        "one connection, named after host and pid; no demo feed connection",
       );
       cli.child.kill("SIGTERM");
       assert.equal((await cli.exit()).code, 0);

@@ -493,6 +493,54 @@ asyncio.run(main(sys.argv[1], json.loads(sys.argv[2]), sys.argv[3:]))
     }
   });
 
+  it("reports the gateway's lag probes: lag_ms, on_lag and Heartbeat.lag grow while the consumer is slow (v1.5)", async () => {
+    const stack = await startStack({ fanout: { heartbeatMs: 200, probeIntervalMs: 50 } });
+    // A consumer that blocks its event loop 300 ms per event: the WebSocket library reads (and answers
+    // pings) only between those, and at most max_queue (4) frames ahead. One JSON line per heartbeat.
+    const program = `
+import asyncio, json, sys, time
+from tickwire_client import Heartbeat, TickwireClient
+async def main(url):
+    seen = []
+    async with TickwireClient(url, ["xnas.*.quote"], on_lag=seen.append) as client:
+        async for event in client:
+            if isinstance(event, Heartbeat):
+                print(json.dumps({"lag": event.lag, "lag_ms": client.lag_ms, "on_lag": seen[-3:]}), flush=True)
+                if event.lag is not None and event.lag >= 100:
+                    return
+            time.sleep(0.3)
+asyncio.run(main(sys.argv[1]))
+`;
+    const py = python(["-c", program, stack.wsUrl], { modulePath: true });
+    try {
+      await eventually(
+        () => gatewayHolds(stack.nats, "md.xnas.*.quote"),
+        `the Python client's subscription (${py.stderr})`,
+      );
+      let bp = 1;
+      await eventually(() => {
+        stack.publish("xnas.AAPL.quote", quote(bp++));
+        return py.child.exitCode !== null;
+      }, `a heartbeat with lag ≥ 100 ms (${py.stdout}${py.stderr})`);
+      assert.deepEqual(await py.exit(), { code: 0, signal: null }, py.stderr);
+      const lines = py.stdout
+        .trim()
+        .split("\n")
+        .map((line) => JSON.parse(line) as { lag: number | null; lag_ms: number | null; on_lag: number[] });
+      assert.ok(lines.length > 0);
+      for (const { lag, lag_ms, on_lag } of lines) {
+        assert.ok(Number.isInteger(lag) && lag !== null && lag >= 0, `a heartbeat carries lag: ${lag}`);
+        assert.ok(Number.isInteger(lag_ms), "lag_ms is set");
+        assert.ok(on_lag.length > 0 && on_lag.every((ms) => Number.isInteger(ms)), "on_lag was called");
+      }
+      assert.ok((lines.at(-1)?.lag ?? 0) >= 100);
+    } finally {
+      if (py.child.exitCode === null) py.child.kill("SIGKILL");
+      await py.exit();
+      await stack.close();
+    }
+  });
+
   it("ticks_to_csv stops quietly with status 0 when its stdout is closed (| head)", async () => {
     const stack = await startStack();
     const csv = python([CSV_SCRIPT, "--url", stack.wsUrl, "xnas.AAPL.quote"]);

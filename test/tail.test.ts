@@ -72,7 +72,10 @@ describe("tickwire tail", () => {
       "consecutive sequence numbers",
     );
     assert.match(cli.stdout, /"te":\d{16}[,}]/, "µs timestamps stay integers");
-    assert.equal(cli.stderr, "");
+    // Nothing had been published on binance.* when tail subscribed: said once, nothing else on stderr.
+    assert.deepEqual(lines(cli.stderr), [
+      "tickwire tail: no known topic matches binance.*.trade (nothing in the gateway's cache or feed history): check the venue, symbol and type; waiting",
+    ]);
   });
 
   it("csv with --latency: a header, one row per event with empty cells for absent keys, and lat_ms", async () => {
@@ -90,14 +93,37 @@ describe("tickwire tail", () => {
     await feedUntilExit(cli, (i) => stack.publish(T, quote(200 + i)));
     assert.equal((await cli.exit()).code, 0, cli.stderr);
     const [header, ...rows] = lines(cli.stdout);
-    assert.equal(header, "e,t,q,te,ts,f,n,p,z,bp,bz,ap,az,o,h,l,c,v,lat_ms");
+    assert.equal(header, "recv_us,topic,type,q,te_us,ts_us,flags,n,p,z,bp,bz,ap,az,o,h,l,c,v,lat_ms");
     assert.equal(rows.length, 2);
     for (const row of rows) {
       const cells = row.split(",");
-      assert.equal(cells.length, 19);
-      assert.equal(cells[0], "quote");
+      assert.equal(cells.length, 20);
+      assert.match(cells[0] ?? "", /^\d{16}$/, "recv_us: integer µs");
       assert.equal(cells[1], T);
-      assert.ok(Number.isFinite(Number(cells[18])) && cells[18] !== "", "lat_ms is a number");
+      assert.equal(cells[2], "quote");
+      assert.ok(Number.isFinite(Number(cells[19])) && cells[19] !== "", "lat_ms is a number");
+    }
+  });
+
+  it("says which wildcard matched no known topic and which topic has no value yet, then keeps waiting", async () => {
+    const cli = CliProcess.run(["tail", "xnsa.*.quote", "xnas.NOPE.quote", T, "--url", stack.wsUrl]);
+    try {
+      await eventually(
+        () => cli.stderr.includes("no known topic matches") && cli.stderr.includes("no value yet"),
+        `the notes on stderr: ${cli.stderr}`,
+        15_000,
+      );
+      assert.match(cli.stderr, /no known topic matches xnsa\.\*\.quote \(nothing in the gateway's cache/);
+      assert.match(cli.stderr, /no value yet for xnas\.NOPE\.quote/);
+      assert.doesNotMatch(
+        cli.stderr,
+        /matches xnas/,
+        "a concrete topic is reported by missing, not as a pattern",
+      );
+      assert.equal(exited(cli), false, "tail keeps waiting");
+    } finally {
+      cli.child.kill("SIGINT");
+      await cli.exit();
     }
   });
 
@@ -150,10 +176,11 @@ describe("tickwire tail", () => {
     const none = CliProcess.run(["tail"]);
     assert.equal((await none.exit()).code, 2);
     assert.match(none.stderr, /at least one topic pattern/);
-    const bad = CliProcess.run(["tail", T, "--count", "0", "--format", "xml"]);
+    const bad = CliProcess.run(["tail", T, "--count", "0", "--format", "xml", "--max-lag-ms", "0"]);
     assert.equal((await bad.exit()).code, 2);
     assert.match(bad.stderr, /--format="xml"/);
     assert.match(bad.stderr, /--count="0"/);
+    assert.match(bad.stderr, /--max-lag-ms="0"/);
     const away = CliProcess.run(["tail", T, "--url", "ws://127.0.0.1:1/v1/stream"]);
     assert.equal((await away.exit()).code, 1);
     assert.match(away.stderr, /cannot connect to ws:\/\/127\.0\.0\.1:1\/v1\/stream/);
@@ -181,6 +208,52 @@ describe("tickwire tail", () => {
     );
     cli.child.kill("SIGINT");
     assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+  });
+
+  it("says on stderr once when its lag goes over --max-lag-ms, and once when it is back under", async () => {
+    const cli = CliProcess.run(["tail", T, "--url", stack.wsUrl, "--no-snapshot", "--max-lag-ms", "300"]);
+    try {
+      await eventually(() => {
+        stack.publish(T, quote(800));
+        return cli.stdout.includes("\n");
+      }, "a first line");
+      const mark = cli.stderr.length;
+      // Frozen, tail answers no ping: the gateway's probe waits until it counts the connection lagging
+      // (past its own max-lag-ms, 1000).
+      cli.child.kill("SIGSTOP");
+      try {
+        await eventually(async () => {
+          stack.publish(T, quote(801));
+          return (await stack.metric("tickwire_lagging_connections")) >= 1;
+        }, "the gateway to see the frozen tail lagging");
+        // A heartbeat carries the last answered probe's round trip, or the unanswered one's age: one
+        // more round while tail is frozen, so the first heartbeat it reads says how far behind it is.
+        const rounds = stack.service.hub.stats.heartbeats;
+        await eventually(
+          () => stack.service.hub.stats.heartbeats > rounds,
+          "a heartbeat round while it lags",
+        );
+      } finally {
+        cli.child.kill("SIGCONT");
+      }
+      await eventually(() => {
+        stack.publish(T, quote(802));
+        return /lag back under 300 ms/.test(cli.stderr.slice(mark));
+      }, "the lag reports");
+      // Once over, once back under, alternating (a loaded machine may add a pair of its own).
+      const reports = lines(cli.stderr).filter((l) => /\blag\b/.test(l));
+      assert.ok(reports.length >= 2 && reports.length % 2 === 0, cli.stderr);
+      reports.forEach((line, i) => {
+        if (i % 2 === 0) {
+          assert.match(line, /^tickwire tail: lag \d+ ms is over 300 ms/);
+          assert.ok(Number(/lag (\d+) ms/.exec(line)?.[1]) > 300, line);
+        } else assert.match(line, /^tickwire tail: lag back under 300 ms \(\d+ ms\)$/);
+      });
+      cli.child.kill("SIGINT");
+      assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+    } finally {
+      if (!exited(cli)) cli.child.kill("SIGKILL");
+    }
   });
 });
 

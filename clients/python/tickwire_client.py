@@ -37,6 +37,10 @@ What the client does for you:
   `auth` is sent first on every connection; a refused token raises `TickwireError` (code 4001) instead
   of reconnecting in a loop. (No refresh on an open connection yet: a token expiring closes it, and the
   client reconnects with a new token from `get_token`.)
+- Lag (protocol v1.5): `lag_ms` is the `lag` of the last heartbeat, how far behind this connection reads as
+  the gateway's WebSocket ping probes measure it (`on_lag` is called with each one); None when the gateway
+  runs no probes. The WebSocket library reads at most `max_queue` frames ahead (default 4), so the probes
+  see this client's reading pace rather than a library buffer's.
 - A refused request raises `TickwireError` carrying the protocol error code; a refused topic of a
   subscribe is yielded as `TopicRefused` (the other topics of the request stand, as the protocol says).
 
@@ -185,12 +189,15 @@ class SnapshotEnd:
 
 @dataclass(frozen=True, slots=True)
 class Heartbeat:
-    """The gateway's periodic heartbeat (protocol v1.2): counters for this connection so far."""
+    """The gateway's periodic heartbeat (protocol v1.2): counters for this connection so far, and (v1.5)
+    `lag`, how far behind this connection reads in ms as the gateway's lag probes measured it (None when
+    the gateway runs no probes)."""
 
     ts: int
     sent: int
     conflated: int
     dropped: int
+    lag: Optional[int] = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,6 +433,17 @@ class TickwireClient:
             handshake bound, keepalive ping period (a pong missing for as long closes the connection;
             None disables).
         max_pending_events: events waiting for the consumer before the reader stops reading the socket.
+        max_queue: frames the WebSocket library reads ahead of the client (default 4). Pings are answered
+            by the library's reader, so a large read-ahead would answer the gateway's lag probes while
+            frames wait unread, and hide this client's lag from the gateway.
+        on_lag: called (from the reader, before the heartbeat is queued for the consumer) with the `lag`
+            in ms of every heartbeat that carries one (protocol v1.5). It must not block.
+
+    Attributes:
+        lag_ms: how far behind this connection reads, ms: the `lag` of the last heartbeat read (protocol
+            v1.5, the gateway's lag probes); None before the first heartbeat of a connection and when the
+            gateway runs no probes. It counts up to the events waiting in this client
+            (`max_pending_events`), not those: `pending_events` says how many there are.
     """
 
     def __init__(
@@ -446,6 +464,8 @@ class TickwireClient:
         close_timeout_s: float = 2.0,
         ping_interval_s: Optional[float] = 20.0,
         max_pending_events: int = 10_000,
+        max_queue: int = 4,
+        on_lag: Optional[Callable[[int], None]] = None,
         rng: Optional[random.Random] = None,
         token: Optional[str] = None,
         get_token: Optional[Callable[[], Union[str, Awaitable[str]]]] = None,
@@ -456,6 +476,9 @@ class TickwireClient:
         self._token = token
         self._get_token = get_token
         self.stats = ClientStats()
+        self.lag_ms: Optional[int] = None
+        self._on_lag = on_lag
+        self._max_queue = max(1, max_queue)
         self._snapshot = snapshot
         self._resync_on_gap = resync_on_gap
         self._heartbeat_interval_s = heartbeat_interval_s
@@ -624,6 +647,7 @@ class TickwireClient:
                         ping_interval=self._ping_interval_s,
                         ping_timeout=self._ping_interval_s,
                         max_size=2**24,
+                        max_queue=self._max_queue,
                     )
                 except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
                     if isinstance(exc, InvalidStatusCode) and 400 <= exc.status_code < 500 and exc.status_code not in (408, 429):
@@ -684,6 +708,7 @@ class TickwireClient:
         self._resyncing.clear()
         self._snapshot_causes.clear()
         self._saw_heartbeat = False
+        self.lag_ms = None
         reconnect = self._connections > 0
         self._connections += 1
         if reconnect:
@@ -737,8 +762,13 @@ class TickwireClient:
             return
         if kind == "heartbeat":
             self._saw_heartbeat = True
+            lag = item.get("lag")
+            lag = lag if isinstance(lag, int) and not isinstance(lag, bool) else None
+            self.lag_ms = lag
+            if lag is not None and self._on_lag is not None:
+                self._on_lag(lag)
             await self._emit(
-                Heartbeat(item.get("ts", 0), item.get("sent", 0), item.get("conflated", 0), item.get("dropped", 0))
+                Heartbeat(item.get("ts", 0), item.get("sent", 0), item.get("conflated", 0), item.get("dropped", 0), lag)
             )
             return
         event = data_event(item, received_us)

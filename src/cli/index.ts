@@ -4,6 +4,7 @@ import { availableParallelism } from "node:os";
 import {
   TAIL_USAGE,
   TOKEN_USAGE,
+  configSummary,
   helpText,
   loadConfig,
   loadTailConfig,
@@ -11,8 +12,9 @@ import {
   redactedConfig,
 } from "../config/index.ts";
 import { ConfigError, isTickwireError } from "../errors/index.ts";
-import { createLogger } from "../logging/index.ts";
-import { startService, stopOnSignal } from "../process/index.ts";
+import { createLogger, resolveLogFormat } from "../logging/index.ts";
+import { ShutdownSignals, startService, stopOnSignal } from "../process/index.ts";
+import { runHistory } from "./history.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { runTail } from "./tail.ts";
 import { mintToken } from "./token.ts";
@@ -23,6 +25,7 @@ Commands:
   serve     run the gateway (embedded nats-server and demo feed when no NATS URL is given)
   tail      stream topics to stdout as jsonl, csv or a table (\`tickwire tail --help\`)
   token     print an HS256 test token for --auth jwt (\`tickwire token --help\`)
+  history   create or inspect the feed-history JetStream stream of a NATS deployment (\`tickwire history --help\`)
   help      show this help; \`tickwire serve --help\` lists every option
 
 Quick start: \`tickwire serve\`, then open http://127.0.0.1:9000/ and connect clients to ws://127.0.0.1:9000/v1/stream.
@@ -50,8 +53,16 @@ async function serve(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  const log = createLogger(config.log.level);
-  log.info({ config: redactedConfig(config), version: version(), node: process.version }, "starting");
+  const format = resolveLogFormat(config.log.format, process.stdout.isTTY);
+  const log = createLogger(config.log.level, format);
+  if (format === "json") {
+    log.info({ config: redactedConfig(config), version: version(), node: process.version }, "starting");
+  } else {
+    log.info({ version: version(), node: process.version }, "starting");
+    for (const line of configSummary(config)) log.info(`config ${line}`);
+  }
+  // Before anything starts: a signal during start-up must not kill the process past its children's cleanup.
+  const signals = new ShutdownSignals(log);
   // 0 = one worker per core; 1 = today's single process owning its port (no supervisor, no fork).
   const workers = config.process.workers === 0 ? availableParallelism() : config.process.workers;
   let service: { readonly port: number; stop(): Promise<void> };
@@ -59,6 +70,7 @@ async function serve(argv: readonly string[]): Promise<number> {
     service =
       workers === 1 ? await startService(config, log) : await Supervisor.start(config, argv, workers, log);
   } catch (error) {
+    signals.dispose();
     if (isTickwireError(error)) {
       log.fatal({ code: error.code }, error.message);
       process.stderr.write(`tickwire: ${error.message}\n`);
@@ -66,11 +78,12 @@ async function serve(argv: readonly string[]): Promise<number> {
     }
     throw error;
   }
-  if (config.nats.servers.mode === "embedded") {
+  if (config.nats.servers.mode === "embedded" && signals.signal === undefined) {
     log.info(`live demo prices: open http://127.0.0.1:${service.port}/ (Ctrl-C to stop)`);
   }
-  await stopOnSignal(() => service.stop(), log);
-  return 0;
+  const status = await stopOnSignal(signals, () => service.stop(), log);
+  signals.dispose();
+  return status;
 }
 
 async function tail(argv: readonly string[]): Promise<number> {
@@ -121,6 +134,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return tail(rest);
     case "token":
       return token(rest);
+    case "history":
+      return runHistory(rest, { stdout: process.stdout, stderr: process.stderr });
     case undefined:
     case "help":
     case "--help":

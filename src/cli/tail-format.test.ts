@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import type { MarketEvent } from "../client/index.ts";
 import { CSV_COLUMNS, formatterFor, latencyMs } from "./tail-format.ts";
@@ -24,20 +25,31 @@ describe("tail output formats", () => {
     assert.equal(formatterFor("jsonl", false).line(quote, undefined), JSON.stringify(quote));
   });
 
-  it("csv: one header for every type, empty cells for keys an event does not have", () => {
+  it("csv: one header for every type, receive time first, empty cells for keys an event does not have", () => {
     const csv = formatterFor("csv", false);
     assert.equal(csv.header(), CSV_COLUMNS.join(","));
     assert.equal(
-      csv.line(quote, undefined),
-      "quote,xnas.AAPL.quote,17,1795530600123456,1795530600125329,,,,,231.44,300,231.46,200,,,,,",
+      csv.line(quote, undefined, 1795530600126000.7),
+      "1795530600126000,xnas.AAPL.quote,quote,17,1795530600123456,1795530600125329,,,,,231.44,300,231.46,200,,,,,",
     );
     assert.equal(
-      csv.line(trade, undefined),
-      "trade,xnas.AAPL.trade,3,1795530600123456,1795530600125329,1,,231.45,100,,,,,,,,,",
+      csv.line(trade, undefined, 1795530600126000),
+      "1795530600126000,xnas.AAPL.trade,trade,3,1795530600123456,1795530600125329,1,,231.45,100,,,,,,,,,",
     );
     const withLatency = formatterFor("csv", true);
     assert.ok(withLatency.header()?.endsWith(",v,lat_ms"));
-    assert.ok(withLatency.line(quote, 2.25).endsWith(",,2.25"));
+    assert.ok(withLatency.line(quote, 2.25, 1).endsWith(",,2.25"));
+  });
+
+  it("csv: the columns are those of the Python client's CSV example", () => {
+    const script = readFileSync(new URL("../../examples/python/ticks_to_csv.py", import.meta.url), "utf8");
+    const tuple = (name: string): string[] =>
+      [...(new RegExp(`^${name} = \\(([^)]*)\\)`, "m").exec(script)?.[1] ?? "").matchAll(/"([^"]+)"/g)].map(
+        (m) => m[1] as string,
+      );
+    const python = [...tuple("COLUMNS"), ...tuple("PAYLOAD_KEYS")];
+    assert.equal(python.length, 19, "read the Python columns");
+    assert.deepEqual([...CSV_COLUMNS], python);
   });
 
   it("table: aligned columns with the venue time, flags and the payload in words", () => {

@@ -1,17 +1,28 @@
 import type { MarketEvent } from "../client/index.ts";
 import type { TailFormat } from "../config/index.ts";
 
-/** Every key a data event may carry, in wire order: the CSV columns (one header for mixed types). */
+/**
+ * The CSV columns, the same as the Python client's CSV example (examples/python/ticks_to_csv.py): receive
+ * time, then every key a data event may carry in wire order, named for a spreadsheet (one header for mixed
+ * types; times in integer µs; `lat_ms` appended with --latency).
+ */
 export const CSV_COLUMNS = [
-  "e", "t", "q", "te", "ts", "f", "n", "p", "z", "bp", "bz", "ap", "az", "o", "h", "l", "c", "v",
+  "recv_us", "topic", "type", "q", "te_us", "ts_us", "flags", "n",
+  "p", "z", "bp", "bz", "ap", "az", "o", "h", "l", "c", "v",
 ] as const; // prettier-ignore
+
+/** The event key of each CSV column after `recv_us`. */
+const CSV_KEYS = ["t", "e", "q", "te", "ts", "f", "n", "p", "z", "bp", "bz", "ap", "az", "o", "h", "l", "c", "v"] as const; // prettier-ignore
 
 /** Turns events into lines of one output format. */
 export interface LineFormatter {
   /** The first line (CSV and table headers), or undefined. */
   header(): string | undefined;
-  /** One line, without the newline. `latencyMs` is set when `--latency` is on. */
-  line(event: MarketEvent, latencyMs: number | undefined): string;
+  /**
+   * One line, without the newline. `latencyMs` is set when `--latency` is on; `receivedMicros` is when the
+   * frame arrived (integer µs since the epoch).
+   */
+  line(event: MarketEvent, latencyMs: number | undefined, receivedMicros?: number): string;
 }
 
 export function formatterFor(format: TailFormat, latency: boolean): LineFormatter {
@@ -25,9 +36,10 @@ export function formatterFor(format: TailFormat, latency: boolean): LineFormatte
     case "csv":
       return {
         header: () => [...CSV_COLUMNS, ...(latency ? ["lat_ms"] : [])].join(","),
-        line: (event, latencyMs) => {
+        line: (event, latencyMs, receivedMicros) => {
           const record = event as unknown as Record<string, unknown>;
-          const cells = CSV_COLUMNS.map((key) => csvCell(record[key]));
+          const received = receivedMicros === undefined ? "" : String(Math.trunc(receivedMicros));
+          const cells = [received, ...CSV_KEYS.map((key) => csvCell(record[key]))];
           if (latency) cells.push(latencyMs === undefined ? "" : String(latencyMs));
           return cells.join(",");
         },

@@ -1,11 +1,15 @@
 import {
   connect,
+  EventFlag,
+  patternMatches,
   RequestRefusedError,
   type Disconnect,
   type GapNotice,
   type MarketEvent,
+  type SnapshotEndEvent,
   type TickwireClient,
 } from "../client/index.ts";
+
 import type { TailConfig } from "../config/index.ts";
 import { formatterFor, latencyMs } from "./tail-format.ts";
 
@@ -20,7 +24,8 @@ const SUMMARY_EVERY_MS = 5000;
 /**
  * `tickwire tail`: subscribes through the SDK and streams every data event to stdout. Lines of one
  * event-loop turn go out in one write (one syscall per turn, not per event). Gaps, conflation and
- * reconnects are reported on stderr. Resolves with the exit status: 0 when done (`--count` reached,
+ * reconnects are reported on stderr, and so is lag (heartbeat `lag`, protocol v1.5) going over
+ * `--max-lag-ms` and back under. Resolves with the exit status: 0 when done (`--count` reached,
  * SIGINT/SIGTERM, or stdout closed by the reader: EPIPE is the normal end of `tail … | head`), 1 when
  * the gateway refuses the subscription or cannot be reached at start.
  */
@@ -37,6 +42,10 @@ class TailRun {
   #conflated = { events: 0, updates: 0, reportedAtMs: Number.NEGATIVE_INFINITY };
   #done = false;
   #everOpen = false;
+  /** Topics of the snapshot events seen so far. */
+  readonly #snapshotTopics = new Set<string>();
+  #snapshotReported = false;
+  #lagging = false;
   readonly #onSignal = (): void => this.#finish(0);
 
   constructor(
@@ -82,6 +91,8 @@ class TailRun {
     );
     client.on("error", (error) => this.#note(`error: ${error.message}`));
     client.on("event", (event) => this.#event(event));
+    if (this.config.snapshot) client.on("snapshot_end", (end) => this.#snapshotEnd(end));
+    client.on("lag", (ms) => this.#lag(ms));
 
     const { maxHz } = this.config;
     client
@@ -104,9 +115,31 @@ class TailRun {
 
   #event(event: MarketEvent): void {
     if (this.#done) return;
-    const lat = this.config.latency ? latencyMs(event.te, nowMicros()) : undefined;
-    this.#queue(this.#formatter.line(event, lat));
+    if (((event.f ?? 0) & EventFlag.SNAPSHOT) !== 0) this.#snapshotTopics.add(event.t);
+    const received = nowMicros();
+    const lat = this.config.latency ? latencyMs(event.te, received) : undefined;
+    this.#queue(this.#formatter.line(event, lat, received));
     if (this.config.count !== undefined && ++this.#events >= this.config.count) this.#finish(0);
+  }
+
+  /**
+   * The first snapshot's end: says which topics have no value yet, and which wildcard patterns matched no
+   * topic at all (a typo such as `xnsa.*.quote` would otherwise be silent forever).
+   */
+  #snapshotEnd(end: SnapshotEndEvent): void {
+    if (this.#snapshotReported) return;
+    this.#snapshotReported = true;
+    if (end.missing !== undefined && end.missing.length > 0) {
+      this.#note(`no value yet for ${end.missing.join(", ")} (waiting for the first update)`);
+    }
+    for (const pattern of this.config.topics) {
+      if (!pattern.includes("*") && !pattern.includes(">")) continue;
+      const tokens = pattern.split(".");
+      if ([...this.#snapshotTopics].some((topic) => patternMatches(tokens, topic.split(".")))) continue;
+      this.#note(
+        `no known topic matches ${pattern} (nothing in the gateway's cache or feed history): check the venue, symbol and type; waiting`,
+      );
+    }
   }
 
   #gap(gap: GapNotice): void {
@@ -122,6 +155,20 @@ class TailRun {
     if (now - c.reportedAtMs >= SUMMARY_EVERY_MS) {
       c.reportedAtMs = now;
       this.#note(`conflated: ${c.events} event(s) so far stood for ${c.updates} more update(s)`);
+    }
+  }
+
+  /** One line when the gateway's measured lag goes over --max-lag-ms, one when it is back under. */
+  #lag(ms: number): void {
+    const bound = this.config.maxLagMs;
+    if (!this.#lagging && ms > bound) {
+      this.#lagging = true;
+      this.#note(
+        `lag ${ms} ms is over ${bound} ms: this reader is behind the gateway (it conflates past its own --max-lag-ms)`,
+      );
+    } else if (this.#lagging && ms <= bound) {
+      this.#lagging = false;
+      this.#note(`lag back under ${bound} ms (${ms} ms)`);
     }
   }
 

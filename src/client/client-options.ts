@@ -47,6 +47,8 @@ export interface ClientEvents {
   event: MarketEvent;
   snapshot_end: SnapshotEndEvent;
   heartbeat: HeartbeatEvent;
+  /** The `lag` (ms) of each heartbeat that carries one (protocol v1.5; see `client.lagMs`). */
+  lag: number;
   /** A sequence gap or a CONFLATED event, emitted before the event that revealed it. */
   gap: GapNotice;
   /** Every connection state change. */

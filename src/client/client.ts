@@ -82,6 +82,7 @@ export class TickwireClient {
     reconnects: 0,
     resyncs: 0,
     server: undefined,
+    lagMs: undefined,
   };
   /** Gateway URLs, tried in turn: the next one after every lost connection. */
   readonly #urls: readonly string[];
@@ -139,6 +140,18 @@ export class TickwireClient {
   get stats(): ClientStats {
     const stats = this.#stats;
     return { ...stats, server: stats.server === undefined ? undefined : { ...stats.server } };
+  }
+
+  /**
+   * How far behind this connection reads, ms: the `lag` of the last heartbeat (protocol v1.5), measured
+   * by the gateway's WebSocket ping probes; undefined before the first heartbeat of a connection and when
+   * the gateway runs no probes. A browser answers pings on its network thread, before the page's script
+   * has handled the messages queued ahead of them, so in a page this is the lag up to the browser, not
+   * the page's own backlog: time {@link TickwireClient.ping} (a request the page's script answers after
+   * everything queued before it) for that, and show the larger of the two.
+   */
+  get lagMs(): number | undefined {
+    return this.#stats.lagMs;
   }
 
   /** The current connection state. */
@@ -225,6 +238,26 @@ export class TickwireClient {
     await this.whenOpen();
     const result = await this.#request("list", {});
     return Array.isArray(result["topics"]) ? (result["topics"] as string[]) : [];
+  }
+
+  /**
+   * Discovery (protocol v1.7): the topics the gateway knows matching `pattern`, from its cache and
+   * the feed history, sorted, at most `limit` (the gateway's maximum, 1000, when absent); `truncated` when
+   * more match. An empty list for a wildcard means no such venue, symbol or type has ever published (a typo?);
+   * a quiet market still lists its topics. A bad pattern rejects with {@link RequestRefusedError}.
+   */
+  async topics(
+    pattern: string,
+    options: { limit?: number } = {},
+  ): Promise<{ topics: string[]; truncated: boolean }> {
+    await this.whenOpen();
+    const params: Record<string, unknown> = { pattern };
+    if (options.limit !== undefined) params["limit"] = options.limit;
+    const result = await this.#request("topics", params);
+    return {
+      topics: Array.isArray(result["topics"]) ? (result["topics"] as string[]) : [],
+      truncated: result["truncated"] === true,
+    };
   }
 
   /** Round trip to the gateway; resolves with its clock (µs since the epoch). */
@@ -323,6 +356,7 @@ export class TickwireClient {
     this.#healthy = false;
     this.#tracker.reset();
     this.#resyncing.clear();
+    this.#stats.lagMs = undefined;
     const tokens = this.#tokens;
     if (tokens === undefined) {
       this.#ready();
@@ -481,7 +515,10 @@ export class TickwireClient {
       case "heartbeat": {
         const hb = m as unknown as HeartbeatEvent;
         this.#stats.server = { sent: hb.sent, conflated: hb.conflated, dropped: hb.dropped };
+        const lag = typeof hb.lag === "number" ? hb.lag : undefined;
+        this.#stats.lagMs = lag;
         this.#emitter.emit("heartbeat", hb);
+        if (lag !== undefined) this.#emitter.emit("lag", lag);
         return;
       }
       default:

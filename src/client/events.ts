@@ -75,6 +75,12 @@ export interface ClientStats {
   resyncs: number;
   /** The connection's counters from the last heartbeat (protocol v1.2), if any came. */
   server: { sent: number; conflated: number; dropped: number } | undefined;
+  /**
+   * How far behind this connection reads, ms, from the last heartbeat's `lag` (protocol v1.5); undefined
+   * before the first heartbeat of a connection and when the gateway runs no lag probes. See
+   * `client.lagMs`.
+   */
+  lagMs: number | undefined;
 }
 
 /** Per-topic outcome of a subscribe, as the gateway reported it. */

@@ -1,4 +1,4 @@
-export { helpText, loadConfig, loadOptions, redactedConfig } from "./load.ts";
+export { configSummary, helpText, loadConfig, loadOptions, redactedConfig } from "./load.ts";
 export {
   OPTIONS,
   option,
@@ -10,6 +10,13 @@ export {
   type OptionKind,
   type OptionSpec,
 } from "./options.ts";
-export { Secret } from "./secret.ts";
+export { Secret, urlWithoutCredentials } from "./secret.ts";
 export { TAIL_FORMATS, TAIL_USAGE, loadTailConfig, type TailConfig, type TailFormat } from "./tail.ts";
 export { TOKEN_USAGE, loadTokenConfig, type TokenCommandConfig } from "./token.ts";
+export {
+  HISTORY_COMMANDS,
+  HISTORY_USAGE,
+  loadHistoryAdminConfig,
+  type HistoryAdminConfig,
+  type HistoryCommand,
+} from "./history-admin.ts";

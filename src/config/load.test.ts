@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError } from "../errors/index.ts";
 import { inspect } from "node:util";
-import { helpText, loadConfig, loadOptions, redactedConfig } from "./load.ts";
+import { configSummary, helpText, loadConfig, loadOptions, redactedConfig } from "./load.ts";
 import { OPTIONS, option, type NatsServers } from "./options.ts";
 import { Secret } from "./secret.ts";
 import { checkAuthConfig } from "../auth/index.ts";
@@ -67,7 +67,7 @@ describe("loadConfig: sources", () => {
       embedded: { demoRatePerSec: 200, natsServerBin: "nats-server" },
       lifecycle: { shutdownGraceMs: 5000, drainDelayMs: 0 },
       process: { workers: 0 },
-      log: { level: "info" },
+      log: { level: "info", format: "auto" },
       auth: {
         mode: "none",
         authTimeoutMs: 10000,
@@ -476,7 +476,7 @@ describe("redactedConfig of tickwire serve", () => {
     assert.equal(redacted["nats"]?.["token"], "[redacted]");
     assert.deepEqual(redacted["nats"]?.["servers"], {
       mode: "external",
-      urls: ["nats://[redacted]@127.0.0.1:4222"],
+      urls: ["nats://127.0.0.1:4222"],
     });
     assert.deepEqual(redacted["gateway"], { ...config.gateway });
   });
@@ -510,5 +510,43 @@ describe("redactedConfig of tickwire serve", () => {
     assert.equal(config.auth.jwtSecretFile, "/run/secret");
     assert.deepEqual(config.auth.jwtAlgorithms, ["HS256", "HS512"]);
     assert.deepEqual(checkAuthConfig(config.auth), []);
+  });
+});
+
+describe("the configuration in the log", () => {
+  it("NATS URLs lose their credentials in the logged configuration and the summary", () => {
+    const config = loadConfig(
+      ["--nats", "nats://feed:hunter2@10.0.0.1:4222,nats://10.0.0.2:4222,10.0.0.3:4222"],
+      {},
+    );
+    assert.deepEqual(redactedConfig(config)["nats"]?.["servers"], {
+      mode: "external",
+      urls: ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222", "10.0.0.3:4222"],
+    });
+    assert.equal(
+      config.nats.servers.mode === "external" && config.nats.servers.urls[0],
+      "nats://feed:hunter2@10.0.0.1:4222",
+    );
+    assert.equal(configSummary(config).join("\n").includes("hunter2"), false);
+  });
+
+  it("the summary is one readable line per group", () => {
+    const lines = configSummary(loadConfig(["--port", "9300", "--log-format", "text"], {}));
+    assert.equal(lines.length, Object.keys(loadConfig([], {})).length);
+    assert.ok(
+      lines.some((line) => /^gateway: host=127\.0\.0\.1 port=9300 /.test(line)),
+      lines.join("\n"),
+    );
+    assert.ok(lines.includes("log: level=info format=text"), lines.join("\n"));
+    assert.ok(
+      lines.some((line) => line.startsWith("nats: servers=embedded ")),
+      lines.join("\n"),
+    );
+  });
+
+  it("refuses an unknown log format", () => {
+    assert.deepEqual(problemsOf(["--log-format", "pretty"]), [
+      '--log-format="pretty": must be one of auto, text, json',
+    ]);
   });
 });

@@ -9,7 +9,7 @@ import {
   type OptionKind,
   type OptionSpec,
 } from "./options.ts";
-import { Secret } from "./secret.ts";
+import { Secret, urlWithoutCredentials } from "./secret.ts";
 
 type AnySpec = OptionSpec<string, string, OptionKind, unknown>;
 /** Values resolved so far, by group and key (a value that failed to read is absent). */
@@ -177,7 +177,8 @@ function readKind<K extends OptionKind>(
 
 /**
  * A copy of a resolved configuration that is safe to log: every `secret` option's value replaced by
- * `[redacted]` (the {@link Secret} wrapper already prints so; this makes the log line plain JSON).
+ * `[redacted]` (the {@link Secret} wrapper already prints so; this makes the log line plain JSON), and
+ * every `url` option's URLs without the credentials they may carry.
  */
 export function redactedConfig(
   config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
@@ -187,15 +188,42 @@ export function redactedConfig(
   for (const [group, values] of Object.entries(config)) copy[group] = { ...values };
   for (const spec of specs) {
     const group = copy[spec.group];
-    if (spec.kind === "secret" && group !== undefined && spec.key in group) group[spec.key] = Secret.REDACTED;
-  }
-  // URL credentials (nats://user:password@host) are secrets too.
-  const nats = copy["nats"];
-  const servers = nats?.["servers"] as { mode: string; urls?: readonly string[] } | undefined;
-  if (nats !== undefined && servers?.urls !== undefined) {
-    nats["servers"] = { ...servers, urls: servers.urls.map(withoutUserInfo) };
+    if (group === undefined || !(spec.key in group)) continue;
+    if (spec.kind === "secret") group[spec.key] = Secret.REDACTED;
+    else if (spec.unit === "url") group[spec.key] = mapStrings(group[spec.key], urlWithoutCredentials);
   }
   return copy;
+}
+
+/**
+ * The configuration as short readable lines, one per group (`gateway: host=127.0.0.1 port=9000 …`), safe
+ * to log like {@link redactedConfig}: the start-up summary of the text log format.
+ */
+export function configSummary(
+  config: Readonly<Record<string, Readonly<Record<string, unknown>>>>,
+  specs: readonly AnySpec[] = OPTIONS,
+): string[] {
+  const show = (value: unknown): string => {
+    if (Array.isArray(value)) return value.map(show).join(",");
+    if (typeof value === "object" && value !== null) return Object.values(value).map(show).join(" ");
+    return String(value);
+  };
+  return Object.entries(redactedConfig(config, specs)).map(
+    ([group, values]) =>
+      `${group}: ${Object.entries(values)
+        .map(([key, value]) => `${key}=${show(value)}`)
+        .join(" ")}`,
+  );
+}
+
+/** `value` with every string in it (in arrays and plain objects too) passed through `map`. */
+function mapStrings(value: unknown, map: (text: string) => string): unknown {
+  if (typeof value === "string") return map(value);
+  if (Array.isArray(value)) return value.map((item: unknown) => mapStrings(item, map));
+  if (typeof value === "object" && value !== null) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, mapStrings(v, map)]));
+  }
+  return value;
 }
 
 /** `tickwire serve --help` text: every option with flag, variables, unit and default (secrets redacted). */
@@ -220,8 +248,4 @@ function defaultText(o: AnySpec): string {
   if (o.kind === "secret") return o.default === "" ? '"" (unset)' : Secret.REDACTED;
   if (o.default === "") return o.flag === "nats" ? '"" (embedded)' : '""';
   return String(o.default);
-}
-
-function withoutUserInfo(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/i, "$1[redacted]@");
 }

@@ -101,6 +101,7 @@ const optional = (v: string): string | undefined => (v === "" ? undefined : v);
 const nonNegativeMs = range(0, 86_400_000);
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"];
+const LOG_FORMATS = ["auto", "text", "json"];
 const TOKEN = /^[A-Za-z0-9_\-]{1,32}$/;
 
 export const OPTIONS = [
@@ -457,6 +458,17 @@ export const OPTIONS = [
     default: "info",
     help: `log level: ${LOG_LEVELS.join(", ")}`,
     check: (v) => (LOG_LEVELS.includes(v) ? undefined : `must be one of ${LOG_LEVELS.join(", ")}`),
+  }),
+  option({
+    group: "log",
+    key: "format",
+    flag: "log-format",
+    env: ["TICKWIRE_LOG_FORMAT"],
+    kind: "string",
+    unit: "format",
+    default: "auto",
+    help: "log format: text (one readable line per event, level names), json (one JSON object per line), auto (text on a terminal, json otherwise)",
+    check: (v) => (LOG_FORMATS.includes(v) ? undefined : `must be one of ${LOG_FORMATS.join(", ")}`),
   }),
   option({
     group: "auth",

@@ -36,3 +36,20 @@ export class Secret {
     return `Secret(${REDACTED})`;
   }
 }
+
+/**
+ * A server URL fit for a log line or an error message: user, password or token removed (a NATS URL may
+ * carry them: `nats://user:pass@host:4222`). A bare `host:port` is returned as given.
+ */
+export function urlWithoutCredentials(url: string): string {
+  if (!/^[a-z][a-z0-9+.-]*:\/\//i.test(url)) return url;
+  try {
+    const parsed = new URL(url);
+    if (parsed.username === "" && parsed.password === "") return url;
+    parsed.username = "";
+    parsed.password = "";
+    return parsed.toString().replace(/\/$/, "");
+  } catch {
+    return "[unparseable url]";
+  }
+}

@@ -24,6 +24,8 @@ export interface TailConfig {
   readonly snapshot: boolean;
   /** Token for a gateway running `--auth jwt` (`--token`, `--token-file`, or `TICKWIRE_TOKEN`). */
   readonly token: string | undefined;
+  /** Report on stderr when the heartbeat's `lag` (protocol v1.5) goes over this many ms, and when back. */
+  readonly maxLagMs: number;
 }
 
 export const TAIL_USAGE = `Usage: tickwire tail <pattern>... [options]
@@ -40,6 +42,7 @@ Options:
   --no-snapshot        skip the current value of each topic at start
   --token-file <path>  token for a gateway running --auth jwt (file content, trimmed)
   --token <token>      the token itself (env TICKWIRE_TOKEN; a flag shows in the process list: prefer the file)
+  --max-lag-ms <n>     say on stderr when the gateway measures this reader over n ms behind, and when back under (default 1000)
   -h, --help           this help
 
 Exit status: 0 done (--count reached, interrupted, or stdout closed), 1 refused or cannot connect, 2 usage.
@@ -70,6 +73,7 @@ export function loadTailConfig(
         snapshot: { type: "boolean", default: true },
         token: { type: "string" },
         "token-file": { type: "string" },
+        "max-lag-ms": { type: "string" },
       },
     });
   } catch (error) {
@@ -107,6 +111,13 @@ export function loadTailConfig(
     }
   }
   if (token === "") problems.push("the token is empty");
+  const maxLagMs = number(
+    values["max-lag-ms"],
+    "--max-lag-ms",
+    problems,
+    (n) => Number.isInteger(n) && n > 0,
+    "a whole number above 0",
+  );
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
     token,
@@ -117,6 +128,7 @@ export function loadTailConfig(
     count,
     latency: values.latency,
     snapshot: values.snapshot,
+    maxLagMs: maxLagMs ?? 1000,
   });
 }
 

@@ -41,6 +41,13 @@ const watched = new Map<string, Subscription | undefined>();
 let maxHz: number | undefined;
 let events = 0;
 let latenciesMs: number[] = [];
+/** Lag shown in red above this, ms (the gateway's --max-lag-ms default). */
+const LAG_HIGH_MS = 1000;
+/** This page's own backlog, ms: the round trip of the last ping request, or the age of one unanswered. */
+let pageLag: { sentAt: number | undefined; rttMs: number | undefined } = {
+  sentAt: undefined,
+  rttMs: undefined,
+};
 
 client.on("state", showState);
 client.on("error", (error) => showMessage(error.message));
@@ -194,7 +201,38 @@ setInterval(() => {
   $("conflated").textContent = String(s.conflatedEvents);
   $("server-dropped").textContent = s.server === undefined ? "–" : String(s.server.dropped);
   $("reconnects").textContent = String(s.reconnects);
+  showLag();
 }, 1000);
+
+/**
+ * Lag beside latency: the gateway's probe (`client.lagMs`, heartbeat `lag`) and this page's own round
+ * trip, whichever is larger. The browser answers the gateway's pings on its network thread, before this
+ * script has handled the frames queued ahead of them; a ping request is answered through this script, so
+ * its round trip counts the page's own backlog too.
+ */
+function showLag(): void {
+  const now = performance.now();
+  const pending = pageLag.sentAt === undefined ? undefined : now - pageLag.sentAt;
+  const ownMs = Math.max(pageLag.rttMs ?? 0, pending ?? 0);
+  const probeMs = client.lagMs;
+  const el = $("lag");
+  el.dataset["probe"] = probeMs === undefined ? "" : String(probeMs);
+  if (probeMs === undefined && pageLag.rttMs === undefined && pending === undefined) {
+    el.textContent = "–";
+    el.dataset["high"] = "false";
+  } else {
+    const lagMs = Math.round(Math.max(probeMs ?? 0, ownMs));
+    el.textContent = `${lagMs} ms`;
+    el.dataset["high"] = String(lagMs > LAG_HIGH_MS);
+  }
+  if (pageLag.sentAt === undefined && client.state === "open") {
+    const sent = (pageLag.sentAt = now);
+    client.ping().then(
+      () => (pageLag = { sentAt: undefined, rttMs: performance.now() - sent }),
+      () => (pageLag = { sentAt: undefined, rttMs: undefined }),
+    );
+  }
+}
 
 function frame(now: number): void {
   grid.render(now);

@@ -1,5 +1,5 @@
 import { encodeFeedPayload, nowMicros } from "../protocol/index.ts";
-import { FeedPublisher, NatsLink } from "../ingest/index.ts";
+import { FeedPublisher, NatsLink, connectionName } from "../ingest/index.ts";
 import { DemoFeed } from "./demo-feed.ts";
 
 /** Publishes the demo market to NATS at a steady rate, plus one bar per symbol per second. */
@@ -21,7 +21,11 @@ export class DemoRunner {
 
   /** A runner on its own connection to `url`. */
   static over(url: string, prefix: string, ratePerSec: number): DemoRunner {
-    const link = new NatsLink({ servers: [url], name: "tickwire-demo-feed", reconnectWaitMs: 500 });
+    const link = new NatsLink({
+      servers: [url],
+      name: connectionName("tickwire-demo-feed"),
+      reconnectWaitMs: 500,
+    });
     return new DemoRunner(link, prefix, ratePerSec);
   }
 

@@ -159,11 +159,14 @@ export class NatsServerProcess {
       args.push("-js", "-sd", this.#storeDir);
     }
     // Own process group: a terminal's Ctrl-C must reach tickwire only, which then drains NATS before
-    // stopping the server. The exit hook still kills the child if tickwire dies without cleaning up.
+    // stopping the server. The exit hook still kills the child and removes its store if tickwire exits
+    // without cleaning up (tickwire handles SIGTERM/SIGINT from its first line, so a signal is an exit too).
     const child = spawn(this.binary, args, { stdio: ["ignore", "ignore", "pipe"], detached: true });
     this.#child = child;
+    const storeDir = this.#storeDir;
     const killOnExit = (): void => {
       child.kill("SIGKILL");
+      if (storeDir !== undefined) rmSync(storeDir, { recursive: true, force: true });
     };
     process.once("exit", killOnExit);
     child.once("exit", () => process.off("exit", killOnExit));

@@ -122,12 +122,16 @@ export class NatsDrainError extends TickwireError {
   }
 }
 
-/** Embedded mode: the feed-history JetStream stream could not be read or created. */
+/**
+ * The feed-history JetStream stream could not be read or created (embedded mode, `tickwire history`); the
+ * message ends with the cause's.
+ */
 export class HistoryStreamError extends TickwireError {
   override readonly name = "HistoryStreamError";
   readonly code = TickwireErrorCode.HISTORY_STREAM;
-  constructor(stream: string, options: { readonly cause: unknown }) {
-    super(`cannot create the feed history stream ${stream}`, options);
+  constructor(stream: string, options: { readonly cause: unknown }, action: "create" | "read" = "create") {
+    const why = options.cause instanceof Error ? `: ${options.cause.message}` : "";
+    super(`cannot ${action} the feed history stream ${stream}${why}`, options);
   }
 }
 

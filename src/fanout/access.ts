@@ -260,6 +260,15 @@ export class AccessPolicy {
     return { allowed, refused };
   }
 
+  /**
+   * Whether the connection may see every topic a valid `pattern` matches (the subscribe rule, for
+   * discovery: `topics` must not name topics outside the grants). Always true under `--auth none`.
+   */
+  covers(session: Session, pattern: string): boolean {
+    const access = session.access;
+    return access === null || grantsCover(access.grants, tokensOf(pattern));
+  }
+
   /** The maxHz a subscribe gets under the connection's grants (`tw.maxHz` caps it; 0 asks for all). */
   maxHzOf(session: Session, requested: number): number {
     const cap = session.access?.identity?.grants.maxHz;

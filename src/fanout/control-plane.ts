@@ -16,6 +16,7 @@ import type { Outboxes } from "./outboxes.ts";
 import { handleRequest, type RequestContext } from "./request-handlers.ts";
 import type { Session } from "./session.ts";
 import type { Snapshots } from "./snapshots.ts";
+import type { TopicDirectory } from "./topic-directory.ts";
 import type { HubStats } from "./stats.ts";
 
 /** Control-message admission (part of HubOptions). */
@@ -37,6 +38,7 @@ export interface ControlParts {
   readonly snapshots: Snapshots;
   /** Token verification under `--auth jwt`; undefined = `--auth none`. */
   readonly authenticator?: Authenticator | undefined;
+  readonly directory: TopicDirectory;
 }
 
 /**
@@ -66,6 +68,7 @@ export class ControlPlane implements RequestContext, AccessReplies {
   readonly delivery: Delivery;
   readonly snapshots: Snapshots;
   readonly access: AccessPolicy;
+  readonly directory: TopicDirectory;
   readonly #now: () => number;
   readonly #outboxes: Outboxes;
 
@@ -77,6 +80,7 @@ export class ControlPlane implements RequestContext, AccessReplies {
     this.stats = parts.stats;
     this.delivery = parts.delivery;
     this.snapshots = parts.snapshots;
+    this.directory = parts.directory;
     this.#now = parts.now;
     this.#outboxes = parts.outboxes;
     this.access = new AccessPolicy(parts.authenticator, parts);

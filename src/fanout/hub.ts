@@ -3,6 +3,7 @@ import type { Encoding } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
 import type { AuthOutcome, Authenticator } from "./access-state.ts";
 import { Conflation } from "./conflation.ts";
+import { TopicDirectory } from "./topic-directory.ts";
 import { ControlPlane, type ControlOptions } from "./control-plane.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
@@ -101,6 +102,7 @@ export class Hub {
       delivery,
       snapshots,
     });
+    const directory = new TopicDirectory(table, links.history, options.historyTimeoutMs);
     const control = new ControlPlane(options, {
       table,
       stats,
@@ -109,6 +111,7 @@ export class Hub {
       delivery,
       snapshots,
       authenticator: links.authenticator,
+      directory,
     });
     const probes = new LagProbes(options, {
       stats,

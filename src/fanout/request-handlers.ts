@@ -1,4 +1,5 @@
 import { nowMicros, type ControlMessage, type Request, type RequestId } from "../protocol/index.ts";
+import { ErrorCode, checkPattern } from "../wire/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
 import type { AccessPolicy, AccessReplies } from "./access.ts";
 import type { Delivery } from "./delivery.ts";
@@ -6,6 +7,7 @@ import type { EncodedEvent } from "./encoded-event.ts";
 import type { Session } from "./session.ts";
 import type { Snapshots } from "./snapshots.ts";
 import type { HubStats } from "./stats.ts";
+import { MAX_TOPICS_LISTED, type TopicDirectory } from "./topic-directory.ts";
 
 /** What a request handler may use: the parts, and the session's reply path. */
 export interface RequestContext extends AccessReplies {
@@ -15,6 +17,7 @@ export interface RequestContext extends AccessReplies {
   readonly snapshots: Snapshots;
   /** Who the connection is and what it may read (`--auth jwt`); no-ops with `--auth none`. */
   readonly access: AccessPolicy;
+  readonly directory: TopicDirectory;
   /** Queues a reply in the session's order (held behind a pending snapshot, as every control frame). */
   reply(session: Session, message: ControlMessage): void;
   /** Counts a client error and replies with it (a 4001 with its `reason`). */
@@ -73,6 +76,33 @@ function ping(context: RequestContext, session: Session, request: RequestOf<"pin
   context.reply(session, { id: request.id, result: { ts: nowMicros() } });
 }
 
+/** Discovery: the known topics matching a pattern, from the cache and the feed history, bounded. */
+function topics(context: RequestContext, session: Session, request: RequestOf<"topics">): void {
+  const check = checkPattern(request.pattern);
+  if (!check.ok) {
+    context.error(session, request.id, check.code, check.msg);
+    return;
+  }
+  const pattern = request.pattern as string;
+  if (!context.access.covers(session, pattern)) {
+    context.error(
+      session,
+      request.id,
+      ErrorCode.NOT_ENTITLED,
+      "not entitled: the token's grants do not cover every topic this pattern matches",
+    );
+    return;
+  }
+  const limit = request.limit === 0 ? MAX_TOPICS_LISTED : Math.min(request.limit, MAX_TOPICS_LISTED);
+  void context.directory.list(pattern, limit).then((listing) => {
+    if (session.closed) return;
+    context.reply(session, {
+      id: request.id,
+      result: { pattern, topics: listing.topics, truncated: listing.truncated },
+    });
+  });
+}
+
 /**
  * The control plane's request handlers, one per method of protocol v1 (centrifuge's `OnSubscribe`,
  * socket.io's `namespace.use`). A new method (`auth`) is one entry here plus its parse rule in
@@ -83,6 +113,7 @@ export const REQUEST_HANDLERS: { readonly [M in Request["method"]]: RequestHandl
   unsubscribe,
   list,
   ping,
+  topics,
   auth,
 };
 

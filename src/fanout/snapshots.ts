@@ -41,6 +41,11 @@ export interface HistorySource {
     tokens: readonly string[],
     wanted: (topic: string) => boolean,
   ): Promise<readonly MarketEvent[]>;
+  /**
+   * Topics with a stored message matching `pattern`, at most `limit` (the discovery request). Never
+   * rejects: a failure resolves to what was found (and is counted by the source).
+   */
+  topics?(pattern: string, tokens: readonly string[], limit: number): Promise<readonly string[]>;
 }
 
 /** What snapshots work with: each a typed part built before it (no closures, no late assignment). */

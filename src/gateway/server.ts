@@ -59,10 +59,11 @@ export interface HttpEndpoints {
   asset(path: string): Promise<HttpBody | undefined>;
 }
 
-/** An HTTP response body with its content type. */
+/** An HTTP response body with its content type (and headers of its own, e.g. CORS for the SDK). */
 export interface HttpBody {
   readonly contentType: string;
   readonly body: string;
+  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
@@ -339,7 +340,8 @@ function respondAsync(
           return;
         }
         res.writeHeader("content-type", out.contentType);
-        for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
+        for (const [name, value] of Object.entries({ ...headers, ...out.headers }))
+          res.writeHeader(name, value);
         res.end(out.body);
       });
     },

@@ -1,11 +1,4 @@
-import {
-  DiscardPolicy,
-  ErrorCode,
-  NatsError,
-  StorageType,
-  type JetStreamManager,
-  type NatsConnection,
-} from "nats";
+import { ErrorCode, NatsError, type JetStreamManager, type NatsConnection } from "nats";
 import { HistoryStreamError } from "../errors/index.ts";
 import {
   checkFeedFields,
@@ -17,6 +10,8 @@ import {
 import type { HistorySource } from "../fanout/index.ts";
 import { RateLimitedLog, type Logger } from "../logging/index.ts";
 import type { NatsLink } from "./nats-link.ts";
+import { historyStreamConfig } from "./history-stream.ts";
+import { JsApiError, jsApiErrorCode } from "./js-api-errors.ts";
 
 export interface HistoryOptions {
   /** JetStream stream keeping the last feed message per subject. */
@@ -94,6 +89,29 @@ export class JetStreamHistory implements HistorySource {
     }
   }
 
+  /** Topics with a stored message matching `pattern`, at most `limit` (the discovery request). */
+  async topics(pattern: string, _tokens: readonly string[], limit: number): Promise<readonly string[]> {
+    if (performance.now() < this.#unavailableUntilMs) return [];
+    const nc = await this.link.connectedOnce();
+    if (nc.isClosed()) return [];
+    const { stream, subjectPrefix } = this.options;
+    const prefixLength = subjectPrefix.length + 1;
+    try {
+      const jsm = await this.#manager(nc);
+      const info = await jsm.streams.info(stream, { subjects_filter: `${subjectPrefix}.${pattern}` });
+      const found: string[] = [];
+      for (const subject of Object.keys(info.state.subjects ?? {})) {
+        const topic = topicOfSubject(subject, prefixLength);
+        if (topic.ok) found.push(topic.topic);
+        if (found.length >= limit) break;
+      }
+      return found;
+    } catch (error) {
+      this.#failed(error);
+      return [];
+    }
+  }
+
   async #last(
     jsm: JetStreamManager,
     subject: string,
@@ -152,16 +170,9 @@ export class JetStreamHistory implements HistorySource {
     subjectPrefix: string,
     maxBytes: number,
   ): Promise<void> {
-    await jsm.streams.add({
-      name: stream,
-      subjects: [`${subjectPrefix}.>`],
-      max_msgs_per_subject: 1,
-      storage: StorageType.Memory,
-      discard: DiscardPolicy.Old,
-      max_bytes: maxBytes,
-      allow_direct: true,
-      num_replicas: 1,
-    });
+    await jsm.streams.add(
+      historyStreamConfig({ name: stream, subjectPrefix, storage: "memory", replicas: 1, maxBytes }),
+    );
   }
 
   #manager(nc: NatsConnection): Promise<JetStreamManager> {
@@ -195,25 +206,6 @@ interface WithDirect {
   readonly direct: {
     getMessage(stream: string, query: { last_by_subj: string }): Promise<{ readonly data: Uint8Array }>;
   };
-}
-
-/**
- * JetStream API error codes (`err_code` of the API's error reply; nats-server's errors.json) that
- * the reader acts on. Matched by code, never by message text.
- */
-const JsApiError = {
-  /** JSNoMessageFoundErr: nothing stored for the subject. */
-  NO_MESSAGE_FOUND: 10037,
-  /** JSNotEnabledForAccountErr */
-  NOT_ENABLED_FOR_ACCOUNT: 10039,
-  /** JSStreamNotFoundErr */
-  STREAM_NOT_FOUND: 10059,
-  /** JSNotEnabledErr */
-  NOT_ENABLED: 10076,
-} as const;
-
-function jsApiErrorCode(error: unknown): number | undefined {
-  return error instanceof NatsError ? error.jsError()?.err_code : undefined;
 }
 
 /** Nothing stored for a subject: the stream API's 10037, or a direct get's 404 status (no API error body). */

@@ -1,11 +1,12 @@
 import type { Msg, NatsConnection, NatsError, Subscription } from "nats";
 import {
   EventEncoder,
-  checkFeedFields,
   decodeFeedPayload,
+  feedFieldProblem,
   nowMicros,
   toMarketEvent,
   topicOfSubject,
+  type FeedFieldProblem,
   type FeedRejectReason,
   type MarketEventType,
 } from "../protocol/index.ts";
@@ -173,9 +174,9 @@ export class NatsIngest implements InterestListener {
       this.#reject(decoded.reason, subject);
       return;
     }
-    const problem = checkFeedFields(state.type, decoded.fields);
+    const problem = feedFieldProblem(state.type, decoded.fields);
     if (problem !== undefined) {
-      this.#reject(problem, subject);
+      this.#reject(problem.reason, subject, problem);
       return;
     }
     const topic = state.topic;
@@ -184,8 +185,11 @@ export class NatsIngest implements InterestListener {
     this.#sink.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
   }
 
-  #reject(reason: FeedRejectReason, subject: string): void {
+  #reject(reason: FeedRejectReason, subject: string, problem?: FeedFieldProblem): void {
     this.stats.countRejected(reason);
-    this.#rejectLog.warn({ reason, subject: subject.slice(0, 200) }, "feed message rejected");
+    const fields = { reason, subject: subject.slice(0, 200) };
+    if (problem === undefined) this.#rejectLog.warn(fields, `feed message rejected: ${reason}`);
+    else
+      this.#rejectLog.warn({ ...fields, field: problem.field }, `feed message rejected: ${problem.detail}`);
   }
 }

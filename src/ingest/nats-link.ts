@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import {
   connect,
   credsAuthenticator,
@@ -8,8 +9,9 @@ import {
   type ConnectionOptions,
   type NatsConnection,
 } from "nats";
-import { NatsDrainError, TlsFileError } from "../errors/index.ts";
-import type { Logger } from "../logging/index.ts";
+import { urlWithoutCredentials } from "../config/index.ts";
+import { NatsDrainError, ShutdownTimeoutError, TlsFileError } from "../errors/index.ts";
+import { RateLimitedLog, type Logger } from "../logging/index.ts";
 import { NatsLinkStats, NatsState } from "./stats.ts";
 
 export interface NatsLinkOptions {
@@ -51,6 +53,9 @@ export interface NatsCredentials {
   readonly credsFile?: string | undefined;
 }
 
+/** Longest wait for one connection attempt (TCP, INFO and CONNECT) before it counts as failed. */
+const CONNECT_ATTEMPT_TIMEOUT_MS = 2000;
+
 /**
  * The NATS client's connect options: the one place they are built (TLS, credentials, reconnect and ping
  * settings). Reads the NKey seed and .creds files; their content and every secret stay in the returned
@@ -63,7 +68,10 @@ export function natsConnectOptions(options: NatsLinkOptions): ConnectionOptions 
     name,
     reconnect: true,
     maxReconnectAttempts: -1,
-    waitOnFirstConnect: true,
+    // The first connection is retried by NatsLink, not by the client: the client's own first-connect loop
+    // cannot be cancelled, and a stop() during it would leave the process running.
+    waitOnFirstConnect: false,
+    timeout: CONNECT_ATTEMPT_TIMEOUT_MS,
     reconnectTimeWait: reconnectWaitMs,
     reconnectJitter: Math.min(500, reconnectWaitMs),
     noEcho: noEcho === true,
@@ -113,12 +121,26 @@ function readable(flag: string, path: string): string {
   return path;
 }
 
+/** At most one "nats not reachable" line per this interval (the first failure is logged at once). */
+const UNREACHABLE_LOG_INTERVAL_MS = 10_000;
+
+/**
+ * The NATS connection name of one process (shown by nats-server's `connz`): role, host, pid and, for a
+ * supervisor's worker, its id, so an operator can tell the gateways of a cluster apart.
+ */
+export function connectionName(role: string, workerId?: number): string {
+  const worker = workerId === undefined ? "" : `/w${workerId}`;
+  return `${role}/${hostname()}/${process.pid}${worker}`;
+}
+
 /**
  * The one owner of a NATS connection: connect options built in one place, status watched and counted,
  * a first-connect promise, drain. The ingest, the feed-history reader and a feed publisher share one.
  *
- * Building a link does nothing; {@link start} connects (retrying forever, also on the first attempt) and
- * {@link stop} drains. A stop while the first connection is still pending closes it when it completes.
+ * Building a link does nothing; {@link start} connects (retrying forever, also on the first attempt,
+ * logging at a bounded rate that the server is not reachable) and {@link stop} drains. A stop while the
+ * first connection is still pending ends the retries at once (nothing is left to keep the process alive)
+ * and closes a connection attempt that completes afterwards.
  */
 export class NatsLink {
   readonly stats = new NatsLinkStats();
@@ -128,6 +150,8 @@ export class NatsLink {
   #stopped = false;
   readonly #waiting: ((nc: NatsConnection) => void)[] = [];
   readonly #onReconnect: (() => void)[] = [];
+  /** Ends the wait between two first-connection attempts (set while waiting). */
+  #wakeUp: (() => void) | undefined;
 
   constructor(
     private readonly options: NatsLinkOptions,
@@ -164,7 +188,39 @@ export class NatsLink {
   }
 
   async #connect(): Promise<void> {
-    const nc = await connect(natsConnectOptions(this.options));
+    const { servers, reconnectWaitMs } = this.options;
+    const options = natsConnectOptions(this.options);
+    const unreachable =
+      this.log === undefined ? undefined : new RateLimitedLog(this.log, UNREACHABLE_LOG_INTERVAL_MS);
+    let nc: NatsConnection | undefined;
+    for (let attempt = 1; nc === undefined; attempt++) {
+      if (this.#stopped) {
+        this.stats.state = NatsState.CLOSED;
+        return;
+      }
+      try {
+        nc = await connect(options);
+      } catch (error) {
+        this.stats.connectFailures++;
+        unreachable?.warn(
+          {
+            servers: servers.map(urlWithoutCredentials),
+            attempt,
+            retryInMs: reconnectWaitMs,
+            reason: error instanceof Error ? error.message : String(error),
+          },
+          "nats not reachable; retrying",
+        );
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, reconnectWaitMs);
+          this.#wakeUp = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+        this.#wakeUp = undefined;
+      }
+    }
     if (this.#stopped) {
       // stop() ran while the first connection was still being made (a SIGTERM during start-up): an
       // open connection here would keep the process alive after "stopped".
@@ -179,19 +235,41 @@ export class NatsLink {
     for (const resolve of this.#waiting.splice(0)) resolve(nc);
   }
 
-  /** Drains (subscriptions process what is in flight, publishes are flushed) and closes the connection. */
-  async stop(): Promise<void> {
+  /**
+   * Drains (subscriptions process what is in flight, publishes are flushed) and closes the connection.
+   * A drain that has not finished after `graceMs` (NATS unreachable: nothing can be flushed) is cut short:
+   * the connection is closed, its reconnect attempts end, and a {@link NatsDrainError} says so.
+   */
+  async stop(graceMs = Infinity): Promise<void> {
     this.#stopped = true;
+    this.#wakeUp?.();
     const nc = this.#nc;
     if (nc === undefined || nc.isClosed()) {
       this.stats.state = NatsState.CLOSED;
       return;
     }
+    let timer: NodeJS.Timeout | undefined;
+    // Settles with true, or the drain's error; never rejects (a drain failing after the grace is not unhandled).
+    const drained = nc.drain().then(
+      () => true as const,
+      (cause: unknown) => ({ cause }),
+    );
+    const late = new Promise<{ cause: Error }>((resolve) => {
+      if (graceMs !== Infinity) {
+        timer = setTimeout(
+          () => resolve({ cause: new ShutdownTimeoutError("nats drain", graceMs) }),
+          graceMs,
+        );
+      }
+    });
     try {
-      await nc.drain();
-    } catch (cause) {
-      throw new NatsDrainError({ cause });
+      const outcome = await Promise.race([drained, late]);
+      // The client's drain can resolve without closing (its flush fails while disconnected): close in
+      // every case, which also ends its reconnect attempts.
+      if (!nc.isClosed()) await nc.close();
+      if (outcome !== true) throw new NatsDrainError(outcome);
     } finally {
+      clearTimeout(timer);
       this.stats.state = NatsState.CLOSED;
     }
   }

@@ -17,6 +17,8 @@ export class NatsLinkStats {
   reconnects = 0;
   /** Errors reported by the NATS client on the connection. */
   errors = 0;
+  /** First-connection attempts that failed (server not reachable, refused, timed out). */
+  connectFailures = 0;
 }
 
 /** Plain counters of the ingest, exported by metrics/ at scrape time. */
@@ -47,6 +49,10 @@ export class IngestStats {
 
   get reconnects(): number {
     return this.link.reconnects;
+  }
+
+  get connectFailures(): number {
+    return this.link.connectFailures;
   }
 
   /** NATS client errors: on the connection and on feed subscriptions. */
@@ -143,6 +149,12 @@ export const INGEST_METRICS: readonly MetricDescriptor<IngestSource>[] = [
     type: "counter",
     help: "Sequence numbers skipped after NATS reconnects (one per known topic), so clients see the outage's gap in q.",
     read: (s) => s.stats.outageSkips,
+  },
+  {
+    name: "tickwire_nats_connect_failures_total",
+    type: "counter",
+    help: "Failed attempts at the first NATS connection (server not reachable); retried every nats-reconnect-wait-ms.",
+    read: (s) => s.stats.connectFailures,
   },
   {
     name: "tickwire_nats_errors_total",

@@ -1,10 +1,31 @@
 import { pino, type Logger } from "pino";
+import { PinoPretty } from "pino-pretty";
 
 export type { Logger };
 
-/** JSON lines on stdout (pino), the format log shippers expect. */
-export function createLogger(level: string): Logger {
-  return pino({ level, base: { service: "tickwire" } });
+/** How log lines are written: `json` for log shippers, `text` for a person at a terminal. */
+export type LogFormat = "text" | "json";
+
+/** `auto` resolved: text on a terminal, JSON otherwise (a pipe, a file, journald, a container runtime). */
+export function resolveLogFormat(format: string, isTTY: boolean | undefined): LogFormat {
+  if (format === "text" || format === "json") return format;
+  return isTTY === true ? "text" : "json";
+}
+
+/**
+ * The process's logger on stdout: JSON lines (pino), or in `text` one readable line per event (pino-pretty,
+ * synchronous so nothing is lost at exit): time, level name, message, then the fields.
+ */
+export function createLogger(level: string, format: LogFormat = "json"): Logger {
+  if (format === "json") return pino({ level, base: { service: "tickwire" } });
+  const pretty = PinoPretty({
+    sync: true,
+    colorize: process.stdout.isTTY,
+    singleLine: true,
+    translateTime: "SYS:HH:MM:ss.l",
+    ignore: "pid,hostname,service",
+  });
+  return pino({ level, base: { service: "tickwire" } }, pretty);
 }
 
 /**

@@ -10,7 +10,7 @@ import { AUTH_METRICS, type TokenVerifier } from "../auth/index.ts";
 import { authenticatorOver } from "./authenticator.ts";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../logging/index.ts";
-import { waitUntil, withTimeout } from "./wait.ts";
+import { waitUntil } from "./wait.ts";
 
 /** The config groups one node reads (the process reads `embedded` and `log`). */
 export type NodeConfig = Pick<
@@ -230,9 +230,9 @@ export class TickwireNode {
     const reason = JSON.stringify({ msg: "server shutting down", retryAfterMs: config.fanout.retryAfterMs });
     hub.closeAll(CloseCode.GOING_AWAY, reason);
     await waitUntil(() => hub.connectionCount === 0, shutdownGraceMs);
-    await withTimeout(parts.link.stop(), shutdownGraceMs, "nats drain").catch((error: unknown) =>
-      parts.log.warn({ err: error }, "nats drain did not finish"),
-    );
+    await parts.link
+      .stop(shutdownGraceMs)
+      .catch((error: unknown) => parts.log.warn({ err: error }, "nats drain did not finish"));
     this.#gateway?.close();
     hub.stop();
   }

@@ -1,3 +1,3 @@
-export { buildNode, connectionName, prepareNode, startService, type Service } from "./service.ts";
+export { buildNode, prepareNode, startService, type Service } from "./service.ts";
 export { EmbeddedStack } from "./embedded-stack.ts";
-export { stopOnSignal } from "./signals.ts";
+export { ShutdownSignals, stopOnSignal } from "./signals.ts";

@@ -1,7 +1,7 @@
-import { hostname } from "node:os";
 import { loadUws } from "../gateway/index.ts";
 import {
   NatsLink,
+  connectionName,
   natsConnectOptions,
   redactUrl,
   type NatsIngest,
@@ -31,15 +31,6 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-/**
- * The NATS connection name of one gateway process, unique per host, process and worker, so
- * nats-server's `connz` tells the gateways apart.
- */
-export function connectionName(worker?: number): string {
-  const base = `tickwire-gateway/${hostname()}/${process.pid}`;
-  return worker === undefined ? base : `${base}/w${worker}`;
-}
-
 /** The NATS link options of one node (its own connection to `urls`, with TLS and credentials). */
 export function linkOptions(
   config: Readonly<Config>,
@@ -49,7 +40,7 @@ export function linkOptions(
   const { nats } = config;
   return {
     servers: urls,
-    name: connectionName(worker),
+    name: connectionName("tickwire-gateway", worker),
     reconnectWaitMs: nats.reconnectWaitMs,
     pingIntervalMs: nats.pingIntervalMs,
     maxPingsOut: nats.maxPingsOut,
@@ -125,9 +116,16 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
     throw error;
   }
   if (embedded !== undefined) {
-    await node.natsReady;
-    await embedded.prepareHistory(node.history);
-    await embedded.startDemo();
+    try {
+      await node.natsReady;
+      await embedded.prepareHistory(node.history);
+      await embedded.startDemo();
+    } catch (error) {
+      // Whatever failed, nothing this function started outlives it.
+      await node.stop();
+      await embedded.stop();
+      throw error;
+    }
   }
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {

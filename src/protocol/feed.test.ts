@@ -8,6 +8,7 @@ import {
   checkFeedFields,
   decodeFeedPayload,
   encodeFeedPayload,
+  feedFieldProblem,
   toMarketEvent,
   topicOfSubject,
 } from "./feed.ts";
@@ -221,29 +222,52 @@ describe("checkFeedFields", () => {
     assert.equal(checkFeedFields("trade", { ...VALID.trade, te: 7_258_118_400_000_000 }), undefined);
   });
 
-  it("rejects te in milliseconds or nanoseconds as bad_value", () => {
+  it("rejects te in seconds, milliseconds or nanoseconds as bad_te_unit, naming the unit", () => {
+    for (const [te, unit] of [
+      [1_800_000_000, "seconds"],
+      [1_800_000_000.5, "seconds"],
+      [1_800_000_000_123, "milliseconds"],
+      [1_800_000_000_123_456_789, "nanoseconds"],
+    ] as const) {
+      const problem = feedFieldProblem("trade", { ...VALID.trade, te });
+      assert.equal(problem?.reason, FeedRejectReason.BAD_TE_UNIT, String(te));
+      assert.equal(problem.field, "te");
+      assert.equal(problem.detail, `te ${te} looks like ${unit} since the epoch; te is integer microseconds`);
+    }
+  });
+
+  it("rejects a te just outside years 2000 to 2200 in µs as bad_te", () => {
+    for (const te of [946_684_799_999_999, 7_258_118_400_000_001]) {
+      assert.equal(checkFeedFields("trade", { ...VALID.trade, te }), FeedRejectReason.BAD_TE, String(te));
+    }
+  });
+
+  it("rejects a te that is not an integer number as bad_te", () => {
+    for (const te of [TE + 0.5, String(TE), null, Number.NaN, Number.POSITIVE_INFINITY, BigInt(TE), [TE]]) {
+      assert.equal(checkFeedFields("quote", { ...VALID.quote, te }), FeedRejectReason.BAD_TE, String(te));
+    }
     assert.equal(
-      checkFeedFields("trade", { ...VALID.trade, te: 1_800_000_000_123 }),
-      FeedRejectReason.BAD_VALUE,
-    );
-    assert.equal(
-      checkFeedFields("trade", { ...VALID.trade, te: 1_800_000_000_123_456_789 }),
-      FeedRejectReason.BAD_VALUE,
-    );
-    assert.equal(
-      checkFeedFields("trade", { ...VALID.trade, te: 946_684_799_999_999 }),
-      FeedRejectReason.BAD_VALUE,
-    );
-    assert.equal(
-      checkFeedFields("trade", { ...VALID.trade, te: 7_258_118_400_000_001 }),
-      FeedRejectReason.BAD_VALUE,
+      feedFieldProblem("quote", { ...VALID.quote, te: "1795530600123456" })?.detail,
+      "te is a string: must be integer microseconds since the epoch, years 2000 to 2200",
     );
   });
 
-  it("rejects a te that is not an integer number as bad_value", () => {
-    for (const te of [TE + 0.5, String(TE), null, Number.NaN, Number.POSITIVE_INFINITY, BigInt(TE), [TE]]) {
-      assert.equal(checkFeedFields("quote", { ...VALID.quote, te }), FeedRejectReason.BAD_VALUE, String(te));
-    }
+  it("names the payload field and why", () => {
+    assert.deepEqual(feedFieldProblem("quote", { ...VALID.quote, az: undefined }), {
+      reason: FeedRejectReason.MISSING_FIELD,
+      field: "az",
+      detail: "az is absent (a quote has bp, bz, ap, az)",
+    });
+    assert.deepEqual(feedFieldProblem("trade", { ...VALID.trade, p: "228.1" }), {
+      reason: FeedRejectReason.BAD_VALUE,
+      field: "p",
+      detail: "p is a string: must be a finite number",
+    });
+    assert.deepEqual(feedFieldProblem("bar", { ...VALID.bar, v: -3 }), {
+      reason: FeedRejectReason.NEGATIVE_VALUE,
+      field: "v",
+      detail: "v is -3: must not be negative",
+    });
   });
 
   it("rejects payload values that are not finite numbers as bad_value", () => {
@@ -270,15 +294,23 @@ describe("checkFeedFields", () => {
     }
   });
 
-  it("rejects negative sizes and volumes as bad_value", () => {
+  it("rejects negative sizes and volumes as negative_value", () => {
     for (const [type, key] of [
       ["trade", "z"],
       ["quote", "bz"],
       ["quote", "az"],
       ["bar", "v"],
     ] as const) {
-      assert.equal(checkFeedFields(type, { ...VALID[type], [key]: -1 }), FeedRejectReason.BAD_VALUE, key);
-      assert.equal(checkFeedFields(type, { ...VALID[type], [key]: -0.001 }), FeedRejectReason.BAD_VALUE, key);
+      assert.equal(
+        checkFeedFields(type, { ...VALID[type], [key]: -1 }),
+        FeedRejectReason.NEGATIVE_VALUE,
+        key,
+      );
+      assert.equal(
+        checkFeedFields(type, { ...VALID[type], [key]: -0.001 }),
+        FeedRejectReason.NEGATIVE_VALUE,
+        key,
+      );
       assert.equal(checkFeedFields(type, { ...VALID[type], [key]: 0 }), undefined, key);
     }
   });
@@ -299,15 +331,18 @@ describe("checkFeedFields", () => {
 
   it("reports the first problem: te before payload keys", () => {
     assert.equal(checkFeedFields("trade", { p: "x" }), FeedRejectReason.MISSING_FIELD);
-    assert.equal(checkFeedFields("trade", { te: "x" }), FeedRejectReason.BAD_VALUE);
+    assert.equal(checkFeedFields("trade", { te: "x" }), FeedRejectReason.BAD_TE);
   });
 
   it("lists every reject reason once", () => {
     assert.deepEqual([...FEED_REJECT_REASONS].sort(), [
       "bad_subject",
+      "bad_te",
+      "bad_te_unit",
       "bad_value",
       "decode_error",
       "missing_field",
+      "negative_value",
       "not_a_map",
       "too_large",
     ]);

@@ -23,7 +23,14 @@ export const FeedRejectReason = {
   NOT_A_MAP: "not_a_map",
   BAD_SUBJECT: "bad_subject",
   MISSING_FIELD: "missing_field",
+  /** `te` is not an integer, or outside years 2000 to 2200 in any unit. */
+  BAD_TE: "bad_te",
+  /** `te` is in seconds, milliseconds or nanoseconds: feeds send integer microseconds. */
+  BAD_TE_UNIT: "bad_te_unit",
+  /** A payload value is not a finite number. */
   BAD_VALUE: "bad_value",
+  /** A size or volume is negative. */
+  NEGATIVE_VALUE: "negative_value",
 } as const;
 export type FeedRejectReason = (typeof FeedRejectReason)[keyof typeof FeedRejectReason];
 export const FEED_REJECT_REASONS: readonly FeedRejectReason[] = Object.values(FeedRejectReason);
@@ -88,28 +95,93 @@ function looksLikeJson(payload: Uint8Array): boolean {
   return false;
 }
 
+/** Why a feed message's fields were rejected: the counted reason, the field, and words for the log. */
+export interface FeedFieldProblem {
+  readonly reason: FeedRejectReason;
+  /** `te` or a payload key of the type (a fixed name, never the sender's text). */
+  readonly field: string;
+  readonly detail: string;
+}
+
+/** The units `te` is sometimes sent in by mistake, with their range for years 2000 to 2200. */
+const TE_WRONG_UNITS = [
+  { unit: "seconds", factor: 1e-6 },
+  { unit: "milliseconds", factor: 1e-3 },
+  { unit: "nanoseconds", factor: 1e3 },
+] as const;
+
+/** A value for a log line: numbers as they are, anything else by type (the sender's text is not echoed). */
+function shown(value: unknown): string {
+  if (typeof value === "number") return String(value);
+  if (typeof value === "bigint") return "an integer beyond ±(2^53 − 1)";
+  return `a ${value === null ? "null" : typeof value}`;
+}
+
 /**
- * Checks `te` and the payload keys of `type`; returns the reason of the first problem, if any. An integer
+ * Checks `te` and the payload keys of `type`; the first problem, if any, with its field and why. An integer
  * beyond ±(2^53 − 1) (msgpack uint64/int64, or a JSON integer literal) decodes to a `bigint` and is
- * refused as `bad_value`, like an unsafe `te`: the gateway's events carry JavaScript numbers, and delivering
- * it would round it silently (issue 10 item 6). A feed that means an approximate value sends a float.
+ * refused (`bad_te` / `bad_value`): the gateway's events carry JavaScript numbers, and delivering it would
+ * round it silently (issue 10 item 6). A feed that means an approximate value sends a float.
  */
+export function feedFieldProblem(
+  type: MarketEventType,
+  fields: Readonly<Record<string, unknown>>,
+): FeedFieldProblem | undefined {
+  const te = fields["te"];
+  if (te === undefined) {
+    return { reason: FeedRejectReason.MISSING_FIELD, field: "te", detail: "te is absent" };
+  }
+  if (typeof te === "number" && Number.isFinite(te)) {
+    for (const { unit, factor } of TE_WRONG_UNITS) {
+      if (te >= MIN_TE_US * factor && te <= MAX_TE_US * factor) {
+        return {
+          reason: FeedRejectReason.BAD_TE_UNIT,
+          field: "te",
+          detail: `te ${te} looks like ${unit} since the epoch; te is integer microseconds`,
+        };
+      }
+    }
+  }
+  if (typeof te !== "number" || !Number.isSafeInteger(te) || te < MIN_TE_US || te > MAX_TE_US) {
+    return {
+      reason: FeedRejectReason.BAD_TE,
+      field: "te",
+      detail: `te is ${shown(te)}: must be integer microseconds since the epoch, years 2000 to 2200`,
+    };
+  }
+  for (const key of PAYLOAD_KEYS[type]) {
+    const value = fields[key];
+    if (value === undefined) {
+      return {
+        reason: FeedRejectReason.MISSING_FIELD,
+        field: key,
+        detail: `${key} is absent (a ${type} has ${PAYLOAD_KEYS[type].join(", ")})`,
+      };
+    }
+    if (typeof value !== "number" || !Number.isFinite(value)) {
+      return {
+        reason: FeedRejectReason.BAD_VALUE,
+        field: key,
+        detail: `${key} is ${shown(value)}: must be a finite number`,
+      };
+    }
+    if (value < 0 && NON_NEGATIVE_KEYS.has(key)) {
+      return {
+        reason: FeedRejectReason.NEGATIVE_VALUE,
+        field: key,
+        detail: `${key} is ${value}: must not be negative`,
+      };
+    }
+  }
+  return undefined;
+}
+
+/** Checks `te` and the payload keys of `type`; returns the reason of the first problem, if any. */
 export function checkFeedFields(
   type: MarketEventType,
   fields: Readonly<Record<string, unknown>>,
 ): FeedRejectReason | undefined {
-  const te = fields["te"];
-  if (te === undefined) return FeedRejectReason.MISSING_FIELD;
-  if (typeof te !== "number" || !Number.isSafeInteger(te) || te < MIN_TE_US || te > MAX_TE_US) {
-    return FeedRejectReason.BAD_VALUE;
-  }
-  for (const key of PAYLOAD_KEYS[type]) {
-    const value = fields[key];
-    if (value === undefined) return FeedRejectReason.MISSING_FIELD;
-    if (typeof value !== "number" || !Number.isFinite(value)) return FeedRejectReason.BAD_VALUE;
-    if (value < 0 && NON_NEGATIVE_KEYS.has(key)) return FeedRejectReason.BAD_VALUE;
-  }
-  return undefined;
+  return feedFieldProblem(type, fields)?.reason;
 }
 
 /** Builds the normalised event from fields that passed {@link checkFeedFields}. */

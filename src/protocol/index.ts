@@ -20,6 +20,8 @@ export {
   checkFeedFields,
   decodeFeedPayload,
   encodeFeedPayload,
+  feedFieldProblem,
+  type FeedFieldProblem,
   toMarketEvent,
   topicOfSubject,
   type DecodedFeed,

@@ -40,7 +40,9 @@ export type Request =
   | { readonly method: "list"; readonly id: RequestId }
   | { readonly method: "ping"; readonly id: RequestId }
   /** `token` is a string; the verifier judges the rest (length, form, signature, claims). */
-  | { readonly method: "auth"; readonly id: RequestId; readonly token: string };
+  | { readonly method: "auth"; readonly id: RequestId; readonly token: string }
+  /** Discovery: the known topics matching `pattern` (unchecked here), at most `limit` (0 = the maximum). */
+  | { readonly method: "topics"; readonly id: RequestId; readonly pattern: unknown; readonly limit: number };
 
 export interface RequestError {
   readonly id: RequestId | null;
@@ -51,7 +53,7 @@ export interface RequestError {
 export type ParsedRequest =
   { readonly ok: true; readonly request: Request } | ({ readonly ok: false } & RequestError);
 
-const METHODS = "subscribe, unsubscribe, list, ping, auth";
+const METHODS = "subscribe, unsubscribe, list, ping, topics, auth";
 
 /**
  * What a subscription asks for when its connection cannot keep up: `conflate` (the default) keeps the
@@ -124,6 +126,16 @@ export function parseRequest(value: unknown): ParsedRequest {
       if (typeof params["token"] !== "string")
         return fail(id, ErrorCode.BAD_REQUEST, "auth: token must be a string");
       return { ok: true, request: { method, id, token: params["token"] } };
+    }
+    case "topics": {
+      const extra = unknownKeys(params, ["pattern", "limit"]);
+      if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `topics: unknown param "${extra}"`);
+      if (params["pattern"] === undefined)
+        return fail(id, ErrorCode.BAD_REQUEST, "topics: params.pattern must be a topic pattern");
+      const limit = params["limit"] ?? 0;
+      if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)
+        return fail(id, ErrorCode.BAD_REQUEST, "topics: limit must be a whole number (0 = the maximum)");
+      return { ok: true, request: { method, id, pattern: params["pattern"], limit } };
     }
     default:
       return fail(

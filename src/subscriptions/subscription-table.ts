@@ -125,6 +125,16 @@ export class SubscriptionTable<S, V = unknown> {
     return entry;
   }
 
+  /** Calls `fn` with every concrete topic seen so far that the pattern's tokens match (never creates one). */
+  forEachTopicMatching(tokens: readonly string[], fn: (topic: TopicEntry<S, V>) => void): void {
+    if (!tokens.includes("*") && !tokens.includes(">")) {
+      const topic = this.#topics.get(tokens.join("."));
+      if (topic !== undefined) fn(topic);
+      return;
+    }
+    this.#topicIndex.forEachMatching(tokens, fn);
+  }
+
   /** The entry for a concrete topic if it exists (never creates one). */
   find(name: string): TopicEntry<S, V> | undefined {
     return this.#topics.get(name);

@@ -1,6 +1,13 @@
 import { readFile } from "node:fs/promises";
 import { WebAssetsUnavailableError } from "../errors/index.ts";
-import { WEB_FILES, bundleWebAssets, contentTypeOf, type WebAsset, type WebPath } from "./bundle.ts";
+import {
+  CROSS_ORIGIN_HEADERS,
+  WEB_FILES,
+  bundleWebAssets,
+  contentTypeOf,
+  type WebAsset,
+  type WebPath,
+} from "./bundle.ts";
 
 /**
  * The dashboard and SDK files for the gateway, loaded once on first request:
@@ -20,7 +27,9 @@ export class WebAssets {
     this.#loaded ??= this.fromSource ? bundleWebAssets() : readBuilt();
     // A failed load is retried on the next request rather than cached.
     this.#loaded.catch(() => (this.#loaded = undefined));
-    return (await this.#loaded)[path as WebPath];
+    const asset = (await this.#loaded)[path as WebPath];
+    const headers = CROSS_ORIGIN_HEADERS[path as WebPath];
+    return headers === undefined ? asset : { ...asset, headers };
   }
 }
 

@@ -6,7 +6,17 @@ import type { Plugin } from "esbuild";
 export interface WebAsset {
   readonly contentType: string;
   readonly body: string;
+  /** Headers of this file's responses (beyond content type and caching). */
+  readonly headers?: Readonly<Record<string, string>>;
 }
+
+/**
+ * Files pages of other origins may load: the SDK (`import … from "http://gateway:9000/client.js"`), a
+ * public file with no credentials involved, so any origin. The dashboard stays same-origin.
+ */
+export const CROSS_ORIGIN_HEADERS: Readonly<Partial<Record<WebPath, Readonly<Record<string, string>>>>> = {
+  "/client.js": { "access-control-allow-origin": "*" },
+};
 
 /** Paths the gateway serves, and the file name of each in `dist/public/`. */
 export const WEB_FILES = {

@@ -13,7 +13,7 @@ import json
 import pathlib
 import random
 import unittest
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 import msgpack
 import websockets
@@ -301,6 +301,30 @@ class ClientTest(unittest.IsolatedAsyncioTestCase):
         self.assertEqual((gone.connected, gone.code), (True, None))
         self.assertIn("no frame for 0.3 s", gone.reason)
         self.assertEqual(client.stats.liveness_timeouts, 1)
+
+    async def test_heartbeat_lag_sets_lag_ms_and_calls_on_lag_and_a_heartbeat_without_lag_clears_it(self) -> None:
+        async def script(ws: Any, connection: int) -> None:
+            sub = await peer.request(ws, connection)
+            await ws.send(pack({"id": sub["id"], "result": {"subscribed": sub["params"]["topics"], "errors": []}}))
+            await ws.send(pack({"e": "heartbeat", "ts": 1, "sent": 0, "conflated": 0, "dropped": 0, "lag": 412}))
+            await ws.send(pack({"e": "heartbeat", "ts": 2, "sent": 0, "conflated": 0, "dropped": 0}))
+            await ws.wait_closed()
+
+        lags: list[int] = []
+        seen: list[Optional[int]] = []
+        async with Peer(script) as peer:
+            async with TickwireClient(peer.url, ["xnas.A.quote"], on_lag=lags.append) as client:
+                self.assertIsNone(client.lag_ms)
+
+                def until(event: Any) -> bool:
+                    if isinstance(event, Heartbeat):
+                        seen.append(event.lag)
+                    return isinstance(event, Heartbeat) and event.ts == 2
+
+                await collect(client, until)
+        self.assertEqual(seen, [412, None])
+        self.assertEqual(lags, [412], "on_lag only for heartbeats that carry lag")
+        self.assertIsNone(client.lag_ms, "a gateway without probes: no lag")
 
     async def test_a_subscribe_refused_whole_raises_the_typed_error_and_ends_the_iteration(self) -> None:
         async def script(ws: Any, connection: int) -> None:
