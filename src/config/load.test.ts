@@ -28,6 +28,10 @@ describe("loadConfig: sources", () => {
         maxMessageBytes: 16384,
         maxBackpressureBytes: 8388608,
         idleTimeoutMs: 120000,
+        maxConnections: 0,
+        metricsPort: 0,
+        metricsHost: "127.0.0.1",
+        metricsCacheMs: 1000,
       },
       fanout: {
         maxTopicsPerConnection: 1024,

@@ -1,8 +1,13 @@
-import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
+import type { TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
 import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
+import { ConnectionCap, openFileLimit, resolveMaxConnections } from "./connection-cap.ts";
+import type { HttpEndpoints } from "./http-endpoints.ts";
+import { HttpTurnBudget } from "./http-respond.ts";
+import { httpRoutes } from "./http-routes.ts";
+import { MetricsListener } from "./metrics-listener.ts";
 import type { Uws } from "./uws.ts";
 
 export interface GatewayOptions {
@@ -19,22 +24,12 @@ export interface GatewayOptions {
   readonly idleTimeoutMs: number;
   /** uWS per-socket backpressure limit in bytes; frames past it are dropped and counted. */
   readonly maxBackpressureBytes: number;
-}
-
-/** What the HTTP endpoints report; supplied by the composition root. */
-export interface HttpEndpoints {
-  metrics(): Promise<HttpBody>;
-  readiness(): { readonly ready: boolean; readonly detail: Readonly<Record<string, unknown>> };
-  /** Called with an unexpected exception thrown while handling a client frame. */
-  internalError(error: unknown): void;
-  /** A static file (dashboard page, SDK bundle) for an HTTP path, or undefined when there is none. */
-  asset(path: string): Promise<HttpBody | undefined>;
-}
-
-/** An HTTP response body with its content type. */
-export interface HttpBody {
-  readonly contentType: string;
-  readonly body: string;
+  /** Open WebSocket connections at most; past it upgrades get 503 + retry-after. 0 = open-file limit less a reserve. */
+  readonly maxConnections: number;
+  /** Port of the separate /metrics listener; 0 = none (/metrics stays on the public port). */
+  readonly metricsPort: number;
+  /** Address of the /metrics listener. */
+  readonly metricsHost: string;
 }
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
@@ -77,12 +72,20 @@ class Connection implements FrameSink {
 export class Gateway {
   #listenSocket: us_listen_socket | undefined;
   #port = 0;
+  #metricsListener: MetricsListener | undefined;
+  readonly #cap: ConnectionCap;
+  readonly #httpBudget = new HttpTurnBudget();
 
   private constructor(
     private readonly uws: Uws,
     private readonly app: TemplatedApp,
     readonly stats: GatewayStats,
-  ) {}
+    maxConnections: number,
+  ) {
+    this.#cap = new ConnectionCap(maxConnections);
+    stats.maxConnections = maxConnections;
+    stats.httpBudget = this.#httpBudget;
+  }
 
   static async start(
     uws: Uws,
@@ -92,11 +95,22 @@ export class Gateway {
     stats = new GatewayStats(),
   ): Promise<Gateway> {
     const app = uws.App();
-    const gateway = new Gateway(uws, app, stats);
+    const maxConnections = resolveMaxConnections(options.maxConnections, openFileLimit());
+    const gateway = new Gateway(uws, app, stats, maxConnections);
     gateway.#routes(hub, options, http);
+    if (options.metricsPort !== 0) {
+      gateway.#metricsListener = await MetricsListener.start(
+        uws,
+        options.metricsHost,
+        options.metricsPort,
+        http,
+        gateway.#httpBudget,
+      );
+    }
     await new Promise<void>((resolve, reject) => {
       app.listen(options.host, options.port, (listenSocket) => {
         if (listenSocket === false) {
+          gateway.#metricsListener?.close();
           reject(new GatewayListenError(options.host, options.port));
           return;
         }
@@ -113,6 +127,11 @@ export class Gateway {
     return this.#port;
   }
 
+  /** Port of the `--metrics-port` listener (0 when there is none). */
+  get metricsPort(): number {
+    return this.#metricsListener?.port ?? 0;
+  }
+
   get listening(): boolean {
     return this.#listenSocket !== undefined;
   }
@@ -127,6 +146,7 @@ export class Gateway {
   /** Closes everything immediately (uWS requires this before a worker thread exits). */
   close(): void {
     this.#listenSocket = undefined;
+    this.#metricsListener?.close();
     // `close()` exists in uWS 20.30 but is missing from its typings.
     (this.app as TemplatedApp & { close(): void }).close();
   }
@@ -151,6 +171,17 @@ export class Gateway {
           res.writeStatus("503 Service Unavailable").writeHeader("retry-after", "1").end("draining\n");
           return;
         }
+        if (this.#cap.full) {
+          // Below the descriptor limit, so /healthz and /metrics keep answering (issue 11 §6).
+          stats.upgradesRejectedCapacity++;
+          const notice = this.#cap.refuse();
+          if (notice !== undefined) http.connectionCapReached(notice);
+          res
+            .writeStatus("503 Service Unavailable")
+            .writeHeader("retry-after", "1")
+            .end(`connection limit reached (${this.#cap.max})\n`);
+          return;
+        }
         const chosen = chooseSubprotocol(offered);
         if (chosen === undefined) {
           stats.upgradesRejectedSubprotocol++;
@@ -168,6 +199,7 @@ export class Gateway {
       open: (ws) => {
         const connection = ws.getUserData().connection;
         connection.ws = ws;
+        this.#cap.open++;
         connection.session = hub.open(connection, connection.encoding);
       },
       message: (ws, message, isBinary) => {
@@ -199,34 +231,12 @@ export class Gateway {
       close: (ws, code) => {
         const connection = ws.getUserData().connection;
         connection.open = false;
+        this.#cap.open--;
         if (connection.session !== undefined) hub.closed(connection.session, code);
       },
     });
 
-    this.app.get("/healthz", (res) => {
-      res.writeHeader("content-type", "text/plain").end("ok\n");
-    });
-    this.app.get("/readyz", (res) => {
-      const { ready, detail } = http.readiness();
-      res
-        .writeStatus(ready ? "200 OK" : "503 Service Unavailable")
-        .writeHeader("content-type", "application/json")
-        .end(JSON.stringify({ ready, ...detail }) + "\n");
-    });
-    this.app.get("/metrics", (res) => {
-      respondAsync(res, http.metrics());
-    });
-    // Any other GET is a static file when the asset source has one (its own list of paths is the only
-    // one: src/web's WEB_FILES), else 404. uWS matches the static routes above before this wildcard.
-    this.app.get("/*", (res, req) => {
-      respondAsync(res, http.asset(req.getUrl()), { "cache-control": "no-cache" });
-    });
-    this.app.any("/*", (res) => {
-      res
-        .writeStatus("404 Not Found")
-        .writeHeader("content-type", "text/plain")
-        .end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
-    });
+    httpRoutes(this.app, http, { metrics: options.metricsPort === 0, assets: true }, this.#httpBudget);
   }
 }
 
@@ -238,35 +248,4 @@ export function chooseSubprotocol(header: string): Subprotocol | undefined {
     if (name === Subprotocol.MSGPACK || name === Subprotocol.JSON) return name;
   }
   return undefined;
-}
-
-function respondAsync(
-  res: HttpResponse,
-  body: Promise<HttpBody | undefined>,
-  headers: Readonly<Record<string, string>> = {},
-): void {
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  body.then(
-    (out) => {
-      if (aborted) return;
-      res.cork(() => {
-        if (out === undefined) {
-          res
-            .writeStatus("404 Not Found")
-            .writeHeader("content-type", "text/plain")
-            .end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
-          return;
-        }
-        res.writeHeader("content-type", out.contentType);
-        for (const [name, value] of Object.entries(headers)) res.writeHeader(name, value);
-        res.end(out.body);
-      });
-    },
-    (error: unknown) => {
-      if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end(`${String(error)}\n`));
-    },
-  );
 }

@@ -4,7 +4,7 @@ import { JetStreamHistory, NatsIngest, type NatsLink } from "../ingest/index.ts"
 import { Gateway, GatewayStats, GATEWAY_METRICS, type Uws } from "../gateway/index.ts";
 import { HUB_METRICS } from "../fanout/index.ts";
 import { INGEST_METRICS } from "../ingest/index.ts";
-import { createMetrics, type MetricSource } from "../metrics/index.ts";
+import { createMetrics, ScrapeCache, type MetricSource } from "../metrics/index.ts";
 import { WebAssets } from "../web/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../logging/index.ts";
@@ -34,6 +34,7 @@ export class TickwireNode {
   readonly gatewayStats = new GatewayStats();
   readonly #web = new WebAssets();
   readonly #metrics: ReturnType<typeof createMetrics>;
+  readonly #scrape: ScrapeCache;
   #gateway: Gateway | undefined;
   #draining = false;
   #natsReady: Promise<void> | undefined;
@@ -68,6 +69,8 @@ export class TickwireNode {
     });
     this.ingest.attach(this.hub);
     this.#metrics = createMetrics(this.metricSources());
+    const registry = this.#metrics;
+    this.#scrape = new ScrapeCache(() => registry.metrics(), config.gateway.metricsCacheMs);
   }
 
   /** The node's metrics: each stats class's descriptors and a snapshot of plain numbers. */
@@ -98,6 +101,11 @@ export class TickwireNode {
     ];
   }
 
+  /** Port of the `--metrics-port` listener (after start; 0 when there is none). */
+  get metricsPort(): number {
+    return this.#gateway?.metricsPort ?? 0;
+  }
+
   /** Port listened on (after start). */
   get port(): number {
     return this.#gateway?.port ?? 0;
@@ -122,10 +130,14 @@ export class TickwireNode {
         hub,
         config.gateway,
         {
-          metrics: async () => ({
-            contentType: this.#metrics.contentType,
-            body: await this.#metrics.metrics(),
-          }),
+          metrics: () => {
+            const contentType = this.#metrics.contentType;
+            const fresh = this.#scrape.fresh();
+            if (fresh !== undefined) return { contentType, body: fresh };
+            return this.#scrape.get().then((body) => ({ contentType, body }));
+          },
+          connectionCapReached: (notice) =>
+            log.warn(notice, "connection limit reached: refusing WebSocket upgrades with 503"),
           internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
           asset: async (path) => {
             try {
@@ -152,6 +164,10 @@ export class TickwireNode {
     const { host } = config.gateway;
     const port = this.#gateway.port;
     log.info({ host, port, ws: `ws://${host}:${port}/v1/stream` }, "gateway listening");
+    if (this.#gateway.metricsPort !== 0) {
+      const metricsHost = config.gateway.metricsHost;
+      log.info({ host: metricsHost, port: this.#gateway.metricsPort }, "metrics listening");
+    }
     this.#natsReady = link.start().then(() => ingest.start());
     this.#natsReady.catch((error: unknown) => log.error({ err: error }, "nats connection failed"));
   }
