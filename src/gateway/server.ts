@@ -1,10 +1,11 @@
 import type { TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
-import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
+import { SendResult, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionCap, openFileLimit, resolveMaxConnections } from "./connection-cap.ts";
 import type { HttpEndpoints } from "./http-endpoints.ts";
+import { maySend, uwsBackpressureLimit } from "./close-reserve.ts";
 import { HttpTurnBudget } from "./http-respond.ts";
 import { httpRoutes } from "./http-routes.ts";
 import { MetricsListener } from "./metrics-listener.ts";
@@ -50,10 +51,17 @@ class Connection implements FrameSink {
   ws: WebSocket<UserData> | undefined;
   session: Session | undefined;
   open = true;
-  constructor(readonly encoding: Encoding) {}
+  constructor(
+    readonly encoding: Encoding,
+    /** `--max-backpressure-bytes`, applied here (close-reserve.ts). */
+    readonly maxBackpressureBytes: number,
+  ) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
+    const ws = this.ws as WebSocket<UserData>;
+    // Room for the close frame stays free (close-reserve.ts), so every documented close code goes out.
+    if (!maySend(ws.getBufferedAmount(), frame, this.maxBackpressureBytes)) return SendResult.DROPPED;
     // uWS returns 1 sent, 0 backpressure, 2 dropped: SendResult's values (test/send-result.test.ts).
-    return (this.ws as WebSocket<UserData>).send(frame, isBinary, false) as SendResult;
+    return ws.send(frame, isBinary, false) as SendResult;
   }
   cork(fn: () => void): void {
     if (this.open) this.ws?.cork(fn);
@@ -158,7 +166,7 @@ export class Gateway {
       compression: this.uws.DISABLED,
       maxPayloadLength: uwsPayloadCap(options.maxMessageBytes),
       idleTimeout: Math.round(options.idleTimeoutMs / 1000),
-      maxBackpressure: options.maxBackpressureBytes,
+      maxBackpressure: uwsBackpressureLimit(options.maxBackpressureBytes),
       closeOnBackpressureLimit: 0,
       maxLifetime: 0,
       sendPingsAutomatically: true,
@@ -193,7 +201,7 @@ export class Gateway {
           return;
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
-        const userData: UserData = { connection: new Connection(encoding) };
+        const userData: UserData = { connection: new Connection(encoding, options.maxBackpressureBytes) };
         res.upgrade(userData, key, offered.trim() === "" ? "" : chosen, extensions, context);
       },
       open: (ws) => {
