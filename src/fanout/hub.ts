@@ -128,6 +128,11 @@ export class Hub {
     return this.#parts?.conflation.slow.size ?? 0;
   }
 
+  /** Rated updates waiting for their time under `maxHz` (per-connection state that must go with it). */
+  get pendingRatedCount(): number {
+    return this.#parts?.delivery.pendingRated ?? 0;
+  }
+
   /** Bytes accepted for sending but not yet written to the kernel, over all connections (for /metrics). */
   bufferedBytes(): number {
     return this.#parts?.fanout.bufferedBytes() ?? 0;
