@@ -44,6 +44,7 @@ describe("loadConfig: sources", () => {
         controlRatePerSec: 50,
         controlBurst: 100,
         retryAfterMs: 1000,
+        maxSnapshotValues: 10000,
       },
       nats: {
         servers: { mode: "embedded" },

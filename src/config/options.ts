@@ -447,6 +447,17 @@ export const OPTIONS = [
     help: "a /metrics scrape is rendered at most once per this interval and shared (0 = render per scrape, sharing only a render in progress)",
     check: range(0, 60_000),
   }),
+  option({
+    group: "fanout",
+    key: "maxSnapshotValues",
+    flag: "max-snapshot-values",
+    env: ["TICKWIRE_MAX_SNAPSHOT_VALUES"],
+    kind: "integer",
+    unit: "values",
+    default: 10000,
+    help: "values one subscribe's snapshot carries at most; past it the snapshot stops and snapshot_end says truncated: true",
+    check: range(1, 1_000_000),
+  }),
 ] as const;
 
 /** The resolved `tickwire serve` configuration, grouped by subsystem (derived from {@link OPTIONS}). */

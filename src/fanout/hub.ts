@@ -23,6 +23,8 @@ export interface HubOptions extends DeliveryOptions, ControlOptions {
   readonly heartbeatMs: number;
   /** Longest wait for feed history, ms, before a snapshot completes without it. */
   readonly historyTimeoutMs: number;
+  /** Values one subscribe's snapshot carries at most (default 10000); past it `snapshot_end` says `truncated`. */
+  readonly maxSnapshotValues?: number;
 }
 
 /** What the hub is attached to in the second wiring phase. */
@@ -84,6 +86,7 @@ export class Hub {
       outboxes,
       lastValues,
       history: links.history,
+      maxValues: options.maxSnapshotValues,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
     const fanout = new Fanout(options.controlBurst, {

@@ -20,6 +20,7 @@ import {
   type Topic,
 } from "./session.ts";
 import type { HubStats } from "./stats.ts";
+import { SnapshotBound } from "./snapshot-bound.ts";
 
 /** Frames a session may hold while its snapshot waits for history; past it the wait ends at once. */
 export const MAX_HELD_FRAMES = 8192;
@@ -48,6 +49,8 @@ export interface SnapshotParts {
   readonly lastValues: LastValues;
   /** Feed history; undefined = none (snapshots come from the gateway's cache only). */
   readonly history: HistorySource | undefined;
+  /** Values per subscribe at most (snapshot-bound.ts); default DEFAULT_MAX_SNAPSHOT_VALUES. */
+  readonly maxValues?: number | undefined;
 }
 
 /**
@@ -63,6 +66,7 @@ export class Snapshots {
   readonly #stats: HubStats;
   readonly #outboxes: Outboxes;
   readonly #lastValues: LastValues;
+  readonly #bound: SnapshotBound;
   readonly #history: HistorySource | undefined;
 
   constructor(
@@ -74,6 +78,7 @@ export class Snapshots {
     this.#stats = parts.stats;
     this.#outboxes = parts.outboxes;
     this.#lastValues = parts.lastValues;
+    this.#bound = new SnapshotBound(parts.maxValues);
     this.#history = parts.history;
   }
 
@@ -109,11 +114,12 @@ export class Snapshots {
     for (const topic of entered) {
       const last = topic.last;
       if (last === undefined) continue;
+      if (!this.#bound.admits(wait)) break;
       this.#emitSnapshot(session, topic, last.snapshot);
       wait.sent.add(topic);
     }
     const askHistory =
-      this.#history === undefined
+      this.#history === undefined || this.#bound.truncated(wait)
         ? []
         : added.filter((p) => !concrete.includes(p) || this.#table.find(p)?.last === undefined);
     if (askHistory.length === 0) {
@@ -222,6 +228,7 @@ export class Snapshots {
       if (this.#lastValues.seed(topic, value, ts)) this.#stats.historyValues++;
       const last = topic.last as EncodedEvent;
       if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) continue;
+      if (!this.#bound.admits(wait)) continue;
       this.#emitSnapshot(session, topic, last.snapshot);
       wait.sent.add(topic);
     }
@@ -234,8 +241,10 @@ export class Snapshots {
       const topic = this.#table.find(pattern);
       return topic === undefined || (topic.last === undefined && live?.has(topic) !== true);
     });
-    return missing.length > 0
-      ? { e: "snapshot_end", id: wait.id, missing }
-      : { e: "snapshot_end", id: wait.id };
+    const end: ControlMessage =
+      missing.length > 0 ? { e: "snapshot_end", id: wait.id, missing } : { e: "snapshot_end", id: wait.id };
+    if (!this.#bound.truncated(wait)) return end;
+    this.#stats.snapshotsTruncated++;
+    return { ...end, truncated: true };
   }
 }
