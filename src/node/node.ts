@@ -52,6 +52,7 @@ export class TickwireNode {
         stream: history.stream.mode === "jetstream" ? history.stream.stream : "",
         subjectPrefix: nats.subjectPrefix,
         maxFeedPayloadBytes: nats.maxFeedPayloadBytes,
+        lookupTimeoutMs: fanout.historyTimeoutMs,
       },
       log,
     );
@@ -96,6 +97,7 @@ export class TickwireNode {
           ingest.stats.snapshot({
             natsSubscriptions: ingest.subscriptionCount,
             historyErrors: history.errors,
+            historyLimits: history.limits,
           }),
       },
     ];
