@@ -45,6 +45,7 @@ describe("loadConfig: sources", () => {
         controlBurst: 100,
         retryAfterMs: 1000,
         maxSnapshotValues: 10000,
+        maxTopics: 100000,
       },
       nats: {
         servers: { mode: "embedded" },

@@ -458,6 +458,17 @@ export const OPTIONS = [
     help: "values one subscribe's snapshot carries at most; past it the snapshot stops and snapshot_end says truncated: true",
     check: range(1, 1_000_000),
   }),
+  option({
+    group: "fanout",
+    key: "maxTopics",
+    flag: "max-topics",
+    env: ["TICKWIRE_MAX_TOPICS"],
+    kind: "integer",
+    unit: "topics",
+    default: 100000,
+    help: "topics kept (sequence counter, last value) at most; past it topics nobody holds are forgotten, oldest first, down to 90%",
+    check: range(100, 100_000_000),
+  }),
 ] as const;
 
 /** The resolved `tickwire serve` configuration, grouped by subsystem (derived from {@link OPTIONS}). */

@@ -14,6 +14,7 @@ import type { Session, Topic } from "./session.ts";
 import type { FrameSink } from "./sink.ts";
 import { Snapshots, type HistorySource } from "./snapshots.ts";
 import { HubStats } from "./stats.ts";
+import { CacheBound, DEFAULT_MAX_TOPICS } from "./cache-bound.ts";
 
 /** The fan-out's options; the resolved config's fields of the same names (units in the names). */
 export interface HubOptions extends DeliveryOptions, ControlOptions {
@@ -25,6 +26,8 @@ export interface HubOptions extends DeliveryOptions, ControlOptions {
   readonly historyTimeoutMs: number;
   /** Values one subscribe's snapshot carries at most (default 10000); past it `snapshot_end` says `truncated`. */
   readonly maxSnapshotValues?: number;
+  /** Topics kept at most (default 100000); past it topics nobody holds are forgotten (cache-bound.ts). */
+  readonly maxTopics?: number;
 }
 
 /** What the hub is attached to in the second wiring phase. */
@@ -45,6 +48,7 @@ interface Parts {
   readonly control: ControlPlane;
   readonly delivery: Delivery;
   readonly conflation: Conflation;
+  readonly cacheBound: CacheBound;
   readonly heartbeats: Heartbeats;
 }
 
@@ -100,7 +104,8 @@ export class Hub {
     });
     const control = new ControlPlane(options, { table, stats, now, outboxes, delivery, snapshots });
     const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, now());
-    this.#parts = { table, fanout, control, delivery, conflation, heartbeats };
+    const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, stats);
+    this.#parts = { table, fanout, control, delivery, conflation, heartbeats, cacheBound };
   }
 
   /** Starts the hub's timer (every {@link TICK_MS} ms, unref'd so it never keeps a process up). */
@@ -153,7 +158,11 @@ export class Hub {
 
   /** Concrete topic entry for ingest: sequence counter plus subscribers. */
   topic(name: string): Topic {
-    return this.#wired().table.topic(name);
+    const { table, cacheBound } = this.#wired();
+    const before = table.topicCount;
+    const topic = table.topic(name);
+    if (table.topicCount !== before) cacheBound.created(table, topic);
+    return topic;
   }
 
   /**

@@ -71,6 +71,8 @@ export class HubStats {
   historyValues = 0;
   /** Snapshots cut short at --max-snapshot-values (`snapshot_end` with `truncated: true`). */
   snapshotsTruncated = 0;
+  /** Topics nobody held, forgotten past --max-topics (cache-bound.ts). */
+  topicsEvicted = 0;
   /** Events the WebSocket layer refused (socket over its backpressure limit). */
   dropsBackpressure = 0;
   controlMessages = 0;
@@ -274,5 +276,11 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
     type: "counter",
     help: "Snapshots cut short at --max-snapshot-values (snapshot_end with truncated: true).",
     read: (s) => s.stats.snapshotsTruncated,
+  },
+  {
+    name: "tickwire_topics_evicted_total",
+    type: "counter",
+    help: "Topics nobody held, forgotten past --max-topics (their next q starts above every forgotten one).",
+    read: (s) => s.stats.topicsEvicted,
   },
 ];
