@@ -190,5 +190,11 @@ describe("--max-connections refuses upgrades past the cap with 503 (issue 11 §6
     const again = await TestClient.connect(stack.wsUrl);
     await again.close();
     await third.close();
+    const seen = honest.client.events.length;
+    await honest.client.until(
+      () => honest.client.events.length >= seen + 20,
+      5000,
+      "ticks after the refusals",
+    );
   });
 });
