@@ -165,7 +165,10 @@ export class TickwireNode {
     }
     const { host } = config.gateway;
     const port = this.#gateway.port;
-    log.info({ host, port, ws: `ws://${host}:${port}/v1/stream` }, "gateway listening");
+    log.info(
+      { host, port, ws: `ws://${host}:${port}/v1/stream`, maxConnections: this.gatewayStats.maxConnections },
+      "gateway listening",
+    );
     if (this.#gateway.metricsPort !== 0) {
       const metricsHost = config.gateway.metricsHost;
       log.info({ host: metricsHost, port: this.#gateway.metricsPort }, "metrics listening");
