@@ -78,6 +78,11 @@ export class SubjectOwners {
   }
 
   /** The owner record of a concrete subject, created on first use and kept current from then on. */
+  /** Stops tracking a subject (its topic was forgotten); a later {@link track} starts afresh. */
+  untrack(subject: readonly string[]): void {
+    this.#subjects.delete(subject);
+  }
+
   track(subject: readonly string[]): SubjectOwner {
     let owner = this.#subjects.get(subject);
     if (owner === undefined) {
