@@ -41,7 +41,7 @@ export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
   {
     name: "tickwire_max_connections",
     type: "gauge",
-    help: "The resolved --max-connections: WebSocket connections past it are refused with 503.",
+    help: "The resolved --max-connections (a cap per process; with --workers, the sum over the workers): WebSocket connections past it are refused with 503.",
     read: (s) => s.maxConnections,
   },
   {
