@@ -128,6 +128,10 @@ const gateway = spawn(
     "warn",
     "--max-connections",
     String(opts.maxConnections),
+    // One gateway process (not a supervisor with a worker per core): its RSS and event-loop lag are what
+    // /metrics reports, and --max-connections is the cap of that one process.
+    "--workers",
+    "1",
     "--slow-close-ms",
     "2000",
   ],
