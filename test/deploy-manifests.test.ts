@@ -90,7 +90,22 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
       assert.equal(probe.httpGet.port, port.name);
       assert.equal((await fetch(`${stack.httpUrl}${probe.httpGet.path}`)).status, 200, probe.httpGet.path);
     }
-    assert.equal(deployment.template.metadata.annotations["prometheus.io/port"], String(config.gateway.port));
+  });
+
+  it("Prometheus scrapes the --metrics-port listener, a container port the Service does not publish", async () => {
+    const metricsPort = config.gateway.metricsPort;
+    assert.ok(metricsPort > 0 && metricsPort !== config.gateway.port, "TICKWIRE_METRICS_PORT is set");
+    assert.ok(
+      container.ports.some((p) => p.containerPort === metricsPort),
+      "a container port for it",
+    );
+    assert.equal(deployment.template.metadata.annotations["prometheus.io/port"], String(metricsPort));
+    const service = only("Service").spec as { ports: { port: number; targetPort?: number | string }[] };
+    for (const p of service.ports) {
+      assert.notEqual(p.port, metricsPort);
+      assert.notEqual(p.targetPort, metricsPort);
+      assert.notEqual(p.targetPort, "metrics");
+    }
     assert.equal((await fetch(`${stack.httpUrl}/metrics`)).status, 200);
   });
 

@@ -12,6 +12,7 @@ import {
 import { NatsServerProcess } from "../src/embedded/index.ts";
 import { FeedPublisher } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
+import { freePort } from "./helpers/free-port.ts";
 import { CliProcess } from "./helpers/process.ts";
 import { eventually, metricValue, quote } from "./helpers/stack.ts";
 
@@ -229,6 +230,53 @@ describe("one owner per port", () => {
     } finally {
       first.child.kill("SIGTERM");
       await first.exit();
+      await nats.dispose();
+    }
+  });
+});
+
+describe("--metrics-port with workers (issue 11 §7 beside issue 14)", () => {
+  it("the workers share the metrics port, any of them answers with the totals; a second gateway on it fails", async () => {
+    const nats = await NatsServerProcess.start();
+    const metricsPort = await freePort();
+    const cli = CliProcess.run([
+      "serve",
+      ...["--port", "0", "--nats", nats.url, "--workers", "2"],
+      ...["--metrics-port", String(metricsPort), "--metrics-cache-ms", "0"],
+    ]);
+    const clients: Watched[] = [];
+    try {
+      const port = await cli.port();
+      await eventually(
+        () => cli.logs.some((l) => l["msg"] === "supervisor: every worker listening"),
+        "the supervisor's start",
+        20_000,
+      );
+      for (let i = 0; i < 6; i++) clients.push(watch(`ws://127.0.0.1:${port}/v1/stream`, topicOf(i)));
+      await Promise.all(clients.map((w, i) => w.client.subscribe([topicOf(i)])));
+      assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 404, "not on the public port");
+      // Each scrape is a new connection: the kernel spreads them over both workers, and every one of
+      // them answers with the fleet's totals.
+      for (let i = 0; i < 8; i++) {
+        const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+        assert.equal(metricValue(text, "tickwire_workers"), 2);
+        assert.equal(metricValue(text, "tickwire_workers_answering"), 2);
+        assert.equal(metricValue(text, "tickwire_connections"), 6, `scrape ${i}: the total over workers`);
+      }
+      for (const workers of ["1", "2"]) {
+        const second = CliProcess.run([
+          "serve",
+          ...["--port", "0", "--nats", nats.url, "--workers", workers, "--metrics-port", String(metricsPort)],
+        ]);
+        const exit = await second.exit();
+        assert.equal(exit.code, 1, `--workers ${workers}: a second gateway on the metrics port: exit status`);
+        assert.match(second.stderr, /port in use/, `--workers ${workers}: ${second.stderr}`);
+      }
+      assert.equal((await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status, 200, "untouched");
+    } finally {
+      await Promise.all(clients.map((w) => w.client.close()));
+      cli.child.kill("SIGTERM");
+      await cli.exit();
       await nats.dispose();
     }
   });

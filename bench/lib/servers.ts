@@ -64,12 +64,16 @@ export async function startTickwire(
       maxMessageBytes: config.gateway.maxMessageBytes,
       idleTimeoutMs: config.gateway.idleTimeoutMs,
       maxBackpressureBytes: config.gateway.maxBackpressureBytes,
+      maxConnections: config.gateway.maxConnections,
+      metricsPort: 0,
+      metricsHost: HOST,
     },
     {
       metrics: () => Promise.resolve({ contentType: "text/plain", body: "" }),
       // No dashboard in the benchmarks: `/` and `/client.js` answer 404.
       asset: () => Promise.resolve(undefined),
       readiness: () => ({ ready: true, detail: {} }),
+      connectionCapReached: (notice) => console.error("tickwire connection limit reached:", notice),
       internalError: (error) => {
         internalErrors.push(error);
         console.error("tickwire internal error:", error);

@@ -1,4 +1,4 @@
-import { MAX_HZ_LIMIT, checkPattern } from "../protocol/index.ts";
+import { MAX_HZ_LIMIT, MIN_HZ, checkPattern } from "../protocol/index.ts";
 
 /** Most patterns one token may grant (bounds the entitlement check's work per subscribe). */
 export const MAX_GRANT_PATTERNS = 256;
@@ -11,7 +11,7 @@ export const MAX_GRANT_CONNECTIONS = 1_000_000;
 export interface Grants {
   /** Topic patterns the holder may read (NATS wildcards), deduplicated, in the token's order. */
   readonly topics: readonly string[];
-  /** Cap on every subscription's rate, updates per second per topic (0 < maxHz ≤ MAX_HZ_LIMIT). */
+  /** Cap on every subscription's rate, updates per second per topic (MIN_HZ ≤ maxHz ≤ MAX_HZ_LIMIT). */
   readonly maxHz?: number;
   /** Most simultaneous connections of this `sub` on one node. */
   readonly maxConnections?: number;
@@ -59,8 +59,8 @@ export function parseClaims(payload: Readonly<Record<string, unknown>>): ClaimsC
   }
   let grants: Grants = { topics: [...seen] };
   if (maxHz !== undefined) {
-    if (typeof maxHz !== "number" || !(maxHz > 0 && maxHz <= MAX_HZ_LIMIT)) {
-      return bad(`"tw.maxHz" must be a number above 0 and at most ${MAX_HZ_LIMIT}`);
+    if (typeof maxHz !== "number" || !(maxHz >= MIN_HZ && maxHz <= MAX_HZ_LIMIT)) {
+      return bad(`"tw.maxHz" must be a number from ${MIN_HZ} to ${MAX_HZ_LIMIT}`);
     }
     grants = { ...grants, maxHz };
   }

@@ -31,6 +31,10 @@ describe("loadConfig: sources", () => {
         maxBackpressureBytes: 8388608,
         idleTimeoutMs: 120000,
         maxConnectionAgeMs: 0,
+        maxConnections: 0,
+        metricsPort: 0,
+        metricsHost: "127.0.0.1",
+        metricsCacheMs: 1000,
         allowedOrigins: [],
       },
       fanout: {
@@ -46,6 +50,8 @@ describe("loadConfig: sources", () => {
         controlRatePerSec: 50,
         controlBurst: 100,
         retryAfterMs: 1000,
+        maxSnapshotValues: 10000,
+        maxTopics: 100000,
       },
       nats: {
         servers: { mode: "embedded" },

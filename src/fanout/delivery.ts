@@ -62,6 +62,11 @@ export class Delivery {
     this.#snapshots = parts.snapshots;
   }
 
+  /** Rated updates waiting for their time, over all sessions (0 once every rated session closed). */
+  get pendingRated(): number {
+    return this.#wheel.size;
+  }
+
   /** A new session: under a gateway cap every subscription is rated. */
   opened(session: Session): void {
     if (this.capIntervalMs > 0) session.mode |= SessionMode.RATED;
@@ -104,6 +109,7 @@ export class Delivery {
       for (const [topic, state] of session.rates) {
         if (topic.subscribers.has(session)) continue;
         if (state.merged > 1) session.eventsConflated -= state.merged - 1;
+        this.#wheel.remove(state);
         session.rates.delete(topic);
       }
     }
@@ -113,6 +119,7 @@ export class Delivery {
 
   /** The session is closed: its delivery state goes. */
   forget(session: Session): void {
+    if (session.rates !== null) for (const state of session.rates.values()) this.#wheel.remove(state);
     session.rates = null;
     this.#conflation.forget(session);
   }

@@ -17,6 +17,7 @@ import type { Session, Topic } from "./session.ts";
 import type { FrameSink } from "./sink.ts";
 import { Snapshots, type HistorySource } from "./snapshots.ts";
 import { HubStats } from "./stats.ts";
+import { CacheBound, DEFAULT_MAX_TOPICS } from "./cache-bound.ts";
 
 /** The fan-out's options; the resolved config's fields of the same names (units in the names). */
 export interface HubOptions extends DeliveryOptions, ControlOptions, LagOptions {
@@ -26,6 +27,10 @@ export interface HubOptions extends DeliveryOptions, ControlOptions, LagOptions 
   readonly heartbeatMs: number;
   /** Longest wait for feed history, ms, before a snapshot completes without it. */
   readonly historyTimeoutMs: number;
+  /** Values one subscribe's snapshot carries at most (default 10000); past it `snapshot_end` says `truncated`. */
+  readonly maxSnapshotValues?: number;
+  /** Topics kept at most (default 100000); past it topics nobody holds are forgotten (cache-bound.ts). */
+  readonly maxTopics?: number;
 }
 
 /** What the hub is attached to in the second wiring phase. */
@@ -48,6 +53,7 @@ interface Parts {
   readonly control: ControlPlane;
   readonly delivery: Delivery;
   readonly conflation: Conflation;
+  readonly cacheBound: CacheBound;
   readonly heartbeats: Heartbeats;
   readonly probes: LagProbes;
 }
@@ -91,6 +97,7 @@ export class Hub {
       lastValues,
       conflation,
       history: links.history,
+      maxValues: options.maxSnapshotValues,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
     const fanout = new Fanout(options.controlBurst, {
@@ -121,7 +128,8 @@ export class Hub {
       caughtUp: (session) => delivery.drained(session),
     });
     const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, probes, now());
-    this.#parts = { table, fanout, control, delivery, conflation, heartbeats, probes };
+    const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, stats);
+    this.#parts = { table, fanout, control, delivery, conflation, heartbeats, probes, cacheBound };
   }
 
   /** Starts the hub's timer (every {@link TICK_MS} ms, unref'd so it never keeps a process up). */
@@ -162,6 +170,11 @@ export class Hub {
     return this.options.probeIntervalMs > 0;
   }
 
+  /** Rated updates waiting for their time under `maxHz` (per-connection state that must go with it). */
+  get pendingRatedCount(): number {
+    return this.#parts?.delivery.pendingRated ?? 0;
+  }
+
   /** Bytes accepted for sending but not yet written to the kernel, over all connections (for /metrics). */
   bufferedBytes(): number {
     return this.#parts?.fanout.bufferedBytes() ?? 0;
@@ -193,7 +206,11 @@ export class Hub {
 
   /** Concrete topic entry for ingest: sequence counter plus subscribers. */
   topic(name: string): Topic {
-    return this.#wired().table.topic(name);
+    const { table, cacheBound } = this.#wired();
+    const before = table.topicCount;
+    const topic = table.topic(name);
+    if (table.topicCount !== before) cacheBound.created(table, topic);
+    return topic;
   }
 
   /**

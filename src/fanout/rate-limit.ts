@@ -6,15 +6,20 @@ export const TICK_MS = 10;
 
 /**
  * Rated (session, topic) states waiting for their due time, bucketed by {@link TICK_MS}: each pending
- * state is visited once, when due, however many rated pairs exist.
+ * state is visited once, when due, however many rated pairs exist. A state leaves when it is due or when
+ * {@link remove}d (its connection closed or unsubscribed): a closed connection's states must not wait
+ * for their due time, which for a rate of 1e-9/s was 31 years (issue 11 §4). A tick before the earliest
+ * due slot costs one comparison, whatever the number of buckets.
  */
 export class RateWheel {
   readonly #buckets = new Map<number, RateState[]>();
-  #size = 0;
+  /** The slot each scheduled state is in, for {@link remove}. */
+  readonly #slotOf = new Map<RateState, number>();
+  #minSlot = Number.POSITIVE_INFINITY;
 
-  /** States scheduled and not yet taken. */
+  /** States scheduled and not yet taken or removed. */
   get size(): number {
-    return this.#size;
+    return this.#slotOf.size;
   }
 
   /** Schedules `state` to be taken at the first tick at or after `dueMs`. */
@@ -27,22 +32,41 @@ export class RateWheel {
     }
     bucket.push(state);
     state.scheduled = true;
-    this.#size++;
+    this.#slotOf.set(state, slot);
+    if (slot < this.#minSlot) this.#minSlot = slot;
+  }
+
+  /** Takes `state` out before its time (no-op when it is not scheduled). */
+  remove(state: RateState): void {
+    const slot = this.#slotOf.get(state);
+    if (slot === undefined) return;
+    this.#slotOf.delete(state);
+    state.scheduled = false;
+    const bucket = this.#buckets.get(slot);
+    if (bucket === undefined) return;
+    const at = bucket.indexOf(state);
+    if (at >= 0) bucket.splice(at, 1);
+    if (bucket.length === 0) this.#buckets.delete(slot);
   }
 
   /** Moves every state due at `nowMs` into `into` (never one before its due time). */
   takeDue(nowMs: number, into: RateState[]): void {
-    if (this.#size === 0) return;
     const nowSlot = Math.floor(nowMs / TICK_MS);
+    if (nowSlot < this.#minSlot) return;
+    let minSlot = Number.POSITIVE_INFINITY;
     for (const [slot, bucket] of this.#buckets) {
-      if (slot > nowSlot) continue;
+      if (slot > nowSlot) {
+        if (slot < minSlot) minSlot = slot;
+        continue;
+      }
       this.#buckets.delete(slot);
-      this.#size -= bucket.length;
       for (const state of bucket) {
         state.scheduled = false;
+        this.#slotOf.delete(state);
         into.push(state);
       }
     }
+    this.#minSlot = minSlot;
   }
 }
 

@@ -23,6 +23,7 @@ import {
   type Topic,
 } from "./session.ts";
 import type { HubStats } from "./stats.ts";
+import { SnapshotBound } from "./snapshot-bound.ts";
 
 /** Frames a session may hold while its snapshot waits for history; past it the wait ends at once. */
 export const MAX_HELD_FRAMES = 8192;
@@ -58,6 +59,8 @@ export interface SnapshotParts {
   readonly conflation: Conflation;
   /** Feed history; undefined = none (snapshots come from the gateway's cache only). */
   readonly history: HistorySource | undefined;
+  /** Values per subscribe at most (snapshot-bound.ts); default DEFAULT_MAX_SNAPSHOT_VALUES. */
+  readonly maxValues?: number | undefined;
 }
 
 /**
@@ -84,6 +87,7 @@ export class Snapshots {
   readonly #outboxes: Outboxes;
   readonly #lastValues: LastValues;
   readonly #conflation: Conflation;
+  readonly #bound: SnapshotBound;
   readonly #history: HistorySource | undefined;
 
   constructor(
@@ -96,6 +100,7 @@ export class Snapshots {
     this.#outboxes = parts.outboxes;
     this.#lastValues = parts.lastValues;
     this.#conflation = parts.conflation;
+    this.#bound = new SnapshotBound(parts.maxValues);
     this.#history = parts.history;
   }
 
@@ -143,11 +148,12 @@ export class Snapshots {
     for (const topic of entered) {
       const last = topic.last;
       if (last === undefined) continue;
+      if (!this.#bound.admits(wait)) break;
       this.#emitSnapshot(session, topic, last);
       wait.sent.add(topic);
     }
     const askHistory =
-      this.#history === undefined
+      this.#history === undefined || this.#bound.truncated(wait)
         ? []
         : added.filter((p) => !concrete.includes(p) || this.#table.find(p)?.last === undefined);
     if (askHistory.length === 0) {
@@ -330,6 +336,7 @@ export class Snapshots {
     if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) return;
     const last = topic.last;
     if (last === undefined || (delivered.get(topic) ?? -1) >= last.event.q) return;
+    if (!this.#bound.admits(wait)) return;
     this.#putSnapshot(session, topic, last);
     wait.sent.add(topic);
   }
@@ -340,8 +347,10 @@ export class Snapshots {
       const topic = this.#table.find(pattern);
       return topic === undefined || (topic.last === undefined && live?.has(topic) !== true);
     });
-    return missing.length > 0
-      ? { e: "snapshot_end", id: wait.id, missing }
-      : { e: "snapshot_end", id: wait.id };
+    const end: ControlMessage =
+      missing.length > 0 ? { e: "snapshot_end", id: wait.id, missing } : { e: "snapshot_end", id: wait.id };
+    if (!this.#bound.truncated(wait)) return end;
+    this.#stats.snapshotsTruncated++;
+    return { ...end, truncated: true };
   }
 }

@@ -92,6 +92,10 @@ export class HubStats {
   historyOverflows = 0;
   /** Last values taken from the feed history into the gateway's cache. */
   historyValues = 0;
+  /** Snapshots cut short at --max-snapshot-values (`snapshot_end` with `truncated: true`). */
+  snapshotsTruncated = 0;
+  /** Topics nobody held, forgotten past --max-topics (cache-bound.ts). */
+  topicsEvicted = 0;
   /** Events the WebSocket layer refused (socket over its backpressure limit). */
   dropsBackpressure = 0;
   controlMessages = 0;
@@ -374,5 +378,17 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
     type: "counter",
     help: "Snapshot waits cut short because the connection held too many live frames meanwhile.",
     read: (s) => s.stats.historyOverflows,
+  },
+  {
+    name: "tickwire_snapshots_truncated_total",
+    type: "counter",
+    help: "Snapshots cut short at --max-snapshot-values (snapshot_end with truncated: true).",
+    read: (s) => s.stats.snapshotsTruncated,
+  },
+  {
+    name: "tickwire_topics_evicted_total",
+    type: "counter",
+    help: "Topics nobody held, forgotten past --max-topics (their next q starts above every forgotten one).",
+    read: (s) => s.stats.topicsEvicted,
   },
 ];

@@ -1,9 +1,16 @@
-import type { HttpResponse, TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
+import type { TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
-import type { AuthOutcome, FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
+import { SendResult, type AuthOutcome, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
+import { ConnectionCap, openFileLimit, resolveMaxConnections } from "./connection-cap.ts";
+import type { HttpEndpoints } from "./http-endpoints.ts";
+import { maySend, uwsBackpressureLimit } from "./close-reserve.ts";
+import { HttpTurnBudget } from "./http-respond.ts";
+import { httpRoutes } from "./http-routes.ts";
+import { listenOn } from "./listen.ts";
+import { MetricsListener } from "./metrics-listener.ts";
 import { createApp, type TlsFiles } from "./tls.ts";
 import {
   bearerToken,
@@ -32,38 +39,27 @@ export interface GatewayOptions {
    * Share the port with the other workers of one supervisor (SO_REUSEPORT: the kernel spreads new
    * connections over them). Default false: the gateway owns its port exclusively
    * (LIBUS_LISTEN_EXCLUSIVE_PORT), so a second gateway on the same port fails with "port in use" instead
-   * of silently splitting connections and scrapes with the first.
+   * of silently splitting connections and scrapes with the first. The `--metrics-port` listener follows
+   * the same rule.
    */
   readonly sharePort?: boolean;
   /** `--max-connection-age-ms`: close connections past this age (jittered), 0 or absent = never. */
   readonly maxConnectionAgeMs?: number;
   /** Retry hint in the close reason of connections closed for their age (ms). */
   readonly retryAfterMs?: number;
+  /**
+   * Open WebSocket connections at most, in this process (each worker has its own); past it upgrades get
+   * 503 + retry-after. 0 = open-file limit less a reserve.
+   */
+  readonly maxConnections: number;
+  /** Port of the separate /metrics listener; 0 = none (/metrics stays on the public port). */
+  readonly metricsPort: number;
+  /** Address of the /metrics listener. */
+  readonly metricsHost: string;
   /** Browser origins allowed to upgrade (`*` = any; empty = not checked). */
   readonly allowedOrigins?: readonly string[];
   /** Certificate and key: serve wss:// and https:// (uWS SSLApp). */
   readonly tls?: TlsFiles;
-}
-
-/** uWS listen options (its ListenOptions enum, which `verbatimModuleSyntax` cannot import as a value). */
-const LISTEN_SHARED_PORT = 0;
-const LISTEN_EXCLUSIVE_PORT = 1;
-
-/** What the HTTP endpoints report; supplied by the composition root. */
-export interface HttpEndpoints {
-  metrics(): Promise<HttpBody>;
-  readiness(): { readonly ready: boolean; readonly detail: Readonly<Record<string, unknown>> };
-  /** Called with an unexpected exception thrown while handling a client frame. */
-  internalError(error: unknown): void;
-  /** A static file (dashboard page, SDK bundle) for an HTTP path, or undefined when there is none. */
-  asset(path: string): Promise<HttpBody | undefined>;
-}
-
-/** An HTTP response body with its content type (and headers of its own, e.g. CORS for the SDK). */
-export interface HttpBody {
-  readonly contentType: string;
-  readonly body: string;
-  readonly headers?: Readonly<Record<string, string>>;
 }
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
@@ -86,12 +82,17 @@ class Connection implements FrameSink {
   open = true;
   constructor(
     readonly encoding: Encoding,
+    /** `--max-backpressure-bytes`, applied here (close-reserve.ts). */
+    readonly maxBackpressureBytes: number,
     /** The upgrade's verified `Authorization: Bearer` token, under `--auth jwt`. */
     readonly bearer?: AuthOutcome & { ok: true },
   ) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
+    const ws = this.ws as WebSocket<UserData>;
+    // Room for the close frame stays free (close-reserve.ts), so every documented close code goes out.
+    if (!maySend(ws.getBufferedAmount(), frame, this.maxBackpressureBytes)) return SendResult.DROPPED;
     // uWS returns 1 sent, 0 backpressure, 2 dropped: SendResult's values (test/send-result.test.ts).
-    return (this.ws as WebSocket<UserData>).send(frame, isBinary, false) as SendResult;
+    return ws.send(frame, isBinary, false) as SendResult;
   }
   cork(fn: () => void): void {
     if (this.open) this.ws?.cork(fn);
@@ -105,8 +106,12 @@ class Connection implements FrameSink {
     this.ws?.end(code, reason);
   }
   ping(payload: Uint8Array): SendResult {
+    const ws = this.ws as WebSocket<UserData>;
+    // A lag probe obeys --max-backpressure-bytes as send does (close-reserve.ts): refused over it, so
+    // the probes see DROPPED there as before, and the close frame's room stays free.
+    if (!maySend(ws.getBufferedAmount(), payload, this.maxBackpressureBytes)) return SendResult.DROPPED;
     // Same values as send (uWS's docs: "Returns sendStatus similar to WebSocket.send").
-    return (this.ws as WebSocket<UserData>).ping(payload) as SendResult;
+    return ws.ping(payload) as SendResult;
   }
 }
 
@@ -115,16 +120,23 @@ export class Gateway {
   #listenSocket: us_listen_socket | undefined;
   #port = 0;
   readonly #ages: ConnectionAges;
+  #metricsListener: MetricsListener | undefined;
+  readonly #cap: ConnectionCap;
+  readonly #httpBudget = new HttpTurnBudget();
 
   private constructor(
     private readonly uws: Uws,
     private readonly app: TemplatedApp,
     readonly stats: GatewayStats,
     options: GatewayOptions,
+    maxConnections: number,
   ) {
     const reason = JSON.stringify({ msg: "connection age limit", retryAfterMs: options.retryAfterMs ?? 0 });
     this.#ages = new ConnectionAges(options.maxConnectionAgeMs ?? 0, reason);
     stats.aged = this.#ages;
+    this.#cap = new ConnectionCap(maxConnections);
+    stats.maxConnections = maxConnections;
+    stats.httpBudget = this.#httpBudget;
   }
 
   static async start(
@@ -135,34 +147,38 @@ export class Gateway {
     stats = new GatewayStats(),
   ): Promise<Gateway> {
     const app = createApp(uws, options.tls);
-    const gateway = new Gateway(uws, app, stats, options);
+    const maxConnections = resolveMaxConnections(options.maxConnections, openFileLimit());
+    const gateway = new Gateway(uws, app, stats, options, maxConnections);
     gateway.#routes(hub, options, http);
-    await new Promise<void>((resolve, reject) => {
-      const listenOptions = options.sharePort === true ? LISTEN_SHARED_PORT : LISTEN_EXCLUSIVE_PORT;
-      // uWS 20.30 takes (host, port, options, cb) though its typings list (port, options, cb) only.
-      const listen = app.listen.bind(app) as unknown as (
-        host: string,
-        port: number,
-        options: number,
-        cb: (listenSocket: us_listen_socket | false) => void,
-      ) => TemplatedApp;
-      listen(options.host, options.port, listenOptions, (listenSocket) => {
-        if (listenSocket === false) {
-          reject(new GatewayListenError(options.host, options.port));
-          return;
-        }
-        gateway.#listenSocket = listenSocket;
-        gateway.#port = uws.us_socket_local_port(listenSocket);
-        gateway.#ages.start();
-        resolve();
+    const shared = options.sharePort === true;
+    if (options.metricsPort !== 0) {
+      gateway.#metricsListener = await MetricsListener.start(uws, {
+        host: options.metricsHost,
+        port: options.metricsPort,
+        shared,
+        http,
+        budget: gateway.#httpBudget,
       });
-    });
+    }
+    const listenSocket = await listenOn(app, options.host, options.port, shared);
+    if (listenSocket === false) {
+      gateway.#metricsListener?.close();
+      throw new GatewayListenError(options.host, options.port);
+    }
+    gateway.#listenSocket = listenSocket;
+    gateway.#port = uws.us_socket_local_port(listenSocket);
+    gateway.#ages.start();
     return gateway;
   }
 
   /** The port actually listened on. */
   get port(): number {
     return this.#port;
+  }
+
+  /** Port of the `--metrics-port` listener (0 when there is none). */
+  get metricsPort(): number {
+    return this.#metricsListener?.port ?? 0;
   }
 
   get listening(): boolean {
@@ -180,6 +196,7 @@ export class Gateway {
   close(): void {
     this.#listenSocket = undefined;
     this.#ages.stop();
+    this.#metricsListener?.close();
     // `close()` exists in uWS 20.30 but is missing from its typings.
     (this.app as TemplatedApp & { close(): void }).close();
   }
@@ -191,7 +208,7 @@ export class Gateway {
       compression: this.uws.DISABLED,
       maxPayloadLength: uwsPayloadCap(options.maxMessageBytes),
       idleTimeout: Math.round(options.idleTimeoutMs / 1000),
-      maxBackpressure: options.maxBackpressureBytes,
+      maxBackpressure: uwsBackpressureLimit(options.maxBackpressureBytes),
       closeOnBackpressureLimit: 0,
       maxLifetime: 0,
       // The hub's lag probes are pings too, one in flight per connection: uWS's own (empty) pings would
@@ -203,6 +220,17 @@ export class Gateway {
         if (this.#listenSocket === undefined) {
           stats.upgradesRejectedDraining++;
           res.writeStatus("503 Service Unavailable").writeHeader("retry-after", "1").end("draining\n");
+          return;
+        }
+        if (this.#cap.full) {
+          // Below the descriptor limit, so /healthz and /metrics keep answering (issue 11 §6).
+          stats.upgradesRejectedCapacity++;
+          const notice = this.#cap.refuse();
+          if (notice !== undefined) http.connectionCapReached(notice);
+          res
+            .writeStatus("503 Service Unavailable")
+            .writeHeader("retry-after", "1")
+            .end(`connection limit reached (${this.#cap.max})\n`);
           return;
         }
         const chosen = chooseSubprotocol(offered);
@@ -222,14 +250,20 @@ export class Gateway {
         const authenticator = hub.authenticator;
         const token = authenticator === undefined ? undefined : bearerToken(headers.authorization);
         if (authenticator === undefined || token === undefined) {
-          res.upgrade({ connection: new Connection(encoding) }, key, protocol, extensions, context);
+          res.upgrade(
+            { connection: new Connection(encoding, options.maxBackpressureBytes) },
+            key,
+            protocol,
+            extensions,
+            context,
+          );
         } else if (token === null) {
           stats.upgradesRejectedBearer++;
           refuse(res, { status: "401 Unauthorized", body: "malformed Authorization header\n" });
         } else {
           upgradeWithBearer(res, token, authenticator, stats, (outcome) =>
             res.upgrade(
-              { connection: new Connection(encoding, outcome) },
+              { connection: new Connection(encoding, options.maxBackpressureBytes, outcome) },
               key,
               protocol,
               extensions,
@@ -241,6 +275,7 @@ export class Gateway {
       open: (ws) => {
         const connection = ws.getUserData().connection;
         connection.ws = ws;
+        this.#cap.open++;
         connection.session = hub.open(connection, connection.encoding, connection.bearer);
         this.#ages.add(connection);
       },
@@ -278,34 +313,12 @@ export class Gateway {
         const connection = ws.getUserData().connection;
         connection.open = false;
         this.#ages.delete(connection);
+        this.#cap.open--;
         if (connection.session !== undefined) hub.closed(connection.session, code);
       },
     });
 
-    this.app.get("/healthz", (res) => {
-      res.writeHeader("content-type", "text/plain").end("ok\n");
-    });
-    this.app.get("/readyz", (res) => {
-      const { ready, detail } = http.readiness();
-      res
-        .writeStatus(ready ? "200 OK" : "503 Service Unavailable")
-        .writeHeader("content-type", "application/json")
-        .end(JSON.stringify({ ready, ...detail }) + "\n");
-    });
-    this.app.get("/metrics", (res) => {
-      respondAsync(res, http.metrics());
-    });
-    // Any other GET is a static file when the asset source has one (its own list of paths is the only
-    // one: src/web's WEB_FILES), else 404. uWS matches the static routes above before this wildcard.
-    this.app.get("/*", (res, req) => {
-      respondAsync(res, http.asset(req.getUrl()), { "cache-control": "no-cache" });
-    });
-    this.app.any("/*", (res) => {
-      res
-        .writeStatus("404 Not Found")
-        .writeHeader("content-type", "text/plain")
-        .end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
-    });
+    httpRoutes(this.app, http, { metrics: options.metricsPort === 0, assets: true }, this.#httpBudget);
   }
 }
 
@@ -317,36 +330,4 @@ export function chooseSubprotocol(header: string): Subprotocol | undefined {
     if (name === Subprotocol.MSGPACK || name === Subprotocol.JSON) return name;
   }
   return undefined;
-}
-
-function respondAsync(
-  res: HttpResponse,
-  body: Promise<HttpBody | undefined>,
-  headers: Readonly<Record<string, string>> = {},
-): void {
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  body.then(
-    (out) => {
-      if (aborted) return;
-      res.cork(() => {
-        if (out === undefined) {
-          res
-            .writeStatus("404 Not Found")
-            .writeHeader("content-type", "text/plain")
-            .end(`not found; WebSocket endpoint is ${STREAM_PATH}\n`);
-          return;
-        }
-        res.writeHeader("content-type", out.contentType);
-        for (const [name, value] of Object.entries({ ...headers, ...out.headers }))
-          res.writeHeader(name, value);
-        res.end(out.body);
-      });
-    },
-    (error: unknown) => {
-      if (!aborted) res.cork(() => res.writeStatus("500 Internal Server Error").end(`${String(error)}\n`));
-    },
-  );
 }

@@ -11,6 +11,12 @@ export class GatewayStats {
   upgradesRejectedOrigin = 0;
   /** Upgrades whose Authorization: Bearer token was refused or malformed (HTTP 401). */
   upgradesRejectedBearer = 0;
+  /** Upgrades refused at `--max-connections` (503 + retry-after). */
+  upgradesRejectedCapacity = 0;
+  /** The resolved `--max-connections`. */
+  maxConnections = 0;
+  /** The per-turn HTTP budget, whose refusals are counted (set by the gateway). */
+  httpBudget: { readonly refused: number } | undefined;
   /** Client frames over maxMessageBytes (connection closed with 1009). */
   framesTooBig = 0;
   /** Bugs caught at the edge while handling a client frame (connection closed with 1011). */
@@ -30,15 +36,31 @@ export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
     name: "tickwire_upgrades_rejected_total",
     type: "counter",
     help: "WebSocket upgrades refused, by reason.",
-    label: { name: "reason", values: ["subprotocol", "draining", "token_in_url", "origin", "bearer"] },
+    label: {
+      name: "reason",
+      values: ["subprotocol", "draining", "capacity", "token_in_url", "origin", "bearer"],
+    },
     read: (s) =>
       new Map([
         ["subprotocol", s.upgradesRejectedSubprotocol],
         ["draining", s.upgradesRejectedDraining],
+        ["capacity", s.upgradesRejectedCapacity],
         ["token_in_url", s.upgradesRejectedTokenInUrl],
         ["origin", s.upgradesRejectedOrigin],
         ["bearer", s.upgradesRejectedBearer],
       ]),
+  },
+  {
+    name: "tickwire_max_connections",
+    type: "gauge",
+    help: "The resolved --max-connections (a cap per process; with --workers, the sum over the workers): WebSocket connections past it are refused with 503.",
+    read: (s) => s.maxConnections,
+  },
+  {
+    name: "tickwire_http_requests_refused_total",
+    type: "counter",
+    help: "HTTP requests refused with 503 over the per-turn budget of 64 responses (connection closed).",
+    read: (s) => s.httpBudget?.refused ?? 0,
   },
   {
     name: "tickwire_client_frames_too_big_total",

@@ -12,18 +12,21 @@ import { RateLimitedLog, type Logger } from "../logging/index.ts";
 import type { NatsLink } from "./nats-link.ts";
 import { historyStreamConfig } from "./history-stream.ts";
 import { JsApiError, jsApiErrorCode } from "./js-api-errors.ts";
+import { HistoryLimits } from "./history-limits.ts";
 
 export interface HistoryOptions {
   /** JetStream stream keeping the last feed message per subject. */
   readonly stream: string;
   readonly subjectPrefix: string;
   readonly maxFeedPayloadBytes: number;
+  /** After this long nobody waits for a lookup (the hub's --history-timeout-ms): it stops reading. */
+  readonly lookupTimeoutMs?: number;
 }
 
 /** Subjects read for one wildcard pattern at most (a `>` over a huge universe stays bounded). */
 const MAX_SUBJECTS_PER_PATTERN = 10_000;
-/** Concurrent last-message requests per lookup. */
-const CONCURRENCY = 64;
+/** Concurrent last-message requests per lookup (gateway-wide: history-limits.ts). */
+const CONCURRENCY = 16;
 /** After the stream turned out missing (or JetStream off), lookups return nothing this long. */
 const UNAVAILABLE_BACKOFF_MS = 30_000;
 
@@ -36,6 +39,8 @@ const UNAVAILABLE_BACKOFF_MS = 30_000;
 export class JetStreamHistory implements HistorySource {
   /** Requests that failed (stream missing, JetStream off, NATS errors) and stored messages that failed validation. */
   errors = 0;
+  /** Lookups and reads in flight, refused, shared and abandoned (history-limits.ts). */
+  readonly limits = new HistoryLimits();
   readonly #log: RateLimitedLog;
   #jsm: Promise<JetStreamManager> | undefined;
   #jsmOf: NatsConnection | undefined;
@@ -57,19 +62,38 @@ export class JetStreamHistory implements HistorySource {
     wanted: (topic: string) => boolean,
   ): Promise<readonly MarketEvent[]> {
     if (performance.now() < this.#unavailableUntilMs) return [];
+    if (!this.limits.startLookup()) return [];
+    try {
+      return await this.#lookup(pattern, tokens, wanted);
+    } finally {
+      this.limits.endLookup();
+    }
+  }
+
+  async #lookup(
+    pattern: string,
+    tokens: readonly string[],
+    wanted: (topic: string) => boolean,
+  ): Promise<readonly MarketEvent[]> {
+    const deadline = performance.now() + (this.options.lookupTimeoutMs ?? 500);
     // Before the first NATS connection this waits; the hub's --history-timeout-ms bounds the wait.
     const nc = await this.link.connectedOnce();
     if (nc.isClosed()) return [];
     const { stream, subjectPrefix } = this.options;
     const prefixLength = subjectPrefix.length + 1;
+    const limits = this.limits;
     try {
       const jsm = await this.#manager(nc);
       const subject = `${subjectPrefix}.${pattern}`;
-      let subjects: string[];
+      let subjects: readonly string[];
       if (tokens.includes("*") || tokens.includes(">")) {
-        const info = await jsm.streams.info(stream, { subjects_filter: subject });
-        this.#allowDirect = info.config.allow_direct === true;
-        subjects = Object.keys(info.state.subjects ?? {}).slice(0, MAX_SUBJECTS_PER_PATTERN);
+        subjects = await limits.share(`info ${subject}`, () =>
+          limits.read(async () => {
+            const info = await jsm.streams.info(stream, { subjects_filter: subject });
+            this.#allowDirect = info.config.allow_direct === true;
+            return Object.keys(info.state.subjects ?? {}).slice(0, MAX_SUBJECTS_PER_PATTERN);
+          }),
+        );
       } else {
         subjects = [subject];
         // Once per reader: whether the stream allows direct get (the wildcard branch reads it above).
@@ -78,8 +102,15 @@ export class JetStreamHistory implements HistorySource {
       subjects = subjects.filter((s) => wanted(s.slice(prefixLength)));
       const values: MarketEvent[] = [];
       for (let i = 0; i < subjects.length; i += CONCURRENCY) {
+        if (performance.now() > deadline) {
+          // Nobody waits for the rest: the snapshot completed without it.
+          limits.lookupsAbandoned++;
+          break;
+        }
         const chunk = subjects.slice(i, i + CONCURRENCY);
-        const read = await Promise.all(chunk.map((s) => this.#last(jsm, s, prefixLength)));
+        const read = await Promise.all(
+          chunk.map((s) => limits.share(s, () => limits.read(() => this.#last(jsm, s, prefixLength)))),
+        );
         for (const value of read) if (value !== undefined) values.push(value);
       }
       return values;

@@ -138,6 +138,15 @@ export class NatsIngest implements InterestListener {
     interest.subscription?.unsubscribe();
   }
 
+  /** The hub forgot a topic nobody held (its cache bound): the subject's state goes too. */
+  topicForgotten(topic: string): void {
+    const subject = `${this.options.subjectPrefix}.${topic}`;
+    const state = this.#subjects.get(subject);
+    if (state === undefined) return;
+    this.#subjects.delete(subject);
+    this.#owners.untrack(state.topic.tokens);
+  }
+
   #subscribe(nc: NatsConnection, pattern: string, interest: Interest): void {
     if (interest.subscription !== undefined) return; // start() and patternActive() may both reach it
     interest.subscription = nc.subscribe(`${this.options.subjectPrefix}.${pattern}`, {

@@ -76,6 +76,13 @@ export interface IngestGauges {
   readonly natsSubscriptions: number;
   /** Feed-history errors (requests that failed, stored messages that failed validation). */
   readonly historyErrors: number;
+  /** Feed-history lookups refused, abandoned at their deadline, and reads shared (history-limits.ts). */
+  readonly historyLimits?: {
+    readonly lookupsRefused: number;
+    readonly lookupsAbandoned: number;
+    readonly shared: number;
+    readonly readsInFlight: number;
+  };
 }
 
 type IngestSource = { readonly stats: IngestStats; readonly live: IngestGauges };
@@ -112,6 +119,30 @@ export const INGEST_METRICS: readonly MetricDescriptor<IngestSource>[] = [
     type: "counter",
     help: "Feed-history requests that failed (stream missing, NATS error, invalid stored message).",
     read: (s) => s.live.historyErrors,
+  },
+  {
+    name: "tickwire_history_lookups_refused_total",
+    type: "counter",
+    help: "Feed-history lookups refused with 32 in flight (the snapshot completed without history).",
+    read: (s) => s.live.historyLimits?.lookupsRefused ?? 0,
+  },
+  {
+    name: "tickwire_history_lookups_abandoned_total",
+    type: "counter",
+    help: "Feed-history lookups that stopped reading at --history-timeout-ms (nobody waited any more).",
+    read: (s) => s.live.historyLimits?.lookupsAbandoned ?? 0,
+  },
+  {
+    name: "tickwire_history_reads_shared_total",
+    type: "counter",
+    help: "Feed-history reads joined while the same read was in flight for another subscribe.",
+    read: (s) => s.live.historyLimits?.shared ?? 0,
+  },
+  {
+    name: "tickwire_history_reads_in_flight",
+    type: "gauge",
+    help: "Feed-history requests in flight (at most 64 gateway-wide).",
+    read: (s) => s.live.historyLimits?.readsInFlight ?? 0,
   },
   {
     name: "tickwire_nats_connected",

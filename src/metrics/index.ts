@@ -7,3 +7,4 @@ export {
   type MetricSnapshot,
   type MetricSource,
 } from "./descriptor.ts";
+export { ScrapeCache } from "./scrape-cache.ts";

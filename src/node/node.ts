@@ -4,7 +4,7 @@ import { JetStreamHistory, NatsIngest, type NatsLink } from "../ingest/index.ts"
 import { Gateway, GatewayStats, GATEWAY_METRICS, type HttpBody, type Uws } from "../gateway/index.ts";
 import { HUB_METRICS } from "../fanout/index.ts";
 import { INGEST_METRICS } from "../ingest/index.ts";
-import { createMetrics, type MetricSource } from "../metrics/index.ts";
+import { createMetrics, ScrapeCache, type MetricSource } from "../metrics/index.ts";
 import { WebAssets } from "../web/index.ts";
 import { AUTH_METRICS, type TokenVerifier } from "../auth/index.ts";
 import { authenticatorOver } from "./authenticator.ts";
@@ -57,6 +57,7 @@ export class TickwireNode {
   readonly gatewayStats = new GatewayStats();
   readonly #web = new WebAssets();
   readonly #metrics: ReturnType<typeof createMetrics>;
+  readonly #scrape: ScrapeCache;
   #gateway: Gateway | undefined;
   #draining = false;
   #natsReady: Promise<void> | undefined;
@@ -74,6 +75,7 @@ export class TickwireNode {
         stream: history.stream.mode === "jetstream" ? history.stream.stream : "",
         subjectPrefix: nats.subjectPrefix,
         maxFeedPayloadBytes: nats.maxFeedPayloadBytes,
+        lookupTimeoutMs: fanout.historyTimeoutMs,
       },
       log,
     );
@@ -94,6 +96,10 @@ export class TickwireNode {
     });
     this.ingest.attach(this.hub);
     this.#metrics = createMetrics(this.metricSources());
+    // A worker answers with the fleet's totals (same exposition format as its own registry).
+    const render = (): Promise<string> =>
+      (parts.fleet?.metrics() ?? this.localMetrics()).then((scrape) => scrape.body);
+    this.#scrape = new ScrapeCache(render, config.gateway.metricsCacheMs);
   }
 
   /** The node's metrics: each stats class's descriptors and a snapshot of plain numbers. */
@@ -124,14 +130,27 @@ export class TickwireNode {
           ingest.stats.snapshot({
             natsSubscriptions: ingest.subscriptionCount,
             historyErrors: history.errors,
+            historyLimits: history.limits,
           }),
       },
     ];
   }
 
-  /** This node's own `/metrics` body (prom-client text of its registry). */
+  /** This node's own `/metrics` body (prom-client text of its registry, rendered now: no cache). */
   async localMetrics(): Promise<HttpBody> {
     return { contentType: this.#metrics.contentType, body: await this.#metrics.metrics() };
+  }
+
+  /**
+   * The `/metrics` answer: a worker's is the fleet's totals (gathered by the supervisor), a single
+   * gateway's its own; either way rendered at most once per `--metrics-cache-ms` and shared, so a scrape
+   * flood costs one render (and, in a worker, one round of IPC to every sibling) per interval.
+   */
+  #scrapeBody(): HttpBody | Promise<HttpBody> {
+    const contentType = this.#metrics.contentType;
+    const fresh = this.#scrape.fresh();
+    if (fresh !== undefined) return { contentType, body: fresh };
+    return this.#scrape.get().then((body) => ({ contentType, body }));
   }
 
   /** This node's own readiness: listening, not draining, NATS connected. */
@@ -141,6 +160,11 @@ export class TickwireNode {
       ready: !this.#draining && listening && this.ingest.connected,
       detail: { listening, draining: this.#draining, nats: this.ingest.stats.state },
     };
+  }
+
+  /** Port of the `--metrics-port` listener (after start; 0 when there is none). */
+  get metricsPort(): number {
+    return this.#gateway?.metricsPort ?? 0;
   }
 
   /** Port listened on (after start). */
@@ -173,7 +197,9 @@ export class TickwireNode {
           retryAfterMs: config.fanout.retryAfterMs,
         },
         {
-          metrics: () => parts.fleet?.metrics() ?? this.localMetrics(),
+          metrics: () => this.#scrapeBody(),
+          connectionCapReached: (notice) =>
+            log.warn(notice, "connection limit reached: refusing WebSocket upgrades with 503"),
           internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
           asset: async (path) => {
             try {
@@ -200,7 +226,13 @@ export class TickwireNode {
     const port = this.#gateway.port;
     const scheme = config.tls.certFile === undefined ? "ws" : "wss";
     log.info(
-      { host, port, ws: `${scheme}://${host}:${port}/v1/stream`, auth: config.auth.mode },
+      {
+        host,
+        port,
+        ws: `${scheme}://${host}:${port}/v1/stream`,
+        auth: config.auth.mode,
+        maxConnections: this.gatewayStats.maxConnections,
+      },
       "gateway listening",
     );
     if (config.auth.mode === "none" && !isLoopback(host)) {
@@ -208,6 +240,10 @@ export class TickwireNode {
         { host, auth: "none" },
         "--auth none on a non-loopback --host: anyone who can reach this port reads every topic (use --auth jwt, docs/SECURITY.md)",
       );
+    }
+    if (this.#gateway.metricsPort !== 0) {
+      const metricsHost = config.gateway.metricsHost;
+      log.info({ host: metricsHost, port: this.#gateway.metricsPort }, "metrics listening");
     }
     this.#natsReady = link.start().then(() => ingest.start());
     this.#natsReady.catch((error: unknown) => log.error({ err: error }, "nats connection failed"));

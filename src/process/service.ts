@@ -18,6 +18,8 @@ import { EmbeddedStack } from "./embedded-stack.ts";
 export interface Service {
   /** Port the gateway listens on. */
   readonly port: number;
+  /** Port of the `--metrics-port` listener (0 when /metrics is on the public port). */
+  readonly metricsPort: number;
   /** NATS URL(s) in use, comma-separated (the embedded server's in embedded mode). */
   readonly natsUrl: string;
   /** Resolves once the first NATS connection is up. */
@@ -135,6 +137,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   };
   return {
     port: node.port,
+    metricsPort: node.metricsPort,
     natsUrl: urls.map(redactUrl).join(","),
     natsReady: node.natsReady,
     hub: node.hub,

@@ -2,6 +2,7 @@
 export * from "../wire/index.ts";
 export {
   MAX_HZ_LIMIT,
+  MIN_HZ,
   MAX_TOPICS_PER_REQUEST,
   FloatId,
   parseRequest,

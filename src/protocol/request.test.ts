@@ -239,13 +239,17 @@ describe("parseRequest: params", () => {
     assert.equal(plain.request.onSlow, "conflate");
   });
 
-  it("refuses a maxHz that is not a number from 0 to 1000 with 4000", () => {
-    for (const maxHz of [-1, 1001, Number.NaN, "4", true, [], {}]) {
+  it("refuses a maxHz that is not 0 or a number from 0.01 to 1000 with 4000 (tiny rates too: issue 11 §4)", () => {
+    for (const maxHz of [-1, 1001, Number.NaN, "4", true, [], {}, 5e-324, 1e-9, 0.009]) {
       assert.deepEqual(failed({ method: "subscribe", id: 2, params: { topics: ["a.b.quote"], maxHz } }), {
         id: 2,
         code: ErrorCode.BAD_REQUEST,
-        msg: "subscribe: maxHz must be a number from 0 (every update) to 1000",
+        msg: "subscribe: maxHz must be 0 (every update) or a number from 0.01 to 1000",
       });
+    }
+    for (const maxHz of [0, 0.01, 1000]) {
+      const parsed = parseRequest({ method: "subscribe", id: 2, params: { topics: ["a.b.quote"], maxHz } });
+      assert.ok(parsed.ok && parsed.request.method === "subscribe" && parsed.request.maxHz === maxHz);
     }
   });
 

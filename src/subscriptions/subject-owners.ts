@@ -77,6 +77,11 @@ export class SubjectOwners {
     this.#subjects.forEachMatching(pattern, (subject) => subject.lost(id));
   }
 
+  /** Stops tracking a subject (its topic was forgotten); a later {@link track} starts afresh. */
+  untrack(subject: readonly string[]): void {
+    this.#subjects.delete(subject);
+  }
+
   /** The owner record of a concrete subject, created on first use and kept current from then on. */
   track(subject: readonly string[]): SubjectOwner {
     let owner = this.#subjects.get(subject);

@@ -7,6 +7,8 @@ export interface InterestListener {
   /** `tokens` is the validated pattern split on "." (NATS subject tokens after the prefix). */
   patternActive(pattern: string, tokens: readonly string[]): void;
   patternIdle(pattern: string): void;
+  /** The table forgot a topic nobody held ({@link SubscriptionTable.forget}): drop any state kept for it. */
+  topicForgotten?(topic: string): void;
 }
 
 /**
@@ -101,6 +103,8 @@ export class SubscriptionTable<S, V = unknown> {
   readonly #patterns = new Map<string, PatternEntry<S>>();
   readonly #patternIndex = new PatternIndex<PatternEntry<S>>();
   readonly #topics = new Map<string, TopicEntry<S, V>>();
+  /** First sequence number of a topic created from now on: above every forgotten topic's (see forget). */
+  #seqFloor = 0;
   readonly #topicIndex = new SubjectIndex<TopicEntry<S, V>>();
   readonly #bySubscriber = new Map<S, Map<string, PatternEntry<S>>>();
   #subscriptionCount = 0;
@@ -115,6 +119,7 @@ export class SubscriptionTable<S, V = unknown> {
     let entry = this.#topics.get(name);
     if (entry === undefined) {
       const created = new TopicEntry<S, V>(name, name.split("."));
+      created.seq = this.#seqFloor;
       this.#patternIndex.forEachMatch(created.tokens, (pattern) => {
         for (const s of pattern.subscribers) created.add(s);
       });
@@ -133,6 +138,26 @@ export class SubscriptionTable<S, V = unknown> {
       return;
     }
     this.#topicIndex.forEachMatching(tokens, fn);
+  }
+
+  /**
+   * Forgets a topic nobody holds (no subscriber): its entry, sequence counter and last value go, and the
+   * listener is told. A topic created later, this one again included, numbers from above every `q` a
+   * forgotten topic reached, so no connection ever sees a `q` go backwards. False (nothing changes) when
+   * the topic is held or is not this table's current entry.
+   */
+  forget(entry: TopicEntry<S, V>): boolean {
+    if (entry.subscribers.size > 0 || this.#topics.get(entry.name) !== entry) return false;
+    this.#topics.delete(entry.name);
+    this.#topicIndex.delete(entry.tokens);
+    if (entry.seq + 1 > this.#seqFloor) this.#seqFloor = entry.seq + 1;
+    this.listener.topicForgotten?.(entry.name);
+    return true;
+  }
+
+  /** Every topic entry, oldest first. */
+  topics(): IterableIterator<TopicEntry<S, V>> {
+    return this.#topics.values();
   }
 
   /** The entry for a concrete topic if it exists (never creates one). */

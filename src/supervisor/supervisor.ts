@@ -85,8 +85,9 @@ export class Supervisor {
   }
 
   /**
-   * Claims the port (failing with "port in use" when any process holds it), starts embedded mode's
-   * nats-server and history stream, then the workers; resolves once every worker listens.
+   * Claims the port and any --metrics-port (failing with "port in use" when any process holds one),
+   * starts embedded mode's nats-server and history stream, then the workers; resolves once every worker
+   * listens.
    */
   static async start(
     config: Readonly<Config>,
@@ -95,6 +96,9 @@ export class Supervisor {
     log: Logger,
   ): Promise<Supervisor> {
     const port = await claimPort(config.gateway.host, config.gateway.port);
+    // The workers share --metrics-port too (each answers with the fleet's totals): claimed the same way.
+    const { metricsHost, metricsPort } = config.gateway;
+    if (metricsPort !== 0) await claimPort(metricsHost, metricsPort);
     let embedded: EmbeddedStack | undefined;
     let urls: readonly string[];
     if (config.nats.servers.mode === "embedded") {

@@ -64,6 +64,8 @@ export interface SnapshotEndEvent {
   readonly id: string | number;
   /** Concrete topics of that subscribe without a last value yet (protocol v1.2; absent when none). */
   readonly missing?: readonly string[];
+  /** The snapshot stopped at `--max-snapshot-values`: some matched topics got no value (protocol v1.8; absent when not). */
+  readonly truncated?: true;
 }
 
 /**

@@ -51,7 +51,8 @@ export async function startStack(
 ): Promise<Stack> {
   const nats = await NatsServerProcess.start({ monitorPort: 0, jetstream: options.jetstream === true });
   const base = loadConfig(
-    ["--port", "0", "--nats", nats.url, "--log-level", "silent"].concat(
+    // Scrapes read counters right after the action that moved them: no cached scrape.
+    ["--port", "0", "--nats", nats.url, "--log-level", "silent", "--metrics-cache-ms", "0"].concat(
       options.jetstream === true ? [] : ["--history-stream", "off"],
     ),
     {},

@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { TestClient } from "./helpers/client.ts";
+import { RawClient } from "./helpers/raw-client.ts";
+import { eventually, quote, startStack, trade, type Stack } from "./helpers/stack.ts";
+
+/**
+ * Issue 11 §2: a slow consumer closed while a snapshot storm overflows its buffer must still get 4007
+ * (the close frame used to be dropped with everything past uWS's backpressure limit: 1006).
+ */
+describe("a close frame reaches the client even past the backpressure limit (issue 11 §2)", () => {
+  const CACHED = 4000;
+  let stack: Stack;
+  let honest: TestClient;
+  let pump: NodeJS.Timeout;
+  let ticks = 0;
+
+  before(async () => {
+    stack = await startStack({
+      // Lag probes run but only measure (maxLagMs 0): conflation on lag would keep the paused client's
+      // bytes out of uWS, and this is about the byte limit; their pings obey it too (Connection.ping).
+      fanout: {
+        slowSoftBytes: 16 * 1024,
+        slowHardBytes: 64 * 1024,
+        slowCloseMs: 60_000,
+        heartbeatMs: 0,
+        maxLagMs: 0,
+      },
+      gateway: { maxBackpressureBytes: 64 * 1024 },
+    });
+    honest = await TestClient.connect(stack.wsUrl);
+    await stack.subscribe(honest, ["xnas.*.quote", "xnas.AAPL.trade"]);
+    for (let i = 0; i < CACHED; i++) stack.publish(`xnas.T${i}.quote`, quote(100 + i));
+    await stack.publisher.flush();
+    await honest.until(() => honest.events.length >= CACHED, 20_000, "the cache filled");
+    pump = setInterval(() => stack.publish("xnas.AAPL.trade", trade(100 + ticks++)), 5);
+  });
+  after(async () => {
+    clearInterval(pump);
+    const seqs = honest.events.filter((m) => m["e"] === "trade").map((m) => m["q"] as number);
+    await honest.close();
+    await stack.close();
+    assert.ok(seqs.length >= 10, `the honest client got ${seqs.length} trades`);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `gap at ${i}`);
+  });
+
+  it("a paused client whose wildcard snapshot overflows its buffer is closed with 4007, and sees it", async () => {
+    const slow = await RawClient.connect(stack.service.port);
+    await slow.request("subscribe", { topics: ["xnas.MSFT.quote"], snapshot: false });
+    slow.pause();
+    // Fill the kernel's buffers first (they take MBs before uWS buffers a byte), until uWS buffers some.
+    for (let round = 0; round < 4000; round++) {
+      for (let i = 0; i < 20; i++) stack.publish("xnas.MSFT.quote", quote(round, { bz: i }));
+      if (round % 20 === 19) {
+        await stack.publisher.flush();
+        if ((await stack.metric("tickwire_buffered_bytes")) > 0) break;
+      }
+    }
+    assert.equal(await stack.metric('tickwire_connections_closed_total{reason="slow_consumer"}'), 0);
+    assert.ok((await stack.metric("tickwire_buffered_bytes")) > 0, "uWS buffers for the paused client");
+    // The storm: 4000 snapshot values into its outbox in one turn.
+    slow.send("subscribe", { topics: ["xnas.*.quote"], snapshot: true });
+    await eventually(
+      async () => (await stack.metric('tickwire_connections_closed_total{reason="slow_consumer"}')) === 1,
+      "the slow-consumer close",
+      10_000,
+    );
+    slow.resume();
+    const close = await slow.closed(20_000);
+    assert.equal(close.code, 4007);
+    assert.match(close.reason, /retryAfterMs/);
+    slow.destroy();
+  });
+});

@@ -1,0 +1,72 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { connect, DiscardPolicy, StorageType } from "nats";
+import { TestClient } from "./helpers/client.ts";
+import { quote, startStack, trade, type Stack } from "./helpers/stack.ts";
+
+/**
+ * Issue 11 §3: a storm of wildcard subscribes over a large feed history is bounded: lookups past 32 in
+ * flight are refused (counted), overlapping reads are shared (counted), and an honest client keeps every
+ * trade with no gap.
+ */
+describe("history lookup storms are bounded (issue 11 §3)", () => {
+  const STORED = 2000;
+  let stack: Stack;
+  let honest: TestClient;
+  let pump: NodeJS.Timeout;
+  let ticks = 0;
+
+  before(async () => {
+    stack = await startStack({ fanout: { historyTimeoutMs: 2000 } }, { jetstream: true });
+    const nc = await connect({ servers: stack.nats.url });
+    const jsm = await nc.jetstreamManager();
+    await jsm.streams.add({
+      name: "TICKWIRE_LAST",
+      subjects: ["md.>"],
+      max_msgs_per_subject: 1,
+      storage: StorageType.Memory,
+      discard: DiscardPolicy.Old,
+      allow_direct: true,
+    });
+    await nc.close();
+    // Stored while nobody subscribes: only the history has them.
+    for (let i = 0; i < STORED; i++) stack.publish(`pop.S${i}.quote`, quote(100 + i));
+    await stack.publisher.flush();
+    honest = await TestClient.connect(stack.wsUrl);
+    await stack.subscribe(honest, ["xnas.AAPL.trade"]);
+    pump = setInterval(() => stack.publish("xnas.AAPL.trade", trade(100 + ticks++)), 5);
+  });
+  after(async () => {
+    clearInterval(pump);
+    const seqs = honest.events.map((m) => m["q"] as number);
+    await honest.close();
+    await stack.close();
+    assert.ok(seqs.length >= 10, `the honest client got ${seqs.length} trades`);
+    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `gap at ${i}`);
+  });
+
+  it("48 concurrent wildcard subscribes: some refused at the bound, overlapping reads shared, every snapshot ends", async () => {
+    const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(stack.wsUrl)));
+    const patterns = ["pop.>", "pop.*.quote", "pop.*.*", "pop.>", "pop.*.quote", "pop.>"];
+    const ids = clients.flatMap((client) =>
+      patterns.map((pattern) => {
+        void client.request("subscribe", { topics: [pattern] });
+        return client;
+      }),
+    );
+    assert.equal(ids.length, 48);
+    for (const client of clients) {
+      await client.until(
+        () => client.messages.filter((m) => m["e"] === "snapshot_end").length === patterns.length,
+        20_000,
+        "every snapshot_end",
+      );
+    }
+    const refused = await stack.metric("tickwire_history_lookups_refused_total");
+    const shared = await stack.metric("tickwire_history_reads_shared_total");
+    assert.ok(refused >= 1, `lookups refused past 32 in flight: ${refused}`);
+    assert.ok(shared >= 1, `overlapping reads shared: ${shared}`);
+    assert.equal(await stack.metric("tickwire_history_reads_in_flight"), 0);
+    await Promise.all(clients.map((c) => c.close()));
+  });
+});
