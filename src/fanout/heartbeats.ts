@@ -1,4 +1,5 @@
-import { encodeControl, nowMicros } from "../protocol/index.ts";
+import { FeedStatus, encodeControl, nowMicros } from "../protocol/index.ts";
+import type { FeedState } from "./feed-state.ts";
 import type { Outboxes } from "./outboxes.ts";
 import { ControlFrame, SessionMode, type Session } from "./session.ts";
 import type { HubStats } from "./stats.ts";
@@ -18,6 +19,8 @@ export class Heartbeats {
     private readonly outboxes: Outboxes,
     private readonly stats: HubStats,
     nowMs: number,
+    /** The feed's state: `feed: "down"` rides on heartbeats while it is down. */
+    private readonly feed: FeedState,
   ) {
     this.#nextMs = nowMs + periodMs;
   }
@@ -44,6 +47,7 @@ export class Heartbeats {
         sent: session.eventsSent,
         conflated: session.eventsConflated,
         dropped: session.eventsDropped,
+        ...(this.feed.up ? {} : { feed: FeedStatus.DOWN }),
       } as const;
       this.outboxes.enqueueControl(session, new ControlFrame(encodeControl(message, session.encoding)));
     }

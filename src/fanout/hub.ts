@@ -1,11 +1,13 @@
 import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
+import { reanchorClock } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
 import { Conflation } from "./conflation.ts";
 import { ControlPlane, type ControlOptions } from "./control-plane.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import { Fanout } from "./fanout.ts";
+import { FeedState } from "./feed-state.ts";
 import { Heartbeats } from "./heartbeats.ts";
 import { LastValues } from "./last-values.ts";
 import { Outboxes } from "./outboxes.ts";
@@ -44,6 +46,7 @@ interface Parts {
   readonly delivery: Delivery;
   readonly conflation: Conflation;
   readonly heartbeats: Heartbeats;
+  readonly snapshots: Snapshots;
 }
 
 /**
@@ -58,6 +61,8 @@ interface Parts {
  */
 export class Hub {
   readonly stats = new HubStats();
+  /** The feed's state (up until {@link setFeed} says otherwise). */
+  readonly feed = new FeedState();
   #parts: Parts | undefined;
   #ticker: NodeJS.Timeout | undefined;
 
@@ -84,6 +89,7 @@ export class Hub {
       outboxes,
       lastValues,
       history: links.history,
+      feed: this.feed,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
     const fanout = new Fanout(options.controlBurst, {
@@ -96,8 +102,15 @@ export class Hub {
       snapshots,
     });
     const control = new ControlPlane(options, { table, stats, now, outboxes, delivery, snapshots });
-    const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, now());
-    this.#parts = { table, fanout, control, delivery, conflation, heartbeats };
+    const heartbeats = new Heartbeats(
+      options.heartbeatMs,
+      fanout.sessions,
+      outboxes,
+      stats,
+      now(),
+      this.feed,
+    );
+    this.#parts = { table, fanout, control, delivery, conflation, heartbeats, snapshots };
   }
 
   /** Starts the hub's timer (every {@link TICK_MS} ms, unref'd so it never keeps a process up). */
@@ -135,7 +148,24 @@ export class Hub {
 
   /** Registers a new connection. */
   open(sink: FrameSink, encoding: Encoding): Session {
-    return this.#wired().fanout.open(sink, encoding);
+    const parts = this.#wired();
+    const session = parts.fanout.open(sink, encoding);
+    if (!this.feed.up) parts.snapshots.control(session, this.feed.event());
+    return session;
+  }
+
+  /**
+   * The feed (the node's NATS connection) went down or came back: every connection gets a `feed` event
+   * in its order of frames, and snapshots follow {@link FeedState}. Nothing happens when unchanged.
+   */
+  setFeed(up: boolean): void {
+    if (!this.feed.set(up)) return;
+    const parts = this.#parts;
+    if (parts === undefined) return;
+    const event = this.feed.event();
+    for (const session of parts.fanout.sessions) {
+      if (!session.closed) parts.snapshots.control(session, event);
+    }
   }
 
   /** The connection is gone (any cause); its subscriptions are released. */
@@ -180,6 +210,7 @@ export class Hub {
    */
   tick(nowMs: number): void {
     const parts = this.#wired();
+    reanchorClock();
     parts.delivery.tick(nowMs);
     parts.heartbeats.tick(nowMs);
   }

@@ -19,6 +19,7 @@ import {
   type Session,
   type Topic,
 } from "./session.ts";
+import type { FeedState } from "./feed-state.ts";
 import type { HubStats } from "./stats.ts";
 
 /** Frames a session may hold while its snapshot waits for history; past it the wait ends at once. */
@@ -48,6 +49,8 @@ export interface SnapshotParts {
   readonly lastValues: LastValues;
   /** Feed history; undefined = none (snapshots come from the gateway's cache only). */
   readonly history: HistorySource | undefined;
+  /** The feed's state: snapshots the gateway cannot vouch for are flagged STALE. */
+  readonly feed: FeedState;
 }
 
 /**
@@ -64,6 +67,7 @@ export class Snapshots {
   readonly #outboxes: Outboxes;
   readonly #lastValues: LastValues;
   readonly #history: HistorySource | undefined;
+  readonly #feed: FeedState;
 
   constructor(
     /** Longest wait for feed history, ms, before a snapshot completes without it. */
@@ -75,6 +79,7 @@ export class Snapshots {
     this.#outboxes = parts.outboxes;
     this.#lastValues = parts.lastValues;
     this.#history = parts.history;
+    this.#feed = parts.feed;
   }
 
   /**
@@ -109,7 +114,7 @@ export class Snapshots {
     for (const topic of entered) {
       const last = topic.last;
       if (last === undefined) continue;
-      this.#emitSnapshot(session, topic, last.snapshot);
+      this.#emitSnapshot(session, topic, this.#feed.snapshotOf(last));
       wait.sent.add(topic);
     }
     const askHistory =
@@ -222,7 +227,7 @@ export class Snapshots {
       if (this.#lastValues.seed(topic, value, ts)) this.#stats.historyValues++;
       const last = topic.last as EncodedEvent;
       if (wait.sent.has(topic) || live.has(topic) || !topic.subscribers.has(session)) continue;
-      this.#emitSnapshot(session, topic, last.snapshot);
+      this.#emitSnapshot(session, topic, this.#feed.snapshotOf(last));
       wait.sent.add(topic);
     }
     this.control(session, this.#snapshotEnd(wait, live));

@@ -1,5 +1,5 @@
 import { Packr, Unpackr } from "msgpackr";
-import type { Encoding, HeartbeatEvent, SnapshotEndEvent } from "../wire/index.ts";
+import type { Encoding, FeedEvent, HeartbeatEvent, SnapshotEndEvent } from "../wire/index.ts";
 import type { RequestId } from "./request.ts";
 
 /**
@@ -13,7 +13,7 @@ export type Reply =
   | { readonly id: RequestId; readonly result: Readonly<Record<string, unknown>> }
   | { readonly id: RequestId | null; readonly error: { readonly code: number; readonly msg: string } };
 
-export type ControlMessage = Reply | SnapshotEndEvent | HeartbeatEvent;
+export type ControlMessage = Reply | SnapshotEndEvent | HeartbeatEvent | FeedEvent;
 
 /** Encodes a control message for a connection: a binary msgpack frame or a JSON text. */
 export function encodeControl(message: ControlMessage, encoding: Encoding): Uint8Array | string {
@@ -26,7 +26,7 @@ export function encodeControl(message: ControlMessage, encoding: Encoding): Uint
  * BigInt (int64).
  */
 function withIntegerTimestamp(message: ControlMessage): unknown {
-  if ("e" in message) return message.e === "heartbeat" ? { ...message, ts: BigInt(message.ts) } : message;
+  if ("e" in message) return "ts" in message ? { ...message, ts: BigInt(message.ts) } : message;
   if (!("result" in message)) return message;
   const ts = message.result["ts"];
   if (typeof ts !== "number" || !Number.isSafeInteger(ts)) return message;
