@@ -1,6 +1,8 @@
 import {
   connect,
+  EventFlag,
   RequestRefusedError,
+  UnrecoverableCloseError,
   type Disconnect,
   type GapNotice,
   type MarketEvent,
@@ -20,7 +22,7 @@ const SUMMARY_EVERY_MS = 5000;
 /**
  * `tickwire tail`: subscribes through the SDK and streams every data event to stdout. Lines of one
  * event-loop turn go out in one write (one syscall per turn, not per event). Gaps, conflation and
- * reconnects are reported on stderr. Resolves with the exit status: 0 when done (`--count` reached,
+ * reconnects, the gateway's feed state and STALE/RESYNC events are reported on stderr. Resolves with the exit status: 0 when done (`--count` reached,
  * SIGINT/SIGTERM, or stdout closed by the reader: EPIPE is the normal end of `tail … | head`), 1 when
  * the gateway refuses the subscription or cannot be reached at start.
  */
@@ -80,7 +82,17 @@ class TailRun {
     client.on("resync", ({ topic, patterns }) =>
       this.#note(`fetching a fresh snapshot of ${topic} (re-adding ${patterns.join(", ")})`),
     );
-    client.on("error", (error) => this.#note(`error: ${error.message}`));
+    client.on("feed", ({ state }) =>
+      this.#note(
+        state === "down"
+          ? "feed down: the gateway lost its feed; no live updates until it returns, snapshots are STALE"
+          : "feed up: the gateway has its feed again; each topic's first event is flagged RESYNC",
+      ),
+    );
+    client.on("error", (error) => {
+      if (error instanceof UnrecoverableCloseError) this.#fail(error.message);
+      else this.#note(`error: ${error.message}`);
+    });
     client.on("event", (event) => this.#event(event));
 
     const { maxHz } = this.config;
@@ -104,6 +116,15 @@ class TailRun {
 
   #event(event: MarketEvent): void {
     if (this.#done) return;
+    const f = event.f ?? 0;
+    if ((f & EventFlag.STALE) !== 0)
+      this.#note(
+        `${event.t}: snapshot q ${event.q} is STALE (received before the feed outage or while it lasts)`,
+      );
+    if ((f & EventFlag.RESYNC) !== 0)
+      this.#note(
+        `${event.t}: updates may have been lost before q ${event.q} (the gateway's feed reconnected)`,
+      );
     const lat = this.config.latency ? latencyMs(event.te, nowMicros()) : undefined;
     this.#queue(this.#formatter.line(event, lat));
     if (this.config.count !== undefined && ++this.#events >= this.config.count) this.#finish(0);
@@ -175,6 +196,7 @@ function describe(d: Disconnect): string {
   }
 }
 
+/** The wall clock now (µs): `Date.now()` follows clock corrections (issue 10 §5); ms resolution is enough for lat_ms. */
 function nowMicros(): number {
-  return (performance.timeOrigin + performance.now()) * 1000;
+  return Date.now() * 1000;
 }
