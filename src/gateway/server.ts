@@ -4,6 +4,7 @@ import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import type { Uws } from "./uws.ts";
+import { offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
 
 export interface GatewayOptions {
   readonly host: string;
@@ -143,7 +144,7 @@ export class Gateway {
       maxLifetime: 0,
       sendPingsAutomatically: true,
       upgrade: (res, req, context) => {
-        const offered = req.getHeader("sec-websocket-protocol");
+        const offered = offeredSubprotocols(req);
         const key = req.getHeader("sec-websocket-key");
         const extensions = req.getHeader("sec-websocket-extensions");
         if (this.#listenSocket === undefined) {
@@ -196,7 +197,9 @@ export class Gateway {
         const session = ws.getUserData().connection.session;
         if (session !== undefined) hub.drained(session);
       },
-      close: (ws, code) => {
+      close: (ws, code, message) => {
+        const fault = protocolFaultOf(code, message);
+        if (fault !== undefined) stats.countProtocolFault(fault);
         const connection = ws.getUserData().connection;
         connection.open = false;
         if (connection.session !== undefined) hub.closed(connection.session, code);
