@@ -8,7 +8,7 @@
  * the wall clock but has only millisecond resolution (`ts` is in µs) and cost the same or more in the
  * same run (bench: /tmp run recorded in the commit message, 2026-11-30: performance.now 85–111 ns,
  * Date.now 108–140 ns, anchored 105–181 ns per call on the shared 2-core machine, noise-dominated). So:
- * durations stay on the monotonic clock, and {@link reanchorClock} (once per hub tick, every 50 ms)
+ * durations stay on the monotonic clock, and {@link reanchorClock} (once per hub tick, every 10 ms)
  * compares the two and moves the anchor when the wall clock stepped.
  */
 
