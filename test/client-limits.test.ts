@@ -127,6 +127,18 @@ describe("SDK: feed state (issue 10 §2)", () => {
       }
       await stack.nats.restart();
       await eventually(() => client.feed === FeedStatus.UP, "feed up", 15000);
+      // Publish until the publisher has reconnected too (closing it mid-reconnect would leave its timer);
+      // the first event after the reconnect says updates may have been lost before it.
+      await eventually(
+        () => {
+          stack.publish("xnas.AAPL.quote", quote(2));
+          return events.some((e) => "bp" in e && e.bp === 2);
+        },
+        "a quote after the restart",
+        15000,
+      );
+      const resumed = events.find((e) => "bp" in e && e.bp === 2);
+      assert.equal(resumed?.f, EventFlag.RESYNC);
       assert.deepEqual(
         feed.map((f) => f.state),
         ["down", "up"],
