@@ -1,6 +1,7 @@
 import type {
   BarEvent,
   Encoding,
+  FeedEvent,
   HeartbeatEvent,
   MarketEvent,
   QuoteEvent,
@@ -32,6 +33,11 @@ export interface ClientOptions {
   readonly resyncOnGap?: boolean;
   /** Least time between two gap-triggered snapshots of the same pattern (default 1000). */
   readonly minResyncIntervalMs?: number;
+  /**
+   * The gateway's `--max-message-bytes` (default 16384, its default): subscribes are split into
+   * requests whose frames fit it. A 1009 close naming a lower limit lowers it and reconnects.
+   */
+  readonly maxMessageBytes?: number;
 }
 
 /** Events of a client: everything its connection receives, and the SDK's own notices. */
@@ -51,6 +57,14 @@ export interface ClientEvents {
   state: StateChange;
   /** A fresh snapshot was requested after a gap on `topic`, by re-adding `patterns`. */
   resync: { readonly topic: string; readonly patterns: readonly string[] };
-  /** Something went wrong that the client handled (undecodable frame, refused resync, listener threw). */
+  /**
+   * The gateway's feed went down or came back (a `feed` event, or a heartbeat whose `feed` field
+   * changed the state). While down no live event arrives and snapshots are flagged STALE.
+   */
+  feed: FeedEvent;
+  /**
+   * Something went wrong that the client handled (undecodable frame, refused resync, listener threw), or
+   * an `UnrecoverableCloseError` after which the client is closed.
+   */
   error: Error;
 }

@@ -12,6 +12,7 @@ import { httpRoutes } from "./http-routes.ts";
 import { listenOn } from "./listen.ts";
 import { MetricsListener } from "./metrics-listener.ts";
 import type { Uws } from "./uws.ts";
+import { offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
 
 export interface GatewayOptions {
   readonly host: string;
@@ -201,7 +202,7 @@ export class Gateway {
       // only add pongs that answer no probe. The probes' pongs keep a connection within idleTimeout.
       sendPingsAutomatically: !hub.probesEnabled,
       upgrade: (res, req, context) => {
-        const offered = req.getHeader("sec-websocket-protocol");
+        const offered = offeredSubprotocols(req);
         const key = req.getHeader("sec-websocket-key");
         const extensions = req.getHeader("sec-websocket-extensions");
         if (this.#listenSocket === undefined) {
@@ -271,7 +272,9 @@ export class Gateway {
         const session = ws.getUserData().connection.session;
         if (session !== undefined) hub.drained(session);
       },
-      close: (ws, code) => {
+      close: (ws, code, message) => {
+        const fault = protocolFaultOf(code, message);
+        if (fault !== undefined) stats.countProtocolFault(fault);
         const connection = ws.getUserData().connection;
         connection.open = false;
         this.#ages.delete(connection);

@@ -85,6 +85,10 @@ export class TickwireNode {
       history: history.stream.mode === "jetstream" ? this.history : undefined,
     });
     this.ingest.attach(this.hub);
+    // The feed state clients see in-band (issue 10 §2): down until the first connection, then as the
+    // link reports it.
+    this.hub.setFeed(link.connected);
+    link.onConnectionChange((connected) => this.hub.setFeed(connected));
     this.#metrics = createMetrics(this.metricSources());
     // A worker answers with the fleet's totals (same exposition format as its own registry).
     const render = (): Promise<string> =>
