@@ -4,6 +4,7 @@ import type { FrameSink, Hub, SendResult, Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
+import { TrustedProxies } from "./client-address.ts";
 import type { Uws } from "./uws.ts";
 
 export interface GatewayOptions {
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   readonly maxConnectionAgeMs?: number;
   /** Retry hint in the close reason of connections closed for their age (ms). */
   readonly retryAfterMs?: number;
+  /** `--trusted-proxies`: proxies whose X-Forwarded-For names the client (client-address.ts); absent = none. */
+  readonly trustedProxies?: readonly string[];
 }
 
 /** uWS listen options (its ListenOptions enum, which `verbatimModuleSyntax` cannot import as a value). */
@@ -45,6 +48,8 @@ export interface HttpEndpoints {
   internalError(error: unknown): void;
   /** A static file (dashboard page, SDK bundle) for an HTTP path, or undefined when there is none. */
   asset(path: string): Promise<HttpBody | undefined>;
+  /** Called when a WebSocket opens, with its client's address (the TCP peer, or per --trusted-proxies). */
+  opened?(clientAddress: string): void;
 }
 
 /** An HTTP response body with its content type (and headers of its own, e.g. CORS for the SDK). */
@@ -72,7 +77,11 @@ class Connection implements FrameSink {
   ws: WebSocket<UserData> | undefined;
   session: Session | undefined;
   open = true;
-  constructor(readonly encoding: Encoding) {}
+  constructor(
+    readonly encoding: Encoding,
+    /** The client's address, resolved at the upgrade (client-address.ts). */
+    readonly clientAddress: string,
+  ) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
     // uWS returns 1 sent, 0 backpressure, 2 dropped: SendResult's values (test/send-result.test.ts).
     return (this.ws as WebSocket<UserData>).send(frame, isBinary, false) as SendResult;
@@ -99,6 +108,7 @@ export class Gateway {
   #listenSocket: us_listen_socket | undefined;
   #port = 0;
   readonly #ages: ConnectionAges;
+  readonly #trusted: TrustedProxies;
 
   private constructor(
     private readonly uws: Uws,
@@ -109,6 +119,7 @@ export class Gateway {
     const reason = JSON.stringify({ msg: "connection age limit", retryAfterMs: options.retryAfterMs ?? 0 });
     this.#ages = new ConnectionAges(options.maxConnectionAgeMs ?? 0, reason);
     stats.aged = this.#ages;
+    this.#trusted = TrustedProxies.parse(options.trustedProxies ?? []);
   }
 
   static async start(
@@ -201,7 +212,10 @@ export class Gateway {
           return;
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
-        const userData: UserData = { connection: new Connection(encoding) };
+        // uWS's req and res are valid only during this call: both are read here, synchronously.
+        const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const client = this.#trusted.clientAddress(peer, req.getHeader("x-forwarded-for"));
+        const userData: UserData = { connection: new Connection(encoding, client) };
         res.upgrade(userData, key, offered.trim() === "" ? "" : chosen, extensions, context);
       },
       open: (ws) => {
@@ -209,6 +223,7 @@ export class Gateway {
         connection.ws = ws;
         connection.session = hub.open(connection, connection.encoding);
         this.#ages.add(connection);
+        http.opened?.(connection.clientAddress);
       },
       message: (ws, message, isBinary) => {
         const sink = ws.getUserData().connection;

@@ -156,6 +156,7 @@ export class TickwireNode {
         {
           metrics: () => parts.fleet?.metrics() ?? this.localMetrics(),
           internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
+          opened: (client) => log.debug({ client }, "connection opened"),
           asset: async (path) => {
             try {
               return await this.#web.get(path);
