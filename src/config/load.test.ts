@@ -29,6 +29,7 @@ describe("loadConfig: sources", () => {
         maxBackpressureBytes: 8388608,
         idleTimeoutMs: 120000,
         maxConnectionAgeMs: 0,
+        trustedProxies: [],
       },
       fanout: {
         maxTopicsPerConnection: 1024,
