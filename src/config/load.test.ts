@@ -33,6 +33,7 @@ describe("loadConfig: sources", () => {
         metricsPort: 0,
         metricsHost: "127.0.0.1",
         metricsCacheMs: 1000,
+        trustedProxies: [],
       },
       fanout: {
         maxTopicsPerConnection: 1024,

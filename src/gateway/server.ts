@@ -4,6 +4,7 @@ import { SendResult, type FrameSink, type Hub, type Session } from "../fanout/in
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
+import { TrustedProxies } from "./client-address.ts";
 import { ConnectionCap, openFileLimit, resolveMaxConnections } from "./connection-cap.ts";
 import type { HttpEndpoints } from "./http-endpoints.ts";
 import { maySend, uwsBackpressureLimit } from "./close-reserve.ts";
@@ -49,6 +50,8 @@ export interface GatewayOptions {
   readonly metricsPort: number;
   /** Address of the /metrics listener. */
   readonly metricsHost: string;
+  /** `--trusted-proxies`: proxies whose X-Forwarded-For names the client (client-address.ts); absent = none. */
+  readonly trustedProxies?: readonly string[];
 }
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
@@ -73,6 +76,8 @@ class Connection implements FrameSink {
     readonly encoding: Encoding,
     /** `--max-backpressure-bytes`, applied here (close-reserve.ts). */
     readonly maxBackpressureBytes: number,
+    /** The client's address, resolved at the upgrade (client-address.ts). */
+    readonly clientAddress: string,
   ) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
     const ws = this.ws as WebSocket<UserData>;
@@ -110,6 +115,7 @@ export class Gateway {
   #metricsListener: MetricsListener | undefined;
   readonly #cap: ConnectionCap;
   readonly #httpBudget = new HttpTurnBudget();
+  readonly #trusted: TrustedProxies;
 
   private constructor(
     private readonly uws: Uws,
@@ -124,6 +130,7 @@ export class Gateway {
     this.#cap = new ConnectionCap(maxConnections);
     stats.maxConnections = maxConnections;
     stats.httpBudget = this.#httpBudget;
+    this.#trusted = TrustedProxies.parse(options.trustedProxies ?? []);
   }
 
   static async start(
@@ -232,7 +239,12 @@ export class Gateway {
           return;
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
-        const userData: UserData = { connection: new Connection(encoding, options.maxBackpressureBytes) };
+        // uWS's req and res are valid only during this call: both are read here, synchronously.
+        const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const client = this.#trusted.clientAddress(peer, req.getHeader("x-forwarded-for"));
+        const userData: UserData = {
+          connection: new Connection(encoding, options.maxBackpressureBytes, client),
+        };
         res.upgrade(userData, key, offered.trim() === "" ? "" : chosen, extensions, context);
       },
       open: (ws) => {
@@ -241,6 +253,7 @@ export class Gateway {
         this.#cap.open++;
         connection.session = hub.open(connection, connection.encoding);
         this.#ages.add(connection);
+        http.opened?.(connection.clientAddress);
       },
       message: (ws, message, isBinary) => {
         const sink = ws.getUserData().connection;

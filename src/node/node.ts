@@ -186,6 +186,7 @@ export class TickwireNode {
           connectionCapReached: (notice) =>
             log.warn(notice, "connection limit reached: refusing WebSocket upgrades with 503"),
           internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
+          opened: (client) => log.debug({ client }, "connection opened"),
           asset: async (path) => {
             try {
               return await this.#web.get(path);
