@@ -2,7 +2,7 @@
 # Installs what tickwire needs on Debian/Ubuntu with Node.js 20: OS packages, then `npm ci`.
 #   bash scripts/setup.sh          # to run the service (nats-server)
 #   bash scripts/setup.sh --test   # also what the test suite needs (Python client packages, Chromium,
-#                                  # nginx, Prometheus/promtool, openssl)
+#                                  # nginx, Prometheus/promtool, openssl, libfaketime)
 #   bash scripts/setup.sh --container  # also podman, runc, debootstrap for `npm run test:container`
 # Idempotent: installs only what is missing; runs `apt-get update` at most once.
 set -euo pipefail
@@ -14,6 +14,8 @@ if [[ "${1:-}" == "--test" ]]; then
   packages+=(python3-websockets python3-msgpack chromium)
   # deploy/ tests: nginx in front of real gateways, promtool and a real Prometheus, a test CA with openssl.
   packages+=(nginx prometheus openssl)
+  # The gateway-clock test starts a gateway under libfaketime with a slow clock, then corrects it.
+  packages+=(faketime)
 fi
 if [[ "${1:-}" == "--container" ]]; then
   # The container test only (never the normal path): podman builds and runs the Dockerfile; crun fails on

@@ -5,6 +5,7 @@ import { chromium, type Browser, type Page } from "playwright-core";
 import { GatewayChild } from "./helpers/gateway-child.ts";
 import { TcpProxy } from "./helpers/tcp-proxy.ts";
 import { findChromium } from "./helpers/chromium.ts";
+import { eventually, quote, startStack } from "./helpers/stack.ts";
 
 const ARTIFACTS = new URL("./artifacts/", import.meta.url);
 
@@ -153,5 +154,57 @@ describe("dashboard in headless Chromium (gateway in embedded mode with the demo
     const response = await page.request.get(`${proxy.httpUrl}/client.js`);
     assert.match(response.headers()["content-type"] ?? "", /^text\/javascript/);
     await page.close();
+  });
+});
+
+describe("dashboard and the feed state (issue 10 §2), headless Chromium", () => {
+  it("greys prices out and says so while the gateway's feed is down, and not once it is back", async () => {
+    const browser = await chromium.launch({
+      executablePath: findChromium(),
+      args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+    });
+    const stack = await startStack({ nats: { reconnectWaitMs: 100 } });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${stack.httpUrl}/?watch=xnas.AAPL.quote`);
+      await page.locator('#conn[data-state="open"]').waitFor();
+      await eventually(async () => {
+        stack.publish("xnas.AAPL.quote", quote(101));
+        return (await page.locator('tr[data-key="xnas.AAPL"]').count()) > 0;
+      }, "the AAPL row");
+      // The DOM's getComputedStyle, typed here (the test's own lib has no DOM).
+      type Styled = { getComputedStyle(element: unknown): { opacity: string } };
+      const opacity = (): Promise<string> =>
+        page
+          .locator('tr[data-key="xnas.AAPL"] td')
+          .nth(1)
+          .evaluate((td) => (globalThis as unknown as Styled).getComputedStyle(td).opacity);
+      assert.equal(await opacity(), "1");
+      assert.equal(await page.locator("#feed").isVisible(), false);
+
+      await stack.nats.stop();
+      await page.locator('body[data-feed="down"]').waitFor({ timeout: 15_000 });
+      assert.equal(await page.locator("#feed").isVisible(), true);
+      assert.equal(await opacity(), "0.45", "prices greyed out");
+
+      await stack.nats.restart();
+      await page.locator('body[data-feed="up"]').waitFor({ timeout: 20_000 });
+      assert.equal(await page.locator("#feed").isVisible(), false);
+      // The AAPL value is from before the outage until it updates: a reload shows it STALE (row greyed).
+      await page.reload();
+      await page.locator('tr[data-key="xnas.AAPL"].stale').waitFor();
+      await eventually(
+        async () => {
+          stack.publish("xnas.AAPL.quote", quote(102));
+          return (await page.locator('tr[data-key="xnas.AAPL"].stale').count()) === 0;
+        },
+        "a live value to clear the STALE row",
+        15_000,
+      );
+      await page.close();
+    } finally {
+      await browser.close();
+      await stack.close();
+    }
   });
 });

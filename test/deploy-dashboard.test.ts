@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parse } from "yaml";
-import { startStack, type Stack } from "./helpers/stack.ts";
+import { CliProcess } from "./helpers/process.ts";
+import { eventually, startStack, type Stack } from "./helpers/stack.ts";
 
 const read = (path: string): string => readFileSync(new URL(`../${path}`, import.meta.url), "utf8");
 
@@ -25,14 +26,36 @@ function exposedNames(text: string): Set<string> {
 
 describe("dashboard and alert rules read only metrics that exist", () => {
   let stack: Stack;
+  let supervisor: CliProcess | undefined;
   let exposed: Set<string>;
 
   before(async () => {
     stack = await startStack();
-    exposed = exposedNames(await (await fetch(`${stack.httpUrl}/metrics`)).text());
+    // The per-worker series (worker="0", …) exist only on a supervisor's /metrics: scrape one as well.
+    supervisor = CliProcess.run([
+      "serve",
+      ...["--port", "0", "--nats", stack.nats.url, "--workers", "2", "--history-stream", "off"],
+    ]);
+    const port = await supervisor.port();
+    const cli = supervisor;
+    await eventually(
+      () => cli.logs.some((l) => l["msg"] === "supervisor: every worker listening"),
+      "the supervisor's two workers",
+      20_000,
+    );
+    const pages = await Promise.all(
+      [stack.httpUrl, `http://127.0.0.1:${port}`].map(async (url) => (await fetch(`${url}/metrics`)).text()),
+    );
+    exposed = new Set(pages.flatMap((page) => [...exposedNames(page)]));
+    // The worker label is really there (the per-worker panels group by it).
+    assert.match(pages[1] ?? "", /^tickwire_worker_connections\{worker="1"\} /m);
   });
 
   after(async () => {
+    if (supervisor !== undefined && supervisor.child.exitCode === null) {
+      supervisor.child.kill("SIGTERM");
+      await supervisor.exit();
+    }
     await stack?.close();
   });
 

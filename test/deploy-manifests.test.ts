@@ -31,6 +31,7 @@ interface Container {
   readinessProbe: Probe;
   livenessProbe: Probe;
   lifecycle?: { preStop?: { exec?: { command: string[] } } };
+  resources?: { requests?: { cpu?: string }; limits?: { cpu?: string } };
 }
 interface Manifest {
   kind: string;
@@ -129,6 +130,17 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
     );
   });
 
+  it("TICKWIRE_WORKERS is set explicitly, one worker per CPU of the limit (and request)", () => {
+    // 0 would mean one per CPU Node sees: the node's, not the limit's (deploy/kubernetes/deployment.yaml).
+    assert.ok(
+      container.env.some((e) => e.name === "TICKWIRE_WORKERS"),
+      "TICKWIRE_WORKERS set",
+    );
+    assert.ok(config.process.workers > 0, "an explicit worker count");
+    assert.equal(String(config.process.workers), container.resources?.limits?.cpu, "limits.cpu");
+    assert.equal(String(config.process.workers), container.resources?.requests?.cpu, "requests.cpu");
+  });
+
   it("Service and PodDisruptionBudget select the Deployment's pods; the Service targets the named port", () => {
     const labels = deployment.template.metadata.labels;
     const matches = (selector: Record<string, string>): boolean =>
@@ -170,10 +182,17 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
 
 describe("Dockerfile and docker-compose.yml agree with the service and the tested configs", () => {
   const dockerfile = read("Dockerfile");
-  const compose = parse(read("docker-compose.yml")) as {
+  // merge: the gateways take their common keys (cpus, image …) from `<<: *gateway`.
+  const compose = parse(read("docker-compose.yml"), { merge: true }) as {
     services: Record<
       string,
-      { image?: string; environment?: Record<string, string>; volumes?: string[]; command?: string[] }
+      {
+        image?: string;
+        environment?: Record<string, string>;
+        volumes?: string[];
+        command?: string[];
+        cpus?: number;
+      }
     >;
   };
   const gateways = Object.entries(compose.services).filter(([name]) => name.startsWith("gateway-"));
@@ -212,6 +231,14 @@ describe("Dockerfile and docker-compose.yml agree with the service and the teste
     });
     assert.deepEqual(addresses, upstream);
     assert.deepEqual(addresses, targets);
+  });
+
+  it("each gateway runs one worker per CPU it is given (TICKWIRE_WORKERS = cpus)", () => {
+    for (const [name, service] of gateways) {
+      const config = configFromEnv(service.environment ?? {}, `docker-compose.yml ${name}`);
+      assert.ok(config.process.workers > 0, `${name}: an explicit worker count`);
+      assert.equal(config.process.workers, service.cpus, `${name}: cpus`);
+    }
   });
 
   it("NATS nodes form one JetStream cluster: each routes to the other two", () => {

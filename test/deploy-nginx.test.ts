@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { pino } from "pino";
 import { loadConfig } from "../src/config/index.ts";
-import { createLogger } from "../src/logging/index.ts";
+import { createLogger, type Logger } from "../src/logging/index.ts";
 import { startService, type Service } from "../src/process/index.ts";
 import { CloseCode } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
@@ -18,21 +19,40 @@ import {
 // Short enough that the test can outlive it, several heartbeat periods long (as the shipped file's 30 s is).
 const READ_TIMEOUT = "3s";
 
-async function startGateway(stack: Stack, overrides: ConfigOverrides = {}): Promise<Service> {
+async function startGateway(stack: Stack, overrides: ConfigOverrides = {}, log?: Logger): Promise<Service> {
   const base = loadConfig(
     ["--port", "0", "--nats", stack.nats.url, "--log-level", "silent", "--history-stream", "off"],
     {},
   );
   const config = withOverrides(base, overrides);
-  const service = await startService(config, createLogger(config.log.level));
+  const service = await startService(config, log ?? createLogger(config.log.level));
   await service.natsReady;
   return service;
+}
+
+/** A debug logger whose lines are kept: the gateway logs each connection's client address at debug. */
+class CapturedLog {
+  readonly lines: Record<string, unknown>[] = [];
+  readonly log: Logger = pino(
+    { level: "debug" },
+    { write: (line: string) => this.lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+
+  /** Client addresses of the connections opened so far, in order. */
+  get clients(): unknown[] {
+    return this.lines.filter((line) => line["msg"] === "connection opened").map((line) => line["client"]);
+  }
 }
 
 describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
   let stack: Stack;
   let second: Service;
   let quiet: Service;
+  // One gateway that trusts nginx (--trusted-proxies 127.0.0.1), one that trusts nobody (the default).
+  let trusting: Service;
+  let untrusting: Service;
+  const trustingLog = new CapturedLog();
+  const untrustingLog = new CapturedLog();
   let nginx: Nginx;
   const clients: TestClient[] = [];
   const connect = async (site = 0): Promise<TestClient> => {
@@ -50,15 +70,21 @@ describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
       fanout: { heartbeatMs: 0, probeIntervalMs: 0 },
       gateway: { idleTimeoutMs: 0 },
     });
+    trusting = await startGateway(stack, { gateway: { trustedProxies: ["127.0.0.1"] } }, trustingLog.log);
+    untrusting = await startGateway(stack, {}, untrustingLog.log);
     nginx = await Nginx.start([
       { upstream: "tickwire", gateways: [stack.service.port, second.port], readTimeout: READ_TIMEOUT },
       { upstream: "tickwire_quiet", gateways: [quiet.port], readTimeout: READ_TIMEOUT },
+      { upstream: "tickwire_trusting", gateways: [trusting.port] },
+      { upstream: "tickwire_untrusting", gateways: [untrusting.port] },
     ]);
   });
 
   after(async () => {
     for (const client of clients) client.ws.terminate();
     await nginx?.close();
+    await untrusting?.stop();
+    await trusting?.stop();
     await quiet?.stop();
     await second?.stop();
     await stack?.close();
@@ -148,6 +174,49 @@ describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
       return high >= 0 && lags.slice(high + 1).some((ms) => (ms ?? Infinity) < 1000);
     }, "a heartbeat reporting the lag, then one back under the bound");
     await eventually(() => !laggingMore(), "the connection no longer lagging");
+  });
+
+  // The client connects from 127.0.0.2 (Linux routes all of 127/8 to loopback), so the gateway can tell it
+  // from nginx (127.0.0.1), and forges an X-Forwarded-For of its own that nginx passes on and appends to.
+  const FORGED = { "X-Forwarded-For": "203.0.113.7" };
+  const fromOtherAddress = { localAddress: "127.0.0.2", headers: FORGED };
+
+  it("--trusted-proxies 127.0.0.1: the gateway sees the client's address from nginx's X-Forwarded-For, not the forged entry", async () => {
+    const client = await TestClient.connect(nginx.wsUrl(2), [], {
+      ca: nginx.certificates.ca,
+      ...fromOtherAddress,
+    });
+    clients.push(client);
+    await client.request("ping");
+    await eventually(() => trustingLog.clients.length === 1, "the trusting gateway's connection opened line");
+    assert.deepEqual(trustingLog.clients, ["127.0.0.2"]);
+  });
+
+  it("without --trusted-proxies the forwarded header is ignored: the client is nginx's address", async () => {
+    const client = await TestClient.connect(nginx.wsUrl(3), [], {
+      ca: nginx.certificates.ca,
+      ...fromOtherAddress,
+    });
+    clients.push(client);
+    await client.request("ping");
+    await eventually(
+      () => untrustingLog.clients.length === 1,
+      "the untrusting gateway's connection opened line",
+    );
+    assert.deepEqual(untrustingLog.clients, ["127.0.0.1"]);
+  });
+
+  it("a client that sends X-Forwarded-For directly (not through a trusted proxy) cannot spoof its address", async () => {
+    const before = trustingLog.clients.length;
+    const client = await TestClient.connect(
+      `ws://127.0.0.1:${trusting.port}/v1/stream`,
+      [],
+      fromOtherAddress,
+    );
+    clients.push(client);
+    await client.request("ping");
+    await eventually(() => trustingLog.clients.length === before + 1, "the direct connection's opened line");
+    assert.equal(trustingLog.clients.at(-1), "127.0.0.2");
   });
 
   it("shutdown's 1001 and retry hint reach the client through nginx", async () => {

@@ -116,20 +116,21 @@ describe("bounded staleness: conflation on end-to-end lag", () => {
       await client.request("subscribe", { topics: ["xnas.*.quote"], snapshot: false }, 10_000);
     }
     await eventually(async () => (await stack.metric("tickwire_nats_subscriptions")) >= 1, "NATS interest");
-    // The gateway runs in this process: a stall of its event loop (a starved CPU on a shared machine) ages
-    // every price by as much, whatever the lag policy does, so the bound allows the longest stall seen.
+    // The gateway and the readers run in this process: a stall of its event loop (a starved CPU on a shared
+    // machine) ages every price by as much twice over, whatever the lag policy does (the gateway's probes and
+    // sends wait, then the readers' reads do), so the bound allows twice the longest stall seen.
     const stalls = monitorEventLoopDelay({ resolution: 20 });
     stalls.enable();
     const start = Date.now();
     const published = await feed(stack, FEED_MS);
     const end = Date.now();
     stalls.disable();
-    const bound = BOUND_MS + Math.round(stalls.max / 1e6);
+    const bound = BOUND_MS + 2 * Math.round(stalls.max / 1e6);
     const age = staleness(slow, start + WARMUP_MS, end);
     const lagEpisodes = await stack.metric('tickwire_conflation_episodes_total{cause="lag"}');
     t.diagnostic(
       `${what}: newest price seen p50 ${age.p50} ms, max ${age.max} ms after ${WARMUP_MS} ms (bound ${bound}: ` +
-        `${BOUND_MS} + the longest event-loop stall); lag episodes so far ${lagEpisodes}; published ${published}`,
+        `${BOUND_MS} + twice the longest event-loop stall); lag episodes so far ${lagEpisodes}; published ${published}`,
     );
     assert.ok(age.max <= bound, `${what}: a price ${age.max} ms old, over ${bound} ms`);
     assert.ok(lagEpisodes > 0, "the slow reader was conflated for lag");
@@ -165,7 +166,7 @@ describe("bounded staleness: conflation on end-to-end lag", () => {
     assert.ok(slow.pongs > 0);
     fast.destroy();
     slow.destroy();
-    await eventually(async () => (await stack.metric("tickwire_connections")) === 0, "clients gone");
+    await eventually(async () => (await stack.metric("tickwire_connections")) === 0, "clients gone", 15_000);
   }
 
   /** The `bp` of the last update of topic `i` when `published` updates went round-robin over TOPICS. */

@@ -299,3 +299,33 @@ describe("tickwire tail across a gateway restart", () => {
     }
   });
 });
+
+describe("tickwire tail and the feed state (issue 10 §2)", () => {
+  it("reports on stderr when the gateway's feed goes down and comes back, and the RESYNC event after it", async () => {
+    const stack = await startStack({ nats: { reconnectWaitMs: 100 } });
+    const cli = CliProcess.run(["tail", T, "--url", stack.wsUrl]);
+    try {
+      await eventually(async () => {
+        await stack.publishAndFlush(T, quote(1));
+        return cli.stdout.includes('"bp":1');
+      }, "tail to print a quote");
+      await stack.nats.stop();
+      await eventually(() => cli.stderr.includes("feed down"), `feed down on stderr: ${cli.stderr}`, 10000);
+      await stack.nats.restart();
+      await eventually(() => cli.stderr.includes("feed up"), `feed up on stderr: ${cli.stderr}`, 15000);
+      await eventually(
+        () => {
+          stack.publish(T, quote(2));
+          return cli.stderr.includes("updates may have been lost before q");
+        },
+        `the RESYNC note: ${cli.stderr}`,
+        15000,
+      );
+      assert.match(cli.stdout, /"f":8/, "the RESYNC event itself is printed with its flag");
+    } finally {
+      cli.child.kill("SIGTERM");
+      await cli.exit();
+      await stack.close();
+    }
+  });
+});

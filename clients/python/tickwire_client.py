@@ -55,6 +55,7 @@ import asyncio
 import inspect
 import json
 import random
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any, Awaitable, Callable, Iterable, Mapping, NamedTuple, Optional, Union
@@ -71,7 +72,12 @@ __all__ = [
     "Disconnected",
     "Event",
     "FLAG_CONFLATED",
+    "FLAG_RESYNC",
     "FLAG_SNAPSHOT",
+    "FLAG_STALE",
+    "Feed",
+    "split_topics",
+    "unrecoverable_close",
     "Gap",
     "Heartbeat",
     "Backoff",
@@ -90,6 +96,17 @@ __all__ = [
 SUBPROTOCOL = "tickwire.v1.msgpack"
 FLAG_SNAPSHOT = 1
 FLAG_CONFLATED = 2
+#: on a SNAPSHOT: the gateway cannot vouch the value is current (feed down, or value from before its outage)
+FLAG_STALE = 4
+#: on a live event: updates of the topic may have been lost before it (the gateway's feed reconnected)
+FLAG_RESYNC = 8
+#: the gateway's default `--max-message-bytes`: subscribes are split into requests that fit it
+DEFAULT_MAX_MESSAGE_BYTES = 16384
+#: topics one request may carry (proto/PROTOCOL.md, "Limits")
+MAX_TOPICS_PER_REQUEST = 1024
+# Close codes that recur on every retry (issue 10 §3): protocol error, unsupported or invalid data, policy,
+# too big (when no lower limit can be learnt), unauthorised, not entitled. The client stops on them.
+_UNRECOVERABLE_CLOSES = frozenset({1002, 1003, 1007, 1008, 1009, 4001, 4003})
 
 # proto/PROTOCOL.md, "Error codes" and "Close codes".
 ERROR_NAMES: Mapping[int, str] = {
@@ -162,6 +179,16 @@ class DataEvent:
     def conflated(self) -> bool:
         return bool(self.flags & FLAG_CONFLATED)
 
+    @property
+    def stale(self) -> bool:
+        """A snapshot the gateway cannot vouch for: its feed is down, or the value predates the feed's outage."""
+        return bool(self.flags & FLAG_STALE)
+
+    @property
+    def resync(self) -> bool:
+        """Updates of this topic may have been lost before this event (the gateway's feed reconnected)."""
+        return bool(self.flags & FLAG_RESYNC)
+
 
 @dataclass(frozen=True, slots=True)
 class Gap:
@@ -198,6 +225,17 @@ class Heartbeat:
     conflated: int
     dropped: int
     lag: Optional[int] = None
+    #: "down" while the gateway's feed is down, else "up" (protocol v1.9)
+    feed: str = "up"
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """The gateway's feed went "down" (no live events; snapshots STALE) or came back "up" (protocol
+    v1.9). Yielded on a `feed` event, or when a heartbeat's `feed` field changes the state."""
+
+    state: str
+    ts: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,7 +281,7 @@ class TopicRefused:
     error: TickwireError
 
 
-Event = Union[DataEvent, Gap, SnapshotEnd, Heartbeat, Connected, Disconnected, Subscribed, TopicRefused]
+Event = Union[DataEvent, Gap, SnapshotEnd, Heartbeat, Feed, Connected, Disconnected, Subscribed, TopicRefused]
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,6 +377,47 @@ def parse_retry_after_s(reason: str) -> Optional[float]:
     if isinstance(ms, bool) or not isinstance(ms, (int, float)) or ms < 0 or ms != ms:
         return None
     return ms / 1000.0
+
+
+def split_topics(topics: Iterable[str], build: Callable[[list[str]], Any], max_bytes: int) -> list[list[str]]:
+    """Splits `topics` into runs whose msgpack request `build(run)` fits `max_bytes` and holds at most
+    MAX_TOPICS_PER_REQUEST topics, in order (issue 10 §3). A single topic that does not fit stays alone."""
+    items = list(topics)
+    if not items:
+        return []
+    base = len(msgpack.packb(build([]))) + 5  # + the largest array header
+    runs: list[list[str]] = []
+    run: list[str] = []
+    size = base
+    for topic in items:
+        length = len(topic.encode("utf-8"))
+        cost = length + (1 if length < 32 else 2 if length < 256 else 3)
+        if run and (size + cost > max_bytes or len(run) >= MAX_TOPICS_PER_REQUEST):
+            runs.append(run)
+            run, size = [], base
+        run.append(topic)
+        size += cost
+    runs.append(run)
+    out: list[list[str]] = []
+    while runs:  # check each run by encoding it; halve one still too big
+        head = runs.pop(0)
+        if len(head) > 1 and len(msgpack.packb(build(head))) > max_bytes:
+            half = (len(head) + 1) // 2
+            runs[0:0] = [head[:half], head[half:]]
+        else:
+            out.append(head)
+    return out
+
+
+def unrecoverable_close(code: Optional[int], reason: str, max_bytes: int) -> tuple[bool, Optional[int]]:
+    """What a close means for reconnecting: (stop, new_limit). A 1009 whose reason names a lower frame limit
+    (`message too big: N bytes, limit M`) gives that limit to split under and retry; any other close in
+    the unrecoverable set stops the client (retrying would get the same close)."""
+    if code == 1009:
+        match = re.search(r"limit (\d+)", reason)
+        if match is not None and 0 < int(match.group(1)) < max_bytes:
+            return False, int(match.group(1))
+    return code in _UNRECOVERABLE_CLOSES, None
 
 
 def pattern_matches(pattern: str, topic: str) -> bool:
@@ -439,11 +518,19 @@ class TickwireClient:
         on_lag: called (from the reader, before the heartbeat is queued for the consumer) with the `lag`
             in ms of every heartbeat that carries one (protocol v1.5). It must not block.
 
+        max_message_bytes: the largest request frame to send (default 16384, within any gateway's `--max-message-bytes`
+            default of 262144): subscribes are split into
+            requests that fit it; a 1009 close naming a lower limit lowers it and reconnects.
+
     Attributes:
         lag_ms: how far behind this connection reads, ms: the `lag` of the last heartbeat read (protocol
             v1.5, the gateway's lag probes); None before the first heartbeat of a connection and when the
             gateway runs no probes. It counts up to the events waiting in this client
             (`max_pending_events`), not those: `pending_events` says how many there are.
+
+    `feed` is the gateway's feed state as last told ("up" or "down"; a `Feed` event is yielded on each
+    change). A close that would recur on every retry (1002, 1003, 1007, 1008, 1009 without a lower limit to
+    learn, 4001, 4003) ends the client with `ConnectionFailed` instead of a reconnect loop.
     """
 
     def __init__(
@@ -466,6 +553,7 @@ class TickwireClient:
         max_pending_events: int = 10_000,
         max_queue: int = 4,
         on_lag: Optional[Callable[[int], None]] = None,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         rng: Optional[random.Random] = None,
         token: Optional[str] = None,
         get_token: Optional[Callable[[], Union[str, Awaitable[str]]]] = None,
@@ -489,6 +577,9 @@ class TickwireClient:
         self._close_timeout_s = close_timeout_s
         self._ping_interval_s = ping_interval_s
         self._max_pending = max(1, max_pending_events)
+        self._max_message_bytes = max_message_bytes
+        #: the gateway's feed state as last told: "up" or "down"
+        self.feed = "up"
         options = _SubOptions(max_hz, on_slow)
         # Patterns held (or to hold) on every connection, in subscribe order, with their params.
         self._desired: dict[str, _SubOptions] = {pattern: options for pattern in topics}
@@ -588,13 +679,29 @@ class TickwireClient:
         added = [p for p in patterns if p not in self._desired]
         for pattern in added:
             self._desired[pattern] = options
+        runs = split_topics(
+            patterns, lambda run: _request("subscribe", 2**53, _subscribe_params(run, snapshot, options)), self._max_message_bytes
+        )
+        results: list[SubscribeResult] = []
         try:
-            result = await self._user_request("subscribe", _subscribe_params(patterns, snapshot, options), patterns)
+            for run in runs:
+                results.append(
+                    await self._user_request("subscribe", _subscribe_params(run, snapshot, options), tuple(run))
+                )
         except TickwireError:
             for pattern in added:
                 self._desired.pop(pattern, None)
+            accepted = [p for r in results for p in r.subscribed if p in added]
+            if accepted:  # refused whole: the parts already accepted are released again
+                await self._user_request("unsubscribe", {"topics": accepted}, tuple(accepted))
             raise
-        return result
+        if len(results) == 1:
+            return results[0]
+        return SubscribeResult(
+            tuple(p for r in results for p in r.subscribed),
+            tuple(e for r in results for e in r.errors),
+            next((r.max_hz for r in results if r.max_hz is not None), None),
+        )
 
     async def unsubscribe(self, topics: Iterable[str]) -> tuple[str, ...]:
         """Removes patterns; returns those the gateway removed."""
@@ -664,6 +771,14 @@ class TickwireClient:
                             retry_after_s = parse_retry_after_s(reason)
                             if code == 4001 and self._get_token is not None:
                                 self._token = None  # expired (or none in time): fetch a new one
+                            else:
+                                stop, limit = unrecoverable_close(code, reason, self._max_message_bytes)
+                                if stop:
+                                    raise ConnectionFailed(
+                                        f"{self.url}: closed with {code} {reason!r}; retrying cannot help"
+                                    ) from exc
+                                if limit is not None:
+                                    self._max_message_bytes = limit
                         else:
                             code, reason = 1006, "connection lost without a close frame"
                     except _LivenessTimeout as exc:
@@ -709,6 +824,7 @@ class TickwireClient:
         self._snapshot_causes.clear()
         self._saw_heartbeat = False
         self.lag_ms = None
+        self.feed = "up"  # a gateway whose feed is down says so in its first frame
         reconnect = self._connections > 0
         self._connections += 1
         if reconnect:
@@ -767,9 +883,24 @@ class TickwireClient:
             self.lag_ms = lag
             if lag is not None and self._on_lag is not None:
                 self._on_lag(lag)
+            feed = "down" if item.get("feed") == "down" else "up"
+            if feed != self.feed:
+                await self._feed(feed, item.get("ts", 0))
             await self._emit(
-                Heartbeat(item.get("ts", 0), item.get("sent", 0), item.get("conflated", 0), item.get("dropped", 0), lag)
+                Heartbeat(
+                    item.get("ts", 0),
+                    item.get("sent", 0),
+                    item.get("conflated", 0),
+                    item.get("dropped", 0),
+                    lag,
+                    feed,
+                )
             )
+            return
+        if kind == "feed":
+            state = item.get("state")
+            if state in ("up", "down") and state != self.feed:
+                await self._feed(str(state), item.get("ts", 0))
             return
         event = data_event(item, received_us)
         if event is None:
@@ -788,6 +919,10 @@ class TickwireClient:
             self.stats.conflated_events += 1
             self.stats.conflated_updates += event.n or 0
         await self._emit(event)
+
+    async def _feed(self, state: str, ts: int) -> None:
+        self.feed = state
+        await self._emit(Feed(state, ts))
 
     async def _resync(self, ws: websockets.WebSocketClientProtocol, topic: str) -> bool:
         """Unsubscribes and resubscribes (with snapshot) every held pattern matching `topic`, once at a time."""
@@ -809,8 +944,10 @@ class TickwireClient:
         for pattern in patterns:
             groups.setdefault(self._desired[pattern], []).append(pattern)
         for options, group in groups.items():
-            params = _subscribe_params(group, snapshot, options)
-            await self._send(ws, "subscribe", params, _Pending("subscribe", cause, tuple(group)))
+            build = lambda run: _request("subscribe", 2**53, _subscribe_params(run, snapshot, options))  # noqa: E731
+            for run in split_topics(group, build, self._max_message_bytes):
+                params = _subscribe_params(run, snapshot, options)
+                await self._send(ws, "subscribe", params, _Pending("subscribe", cause, tuple(run)))
 
     async def _send(
         self, ws: websockets.WebSocketClientProtocol, method: str, params: Optional[dict[str, Any]], pending: _Pending
@@ -820,10 +957,7 @@ class TickwireClient:
         self._pending[request_id] = pending
         if method == "subscribe" and params is not None and params.get("snapshot"):
             self._snapshot_causes[request_id] = pending.cause
-        request: dict[str, Any] = {"method": method, "id": request_id}
-        if params is not None:
-            request["params"] = params
-        await ws.send(msgpack.packb(request))
+        await ws.send(msgpack.packb(_request(method, request_id, params)))
 
     async def _on_reply(self, item: dict[str, Any]) -> None:
         request_id = item.get("id")
@@ -875,6 +1009,13 @@ class TickwireClient:
             self._space.clear()
             await self._space.wait()
         self._queue.put_nowait(event)
+
+
+def _request(method: str, request_id: int, params: Optional[dict[str, Any]]) -> dict[str, Any]:
+    request: dict[str, Any] = {"method": method, "id": request_id}
+    if params is not None:
+        request["params"] = params
+    return request
 
 
 def _subscribe_params(patterns: Iterable[str], snapshot: bool, options: _SubOptions) -> dict[str, Any]:

@@ -3,6 +3,7 @@ import {
   EventFlag,
   patternMatches,
   RequestRefusedError,
+  UnrecoverableCloseError,
   type Disconnect,
   type GapNotice,
   type MarketEvent,
@@ -24,8 +25,8 @@ const SUMMARY_EVERY_MS = 5000;
 /**
  * `tickwire tail`: subscribes through the SDK and streams every data event to stdout. Lines of one
  * event-loop turn go out in one write (one syscall per turn, not per event). Gaps, conflation and
- * reconnects are reported on stderr, and so is lag (heartbeat `lag`, protocol v1.5) going over
- * `--max-lag-ms` and back under. Resolves with the exit status: 0 when done (`--count` reached,
+ * reconnects are reported on stderr, and so are lag (heartbeat `lag`, protocol v1.5) going over
+ * `--max-lag-ms` and back under, the gateway's feed state and STALE/RESYNC events. Resolves with the exit status: 0 when done (`--count` reached,
  * SIGINT/SIGTERM, or stdout closed by the reader: EPIPE is the normal end of `tail … | head`), 1 when
  * the gateway refuses the subscription or cannot be reached at start.
  */
@@ -89,7 +90,17 @@ class TailRun {
     client.on("resync", ({ topic, patterns }) =>
       this.#note(`fetching a fresh snapshot of ${topic} (re-adding ${patterns.join(", ")})`),
     );
-    client.on("error", (error) => this.#note(`error: ${error.message}`));
+    client.on("feed", ({ state }) =>
+      this.#note(
+        state === "down"
+          ? "feed down: the gateway lost its feed; no live updates until it returns, snapshots are STALE"
+          : "feed up: the gateway has its feed again; each topic's first event is flagged RESYNC",
+      ),
+    );
+    client.on("error", (error) => {
+      if (error instanceof UnrecoverableCloseError) this.#fail(error.message);
+      else this.#note(`error: ${error.message}`);
+    });
     client.on("event", (event) => this.#event(event));
     if (this.config.snapshot) client.on("snapshot_end", (end) => this.#snapshotEnd(end));
     client.on("lag", (ms) => this.#lag(ms));
@@ -115,7 +126,16 @@ class TailRun {
 
   #event(event: MarketEvent): void {
     if (this.#done) return;
-    if (((event.f ?? 0) & EventFlag.SNAPSHOT) !== 0) this.#snapshotTopics.add(event.t);
+    const f = event.f ?? 0;
+    if ((f & EventFlag.SNAPSHOT) !== 0) this.#snapshotTopics.add(event.t);
+    if ((f & EventFlag.STALE) !== 0)
+      this.#note(
+        `${event.t}: snapshot q ${event.q} is STALE (received before the feed outage or while it lasts)`,
+      );
+    if ((f & EventFlag.RESYNC) !== 0)
+      this.#note(
+        `${event.t}: updates may have been lost before q ${event.q} (the gateway's feed reconnected)`,
+      );
     const received = nowMicros();
     const lat = this.config.latency ? latencyMs(event.te, received) : undefined;
     this.#queue(this.#formatter.line(event, lat, received));
@@ -222,6 +242,7 @@ function describe(d: Disconnect): string {
   }
 }
 
+/** The wall clock now (µs): `Date.now()` follows clock corrections (issue 10 §5); ms resolution is enough for lat_ms. */
 function nowMicros(): number {
-  return (performance.timeOrigin + performance.now()) * 1000;
+  return Date.now() * 1000;
 }

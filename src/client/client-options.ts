@@ -1,6 +1,7 @@
 import type {
   BarEvent,
   Encoding,
+  FeedEvent,
   HeartbeatEvent,
   MarketEvent,
   QuoteEvent,
@@ -36,6 +37,11 @@ export interface ClientOptions extends TokenSource {
   readonly resyncOnGap?: boolean;
   /** Least time between two gap-triggered snapshots of the same pattern (default 1000). */
   readonly minResyncIntervalMs?: number;
+  /**
+   * The gateway's `--max-message-bytes` (default 16384, its default): subscribes are split into
+   * requests whose frames fit it. A 1009 close naming a lower limit lowers it and reconnects.
+   */
+  readonly maxMessageBytes?: number;
 }
 
 /** Events of a client: everything its connection receives, and the SDK's own notices. */
@@ -57,6 +63,14 @@ export interface ClientEvents {
   resync: { readonly topic: string; readonly patterns: readonly string[] };
   /** The gateway accepted a token (each connection, each refresh); `removed` lists patterns a refresh dropped. */
   auth: AuthResult;
-  /** Something went wrong that the client handled (undecodable frame, refused resync, listener threw). */
+  /**
+   * The gateway's feed went down or came back (a `feed` event, or a heartbeat whose `feed` field
+   * changed the state). While down no live event arrives and snapshots are flagged STALE.
+   */
+  feed: FeedEvent;
+  /**
+   * Something went wrong that the client handled (undecodable frame, refused resync, listener threw), or
+   * an `UnrecoverableCloseError` after which the client is closed.
+   */
   error: Error;
 }

@@ -7,13 +7,18 @@ import {
   ConnectionLostError,
   InvalidArgumentError,
   RequestRefusedError,
+  UnrecoverableCloseError,
 } from "./errors.ts";
+import { isUnrecoverableClose, lowerLimitFrom } from "./close-policy.ts";
+import { DEFAULT_MAX_MESSAGE_BYTES, splitTopics } from "./split-request.ts";
 import {
   CloseCode,
   ErrorCode,
+  FeedStatus,
   Subprotocol,
   isEventType,
   type Encoding,
+  type FeedEvent,
   type HeartbeatEvent,
   type MarketEvent,
   type SnapshotEndEvent,
@@ -109,6 +114,8 @@ export class TickwireClient {
   /** Under `--auth jwt` (a `token` or `getToken` option): the token, and when to refresh it. */
   readonly #tokens: TokenKeeper | undefined;
   #refreshTimer: ReturnType<typeof setTimeout> | undefined;
+  #feed: FeedStatus = FeedStatus.UP;
+  #maxMessageBytes: number;
 
   /**
    * @param url the gateway's stream URL, or several (gateways behind no common load balancer): the client
@@ -126,6 +133,7 @@ export class TickwireClient {
       initialDelayMs: positive("initialDelayMs", options.initialDelayMs ?? 250),
       maxDelayMs: positive("maxDelayMs", options.maxDelayMs ?? 30_000),
     };
+    this.#maxMessageBytes = positive("maxMessageBytes", options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
     const heartbeatMs = options.heartbeatMs ?? 1000;
     if (!(heartbeatMs >= 0)) throw new InvalidArgumentError(`heartbeatMs must be ≥ 0, got ${heartbeatMs}`);
     this.#watchdog = new Watchdog(heartbeatMs, {
@@ -157,6 +165,14 @@ export class TickwireClient {
   /** The current connection state. */
   get state(): ConnectionState {
     return this.#state;
+  }
+
+  /**
+   * The gateway's feed state as last told (a `feed` event or a heartbeat): "down" means no live event
+   * can arrive and snapshots are STALE; "up" on a new connection until the gateway says otherwise.
+   */
+  get feed(): FeedStatus {
+    return this.#feed;
   }
 
   /** The stream URL in use (or being connected to). */
@@ -357,6 +373,8 @@ export class TickwireClient {
     this.#tracker.reset();
     this.#resyncing.clear();
     this.#stats.lagMs = undefined;
+    // A new connection: a gateway whose feed is down says so in its first frame.
+    this.#feed = FeedStatus.UP;
     const tokens = this.#tokens;
     if (tokens === undefined) {
       this.#ready();
@@ -447,6 +465,7 @@ export class TickwireClient {
     if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
     this.#refreshTimer = undefined;
     this.#failPending((m) => new ConnectionLostError(m, { cause: disconnect }));
+    if (this.#stopsHere(disconnect)) return;
     if (this.#healthy) this.#attempt = 0;
     this.#healthy = false;
     const delayMs = reconnectDelayMs(this.#attempt, disconnect.retryAfterMs, this.#backoff);
@@ -454,6 +473,37 @@ export class TickwireClient {
     this.#urlIndex = (this.#urlIndex + 1) % this.#urls.length;
     this.#setState({ state: "reconnecting", attempt: this.#attempt, delayMs, disconnect });
     this.#timer = setTimeout(() => this.#open(), delayMs);
+  }
+
+  /**
+   * A close that would recur on every retry (issue 10 §3): a 1009 naming a lower frame limit lowers the
+   * client's and reconnects (with backoff, never immediately); any other such close stops the client with
+   * an {@link UnrecoverableCloseError} (emitted as "error", and rejecting what waits) instead of looping.
+   */
+  #stopsHere(disconnect: Disconnect): boolean {
+    if (disconnect.cause !== "closed" && disconnect.cause !== "error") return false;
+    const { code, reason } = disconnect;
+    if (code === CloseCode.MESSAGE_TOO_BIG) {
+      const limit = lowerLimitFrom(reason, this.#maxMessageBytes);
+      if (limit !== undefined) {
+        this.#maxMessageBytes = limit;
+        this.#healthy = false; // the backoff grows: a limit that still does not fit cannot loop fast
+        return false;
+      }
+    }
+    // With a token source, a 4001 was already judged by the token keeper (ws.onclose, #authFailed): it
+    // stopped the client, or a new token may help and the client reconnects with it.
+    if (code === CloseCode.UNAUTHORISED && this.#tokens !== undefined) return false;
+    if (!isUnrecoverableClose(code)) return false;
+    const error = new UnrecoverableCloseError(code, reason);
+    for (const entry of [...this.#subs.values()]) {
+      entry.first?.reject(error);
+      entry.first = undefined;
+      this.#endSub(entry, error);
+    }
+    void this.close();
+    this.#reportError(error);
+    return true;
   }
 
   #setState(change: StateChange): void {
@@ -517,13 +567,26 @@ export class TickwireClient {
         this.#stats.server = { sent: hb.sent, conflated: hb.conflated, dropped: hb.dropped };
         const lag = typeof hb.lag === "number" ? hb.lag : undefined;
         this.#stats.lagMs = lag;
+        const feed = hb.feed === FeedStatus.DOWN ? FeedStatus.DOWN : FeedStatus.UP;
+        if (feed !== this.#feed) this.#feedChanged({ e: "feed", state: feed, ts: hb.ts });
         this.#emitter.emit("heartbeat", hb);
         if (lag !== undefined) this.#emitter.emit("lag", lag);
+        return;
+      }
+      case "feed": {
+        const feed = m as unknown as FeedEvent;
+        if (feed.state === FeedStatus.UP || feed.state === FeedStatus.DOWN) this.#feedChanged(feed);
         return;
       }
       default:
         return; // an event type from a newer protocol version: ignored (PROTOCOL.md "Conventions")
     }
+  }
+
+  #feedChanged(event: FeedEvent): void {
+    if (event.state === this.#feed) return;
+    this.#feed = event.state;
+    this.#emitter.emit("feed", event);
   }
 
   #data(event: MarketEvent): void {
@@ -580,12 +643,11 @@ export class TickwireClient {
     const first = entry.first !== undefined;
     const { maxHz, onSlow } = sub.options;
     const params = {
-      topics,
       snapshot: first ? (sub.options.snapshot ?? true) : true,
       ...(maxHz === undefined ? {} : { maxHz }),
       ...(onSlow === undefined ? {} : { onSlow }),
     };
-    this.#request("subscribe", params).then(
+    this.#subscribeSplit(topics, params).then(
       (result) => {
         const waiting = entry.first;
         entry.first = undefined;
@@ -604,6 +666,46 @@ export class TickwireClient {
         else this.#reportError(error);
       },
     );
+  }
+
+  /**
+   * One subscribe, sent as as many requests as its frames need to fit `maxMessageBytes` (issue 10 §3),
+   * answered as one result. When the gateway refuses a part, the parts it accepted are unsubscribed
+   * again (unless another subscription holds them) and the whole is refused with that part's error.
+   */
+  async #subscribeSplit(
+    topics: readonly string[],
+    params: Readonly<Record<string, unknown>>,
+  ): Promise<Record<string, unknown>> {
+    const runs = splitTopics(
+      topics,
+      (run) => ({ method: "subscribe", id: Number.MAX_SAFE_INTEGER, params: { topics: run, ...params } }),
+      this.#encoding,
+      this.#maxMessageBytes,
+    );
+    if (runs.length === 1) return this.#request("subscribe", { topics, ...params });
+    const settled = await Promise.allSettled(
+      runs.map((run) => this.#request("subscribe", { topics: run, ...params })),
+    );
+    const refused = settled.find((s): s is PromiseRejectedResult => s.status === "rejected");
+    if (refused !== undefined) {
+      const accepted = runs.filter((_, i) => settled[i]?.status === "fulfilled").flat();
+      const release = accepted.filter(
+        (p) => ![...this.#subs.values()].some((e) => e.control.patterns.has(p) && e.first === undefined),
+      );
+      if (release.length > 0 && this.#state === "open")
+        this.#request("unsubscribe", { topics: release }).catch(() => undefined);
+      throw refused.reason;
+    }
+    const results = settled.map((s) => (s as PromiseFulfilledResult<Record<string, unknown>>).value);
+    const maxHz = results.find((r) => r["maxHz"] !== undefined)?.["maxHz"];
+    return {
+      subscribed: results.flatMap((r) =>
+        Array.isArray(r["subscribed"]) ? (r["subscribed"] as unknown[]) : [],
+      ),
+      errors: results.flatMap((r) => (Array.isArray(r["errors"]) ? (r["errors"] as unknown[]) : [])),
+      ...(maxHz === undefined ? {} : { maxHz }),
+    };
   }
 
   #endSub(entry: SubEntry, error: Error | undefined): void {
@@ -663,12 +765,11 @@ export class TickwireClient {
     for (const [control, topics] of owners) {
       const { maxHz, onSlow } = control.subscription.options;
       const params = {
-        topics,
         snapshot: true,
         ...(maxHz === undefined ? {} : { maxHz }),
         ...(onSlow === undefined ? {} : { onSlow }),
       };
-      requests.push(this.#request("subscribe", params));
+      requests.push(this.#subscribeSplit(topics, params));
     }
     Promise.all(requests).then(
       () => list.forEach((p) => this.#resyncing.delete(p)),

@@ -70,3 +70,22 @@ export class AuthRefusedError extends Error {
     super(`token refused by the gateway (${reason}): ${message}`);
   }
 }
+
+/**
+ * The gateway closed the connection with a code that would recur on every retry (1002, 1003, 1007,
+ * 1008, 1009 without a lower limit to learn, 4001, 4003): the client stopped reconnecting and is closed.
+ */
+export class UnrecoverableCloseError extends Error {
+  override readonly name = "UnrecoverableCloseError";
+  readonly code = "TICKWIRE_ERR_UNRECOVERABLE_CLOSE";
+  constructor(
+    /** The WebSocket close code. */
+    readonly closeCode: number,
+    /** The close reason the gateway gave (may be empty). */
+    readonly reason: string,
+  ) {
+    super(
+      `the gateway closed the connection with ${closeCode} ${reason}; retrying cannot help, client stopped`,
+    );
+  }
+}

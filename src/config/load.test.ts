@@ -36,6 +36,7 @@ describe("loadConfig: sources", () => {
         metricsHost: "127.0.0.1",
         metricsCacheMs: 1000,
         allowedOrigins: [],
+        trustedProxies: [],
       },
       fanout: {
         maxTopicsPerConnection: 1024,

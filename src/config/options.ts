@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 import { AUTH_DEFAULTS, AUTH_MODES, type AuthMode } from "../auth/index.ts";
 import type { Secret } from "./secret.ts";
 
@@ -90,6 +91,14 @@ export type ConfigOf<Specs extends readonly OptionSpec<string, string, OptionKin
     readonly [S in Specs[number] as S["group"] extends G ? S["key"] : never]: ValueOf<S>;
   };
 };
+
+/** `address` or `address/prefix` (the gateway's TrustedProxies.parse reads the same syntax). */
+function isAddressBlock(entry: string): boolean {
+  const [address = "", prefix, ...rest] = entry.split("/");
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  return prefix === undefined || (/^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128));
+}
 
 const range =
   (min: number, max: number) =>
@@ -447,6 +456,20 @@ export const OPTIONS = [
     help: "close a connection older than this (drawn at random between the age and 1.5 × the age) with 1001 and the retry hint, so clients rebalance over new nodes; 0 = never",
     check: (v) =>
       v === 0 || (v >= 1000 && v <= 31 * 86_400_000) ? undefined : "must be 0 or between 1000 and 2678400000",
+  }),
+  option({
+    group: "gateway",
+    key: "trustedProxies",
+    flag: "trusted-proxies",
+    env: ["TICKWIRE_TRUSTED_PROXIES"],
+    kind: "list",
+    unit: "address/CIDR",
+    default: "",
+    help: "reverse proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For names the client; empty = the TCP peer is the client",
+    check: (entries) => {
+      const bad = entries.find((entry) => !isAddressBlock(entry));
+      return bad === undefined ? undefined : `"${bad}" is not an IPv4 or IPv6 address or CIDR block`;
+    },
   }),
   option({
     group: "log",

@@ -1,4 +1,4 @@
-import type { QuoteEvent, TradeEvent } from "../client/index.ts";
+import { EventFlag, type QuoteEvent, type TradeEvent } from "../client/index.ts";
 
 const SPARK_POINTS = 60;
 const SPARK_W = 90;
@@ -43,6 +43,7 @@ export class Grid {
 
   quote(event: QuoteEvent): void {
     const row = this.#row(event.t);
+    this.#stale(row, event.f);
     this.#set(row, 1, "bid", event.bp);
     this.#set(row, 2, "ask", event.ap);
     if (Number.isNaN(row.ref)) row.ref = (event.bp + event.ap) / 2;
@@ -52,6 +53,7 @@ export class Grid {
 
   trade(event: TradeEvent): void {
     const row = this.#row(event.t);
+    this.#stale(row, event.f);
     this.#set(row, 3, "last", event.p);
     if (Number.isNaN(row.ref)) row.ref = event.p;
     row.updates++;
@@ -131,6 +133,11 @@ export class Grid {
     if (Number.isNaN(before) || before === value) return;
     // A new move restarts the flash.
     row.flash[cell] = { dir: value > before ? 1 : -1, untilMs: 0 };
+  }
+
+  /** A STALE snapshot greys its row out until a live value of the row arrives. */
+  #stale(row: Row, flags: number | undefined): void {
+    row.tr.classList.toggle("stale", ((flags ?? 0) & EventFlag.STALE) !== 0);
   }
 
   #row(topic: string): Row {

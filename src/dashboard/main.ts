@@ -16,6 +16,7 @@ import { Grid } from "./grid.ts";
 const $ = <T extends HTMLElement>(id: string): T => document.getElementById(id) as T;
 const grid = new Grid($<HTMLTableSectionElement>("rows"));
 const connEl = $("conn");
+const feedEl = $("feed");
 const messageEl = $("message");
 const maxHzEl = $<HTMLSelectElement>("maxhz");
 const DEFAULT_WATCHLIST = ["xnas.*.quote", "xnas.*.trade", "binance.*.quote", "binance.*.trade"];
@@ -57,6 +58,14 @@ client.on("event", (event) => {
 });
 client.on("quote", (q) => grid.quote(q));
 client.on("trade", (t) => grid.trade(t));
+// A dead feed must not look like a quiet market (issue 10 §2): prices are greyed out while it is down.
+client.on("feed", ({ state }) => showFeed(state));
+client.on("state", () => showFeed(client.feed));
+
+function showFeed(state: "up" | "down"): void {
+  document.body.dataset["feed"] = state;
+  feedEl.hidden = state === "up";
+}
 
 function showState(change: StateChange): void {
   connEl.dataset["state"] = change.state;

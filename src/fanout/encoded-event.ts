@@ -12,6 +12,7 @@ const conflatedEncoder = new EventEncoder();
 export class EncodedEvent {
   #json: string | undefined;
   #snapshot: EncodedEvent | undefined;
+  #staleSnapshot: EncodedEvent | undefined;
   constructor(
     readonly event: MarketEvent,
     readonly msgpack: Uint8Array,
@@ -32,7 +33,12 @@ export class EncodedEvent {
    * every subscriber that gets it as a snapshot, as the live bytes are.
    */
   get snapshot(): EncodedEvent {
-    return (this.#snapshot ??= snapshotOf(this.event));
+    return (this.#snapshot ??= snapshotOf(this.event, EventFlag.SNAPSHOT));
+  }
+
+  /** The same event flagged SNAPSHOT and STALE (see FeedState.snapshotOf), encoded on first need and shared. */
+  get staleSnapshot(): EncodedEvent {
+    return (this.#staleSnapshot ??= snapshotOf(this.event, EventFlag.SNAPSHOT | EventFlag.STALE));
   }
 
   /**
@@ -56,12 +62,17 @@ export class EncodedEvent {
     const copy = new EncodedEvent(this.event, new Uint8Array(this.msgpack));
     copy.#json = this.#json;
     copy.#snapshot = this.#snapshot;
+    copy.#staleSnapshot = this.#staleSnapshot;
     return copy;
   }
 }
 
-function snapshotOf(event: MarketEvent): EncodedEvent {
-  const flagged: MarketEvent = { ...event, f: (event.f ?? 0) | EventFlag.SNAPSHOT };
+/**
+ * `event` as a snapshot with `flags`. RESYNC is dropped: "updates may have been lost before this one"
+ * says nothing to a subscriber whose first event this is.
+ */
+function snapshotOf(event: MarketEvent, flags: number): EncodedEvent {
+  const flagged: MarketEvent = { ...event, f: ((event.f ?? 0) & ~EventFlag.RESYNC) | flags };
   // A copy, not a view of the encoder's 256 KiB slab: a cached snapshot can live for as long as its
   // topic stays quiet, and a view would keep the whole slab alive with it.
   return new EncodedEvent(flagged, new Uint8Array(snapshotEncoder.encode(flagged)));

@@ -1,4 +1,5 @@
-import { encodeControl, nowMicros } from "../protocol/index.ts";
+import { FeedStatus, encodeControl, nowMicros } from "../protocol/index.ts";
+import type { FeedState } from "./feed-state.ts";
 import type { LagProbes } from "./lag-probes.ts";
 import type { Outboxes } from "./outboxes.ts";
 import { ControlFrame, SessionMode, type Session } from "./session.ts";
@@ -20,6 +21,8 @@ export class Heartbeats {
     private readonly stats: HubStats,
     private readonly probes: LagProbes,
     nowMs: number,
+    /** The feed's state: `feed: "down"` rides on heartbeats while it is down. */
+    private readonly feed: FeedState,
   ) {
     this.#nextMs = nowMs + periodMs;
   }
@@ -41,23 +44,15 @@ export class Heartbeats {
     for (const session of this.sessions) {
       if (session.closed || (session.mode & SessionMode.HOLDING) !== 0) continue;
       const lag = this.probes.lagOf(session, nowMs);
-      const message =
-        lag < 0
-          ? ({
-              e: "heartbeat",
-              ts,
-              sent: session.eventsSent,
-              conflated: session.eventsConflated,
-              dropped: session.eventsDropped,
-            } as const)
-          : ({
-              e: "heartbeat",
-              ts,
-              sent: session.eventsSent,
-              conflated: session.eventsConflated,
-              dropped: session.eventsDropped,
-              lag,
-            } as const);
+      const message = {
+        e: "heartbeat",
+        ts,
+        sent: session.eventsSent,
+        conflated: session.eventsConflated,
+        dropped: session.eventsDropped,
+        ...(lag < 0 ? {} : { lag }),
+        ...(this.feed.up ? {} : { feed: FeedStatus.DOWN }),
+      } as const;
       this.outboxes.enqueueControl(session, new ControlFrame(encodeControl(message, session.encoding)));
     }
     this.stats.heartbeats++;

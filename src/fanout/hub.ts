@@ -1,5 +1,6 @@
 import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
+import { reanchorClock } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
 import type { AuthOutcome, Authenticator } from "./access-state.ts";
 import { Conflation } from "./conflation.ts";
@@ -8,6 +9,7 @@ import { ControlPlane, type ControlOptions } from "./control-plane.ts";
 import { Delivery, type DeliveryOptions } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import { Fanout } from "./fanout.ts";
+import { FeedState } from "./feed-state.ts";
 import { Heartbeats } from "./heartbeats.ts";
 import { LagProbes, type LagOptions } from "./lag-probes.ts";
 import { LastValues } from "./last-values.ts";
@@ -56,6 +58,7 @@ interface Parts {
   readonly cacheBound: CacheBound;
   readonly heartbeats: Heartbeats;
   readonly probes: LagProbes;
+  readonly snapshots: Snapshots;
 }
 
 /**
@@ -70,6 +73,8 @@ interface Parts {
  */
 export class Hub {
   readonly stats = new HubStats();
+  /** The feed's state (up until {@link setFeed} says otherwise). */
+  readonly feed = new FeedState();
   #parts: Parts | undefined;
   #ticker: NodeJS.Timeout | undefined;
 
@@ -98,6 +103,7 @@ export class Hub {
       conflation,
       history: links.history,
       maxValues: options.maxSnapshotValues,
+      feed: this.feed,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
     const fanout = new Fanout(options.controlBurst, {
@@ -127,9 +133,27 @@ export class Hub {
       now,
       caughtUp: (session) => delivery.drained(session),
     });
-    const heartbeats = new Heartbeats(options.heartbeatMs, fanout.sessions, outboxes, stats, probes, now());
+    const heartbeats = new Heartbeats(
+      options.heartbeatMs,
+      fanout.sessions,
+      outboxes,
+      stats,
+      probes,
+      now(),
+      this.feed,
+    );
     const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, stats);
-    this.#parts = { table, fanout, control, delivery, conflation, heartbeats, probes, cacheBound };
+    this.#parts = {
+      table,
+      fanout,
+      control,
+      delivery,
+      conflation,
+      heartbeats,
+      probes,
+      cacheBound,
+      snapshots,
+    };
   }
 
   /** Starts the hub's timer (every {@link TICK_MS} ms, unref'd so it never keeps a process up). */
@@ -189,12 +213,27 @@ export class Hub {
     const session = parts.fanout.open(sink, encoding);
     parts.control.access.opened(session);
     if (bearer !== undefined) parts.control.access.adopt(session, bearer);
+    if (!this.feed.up) parts.snapshots.control(session, this.feed.event());
     return session;
   }
 
   /** Whether connections must authenticate (`--auth jwt`): the gateway then reads Bearer tokens. */
   get authenticator(): Authenticator | undefined {
     return this.#parts?.control.access.authenticator;
+  }
+
+  /**
+   * The feed (the node's NATS connection) went down or came back: every connection gets a `feed` event
+   * in its order of frames, and snapshots follow {@link FeedState}. Nothing happens when unchanged.
+   */
+  setFeed(up: boolean): void {
+    if (!this.feed.set(up)) return;
+    const parts = this.#parts;
+    if (parts === undefined) return;
+    const event = this.feed.event();
+    for (const session of parts.fanout.sessions) {
+      if (!session.closed) parts.snapshots.control(session, event);
+    }
   }
 
   /** The connection is gone (any cause); its subscriptions are released. */
@@ -252,6 +291,7 @@ export class Hub {
   tick(nowMs: number): void {
     const parts = this.#wired();
     parts.probes.tick(nowMs);
+    reanchorClock();
     parts.delivery.tick(nowMs);
     parts.heartbeats.tick(nowMs);
     parts.control.access.tick(nowMs);

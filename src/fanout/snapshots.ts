@@ -22,6 +22,7 @@ import {
   type Session,
   type Topic,
 } from "./session.ts";
+import type { FeedState } from "./feed-state.ts";
 import type { HubStats } from "./stats.ts";
 import { SnapshotBound } from "./snapshot-bound.ts";
 
@@ -61,6 +62,8 @@ export interface SnapshotParts {
   readonly history: HistorySource | undefined;
   /** Values per subscribe at most (snapshot-bound.ts); default DEFAULT_MAX_SNAPSHOT_VALUES. */
   readonly maxValues?: number | undefined;
+  /** The feed's state: snapshots the gateway cannot vouch for are flagged STALE. */
+  readonly feed: FeedState;
 }
 
 /**
@@ -89,6 +92,7 @@ export class Snapshots {
   readonly #conflation: Conflation;
   readonly #bound: SnapshotBound;
   readonly #history: HistorySource | undefined;
+  readonly #feed: FeedState;
 
   constructor(
     /** Longest wait for feed history, ms, before a snapshot completes without it. */
@@ -102,6 +106,7 @@ export class Snapshots {
     this.#conflation = parts.conflation;
     this.#bound = new SnapshotBound(parts.maxValues);
     this.#history = parts.history;
+    this.#feed = parts.feed;
   }
 
   /**
@@ -171,7 +176,7 @@ export class Snapshots {
    */
   #emitSnapshot(session: Session, topic: Topic, last: EncodedEvent): void {
     if ((session.mode & SessionMode.HOLDING) !== 0) {
-      this.holdEvent(session, topic, last.snapshot, 1);
+      this.holdEvent(session, topic, this.#feed.snapshotOf(last), 1);
       return;
     }
     this.#putSnapshot(session, topic, last);
@@ -187,7 +192,7 @@ export class Snapshots {
     session.rates?.get(topic)?.supersede(q);
     this.#conflation.supersede(session, topic, q);
     session.delivered?.set(topic, q);
-    this.#outboxes.enqueueEvent(session, frameOf(session, last.snapshot));
+    this.#outboxes.enqueueEvent(session, frameOf(session, this.#feed.snapshotOf(last)));
   }
 
   /**

@@ -9,6 +9,8 @@ export interface HttpEndpoints {
   internalError(error: unknown): void;
   /** A static file (dashboard page, SDK bundle) for an HTTP path, or undefined when there is none. */
   asset(path: string): Promise<HttpBody | undefined>;
+  /** Called when a WebSocket opens, with its client's address (the TCP peer, or per --trusted-proxies). */
+  opened?(clientAddress: string): void;
   /** WebSocket upgrades are being refused at `--max-connections` (called at most once per 10 s). */
   connectionCapReached(notice: CapNotice): void;
 }

@@ -4,6 +4,7 @@ import { SendResult, type AuthOutcome, type FrameSink, type Hub, type Session } 
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
+import { TrustedProxies } from "./client-address.ts";
 import { ConnectionCap, openFileLimit, resolveMaxConnections } from "./connection-cap.ts";
 import type { HttpEndpoints } from "./http-endpoints.ts";
 import { maySend, uwsBackpressureLimit } from "./close-reserve.ts";
@@ -20,6 +21,7 @@ import {
   upgradeWithBearer,
 } from "./upgrade-policy.ts";
 import type { Uws } from "./uws.ts";
+import { offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
 
 export interface GatewayOptions {
   readonly host: string;
@@ -60,6 +62,8 @@ export interface GatewayOptions {
   readonly allowedOrigins?: readonly string[];
   /** Certificate and key: serve wss:// and https:// (uWS SSLApp). */
   readonly tls?: TlsFiles;
+  /** `--trusted-proxies`: proxies whose X-Forwarded-For names the client (client-address.ts); absent = none. */
+  readonly trustedProxies?: readonly string[];
 }
 
 /** uWS's own frame limit: far enough above ours that oversized frames usually get our 1009. */
@@ -84,6 +88,8 @@ class Connection implements FrameSink {
     readonly encoding: Encoding,
     /** `--max-backpressure-bytes`, applied here (close-reserve.ts). */
     readonly maxBackpressureBytes: number,
+    /** The client's address, resolved at the upgrade (client-address.ts). */
+    readonly clientAddress: string,
     /** The upgrade's verified `Authorization: Bearer` token, under `--auth jwt`. */
     readonly bearer?: AuthOutcome & { ok: true },
   ) {}
@@ -123,6 +129,7 @@ export class Gateway {
   #metricsListener: MetricsListener | undefined;
   readonly #cap: ConnectionCap;
   readonly #httpBudget = new HttpTurnBudget();
+  readonly #trusted: TrustedProxies;
 
   private constructor(
     private readonly uws: Uws,
@@ -137,6 +144,7 @@ export class Gateway {
     this.#cap = new ConnectionCap(maxConnections);
     stats.maxConnections = maxConnections;
     stats.httpBudget = this.#httpBudget;
+    this.#trusted = TrustedProxies.parse(options.trustedProxies ?? []);
   }
 
   static async start(
@@ -216,7 +224,8 @@ export class Gateway {
       sendPingsAutomatically: !hub.probesEnabled,
       upgrade: (res, req, context) => {
         const headers = readUpgradeHeaders(req);
-        const { protocol: offered, key, extensions } = headers;
+        const offered = offeredSubprotocols(req);
+        const { key, extensions } = headers;
         if (this.#listenSocket === undefined) {
           stats.upgradesRejectedDraining++;
           res.writeStatus("503 Service Unavailable").writeHeader("retry-after", "1").end("draining\n");
@@ -246,12 +255,16 @@ export class Gateway {
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
         const refusal = checkUpgrade(headers, options.allowedOrigins ?? [], stats);
         if (refusal !== undefined) return refuse(res, refusal);
+        // uWS's req and res are valid only during this call: both are read here, synchronously (the
+        // Bearer verification below answers later, through res only).
+        const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
+        const client = this.#trusted.clientAddress(peer, req.getHeader("x-forwarded-for"));
         const protocol = offered.trim() === "" ? "" : chosen;
         const authenticator = hub.authenticator;
         const token = authenticator === undefined ? undefined : bearerToken(headers.authorization);
         if (authenticator === undefined || token === undefined) {
           res.upgrade(
-            { connection: new Connection(encoding, options.maxBackpressureBytes) },
+            { connection: new Connection(encoding, options.maxBackpressureBytes, client) },
             key,
             protocol,
             extensions,
@@ -263,7 +276,7 @@ export class Gateway {
         } else {
           upgradeWithBearer(res, token, authenticator, stats, (outcome) =>
             res.upgrade(
-              { connection: new Connection(encoding, options.maxBackpressureBytes, outcome) },
+              { connection: new Connection(encoding, options.maxBackpressureBytes, client, outcome) },
               key,
               protocol,
               extensions,
@@ -278,6 +291,7 @@ export class Gateway {
         this.#cap.open++;
         connection.session = hub.open(connection, connection.encoding, connection.bearer);
         this.#ages.add(connection);
+        http.opened?.(connection.clientAddress);
       },
       message: (ws, message, isBinary) => {
         const sink = ws.getUserData().connection;
@@ -309,7 +323,9 @@ export class Gateway {
         const session = ws.getUserData().connection.session;
         if (session !== undefined) hub.drained(session);
       },
-      close: (ws, code) => {
+      close: (ws, code, message) => {
+        const fault = protocolFaultOf(code, message);
+        if (fault !== undefined) stats.countProtocolFault(fault);
         const connection = ws.getUserData().connection;
         connection.open = false;
         this.#ages.delete(connection);

@@ -1,4 +1,5 @@
 // The one pure file of metrics/ that inner folders may import (.dependency-cruiser.cjs: stats-describe-metrics).
+import { PROTOCOL_FAULTS, type ProtocolFault } from "./websocket-edges.ts";
 import { snapshotOf, type MetricDescriptor, type MetricSnapshot } from "../metrics/descriptor.ts";
 
 /** Plain counters of the uWS adapter (upgrades refused, oversized frames, bugs caught at the edge). */
@@ -23,6 +24,13 @@ export class GatewayStats {
   internalErrors = 0;
   /** The connection-age limit's counter (closes for age), set by the gateway. */
   aged: { readonly closed: number } = { closed: 0 };
+
+  /** Client protocol faults uWS names when it drops a connection (websocket-edges.ts). */
+  readonly protocolFaults = new Map<ProtocolFault, number>(PROTOCOL_FAULTS.map((f) => [f, 0]));
+
+  countProtocolFault(fault: ProtocolFault): void {
+    this.protocolFaults.set(fault, (this.protocolFaults.get(fault) ?? 0) + 1);
+  }
 
   /** Every gateway metric as plain numbers (summable over worker processes). */
   snapshot(): MetricSnapshot {
@@ -67,6 +75,13 @@ export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
     type: "counter",
     help: "Client frames over max-message-bytes (connection closed with 1009).",
     read: (s) => s.framesTooBig,
+  },
+  {
+    name: "tickwire_client_protocol_faults_total",
+    type: "counter",
+    help: "Connections the WebSocket layer dropped for a client protocol fault it names, by fault.",
+    label: { name: "reason", values: PROTOCOL_FAULTS },
+    read: (s) => s.protocolFaults,
   },
   {
     name: "tickwire_internal_errors_total",

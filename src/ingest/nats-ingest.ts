@@ -1,6 +1,7 @@
 import type { Msg, NatsConnection, NatsError, Subscription } from "nats";
 import {
   EventEncoder,
+  EventFlag,
   decodeFeedPayload,
   feedFieldProblem,
   nowMicros,
@@ -54,6 +55,8 @@ interface SubjectState {
   readonly type: MarketEventType;
   /** Kept current by #owners as interests come and go. */
   readonly owner: SubjectOwner;
+  /** The NATS connection generation ({@link NatsLink.epoch}) of the subject's last message. */
+  epoch: number;
 }
 
 /**
@@ -171,7 +174,7 @@ export class NatsIngest implements InterestListener {
         return;
       }
       const topic = this.#sink.topic(parsed.topic);
-      state = { topic, type: parsed.type, owner: this.#owners.track(topic.tokens) };
+      state = { topic, type: parsed.type, owner: this.#owners.track(topic.tokens), epoch: this.link.epoch };
       this.#subjects.set(subject, state);
     }
     if (state.owner.id !== interest.id) {
@@ -189,7 +192,14 @@ export class NatsIngest implements InterestListener {
       return;
     }
     const topic = state.topic;
-    const event = toMarketEvent(state.type, topic.name, ++topic.seq, nowMicros(), decoded.fields);
+    let event = toMarketEvent(state.type, topic.name, ++topic.seq, nowMicros(), decoded.fields);
+    if (state.epoch !== this.link.epoch) {
+      // The connection was replaced since this subject's last message: what was published meanwhile
+      // never reached us, and `q` (ours) stays consecutive, so the loss is flagged (issue 10 §2).
+      state.epoch = this.link.epoch;
+      event = { ...event, f: EventFlag.RESYNC };
+      this.stats.resyncs++;
+    }
     this.stats.eventsAccepted++;
     this.#sink.publish(topic, new EncodedEvent(event, this.#encoder.encode(event)));
   }

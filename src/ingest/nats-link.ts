@@ -152,6 +152,9 @@ export class NatsLink {
   readonly #onReconnect: (() => void)[] = [];
   /** Ends the wait between two first-connection attempts (set while waiting). */
   #wakeUp: (() => void) | undefined;
+  readonly #listeners: ((connected: boolean) => void)[] = [];
+  #epoch = 0;
+  #up = false;
 
   constructor(
     private readonly options: NatsLinkOptions,
@@ -166,6 +169,32 @@ export class NatsLink {
 
   get connected(): boolean {
     return this.stats.state === NatsState.CONNECTED;
+  }
+
+  /**
+   * Connection generation: 0 before the first connection, then +1 each time the connection is lost.
+   * Messages of one generation came over one unbroken connection; the ingest flags each topic's first
+   * event of a new generation RESYNC (updates published while disconnected never reach the gateway).
+   * Raised on the disconnect, which the client reports before any message of the next connection
+   * can be read (a reconnect takes at least a TCP connect and a handshake).
+   */
+  get epoch(): number {
+    return this.#epoch;
+  }
+
+  /**
+   * Calls `listener` with true when the connection comes up (first connect, reconnect) and false when
+   * it is lost; only on a change. Not called for the close of {@link stop}. Register before start().
+   */
+  onConnectionChange(listener: (connected: boolean) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #changed(up: boolean): void {
+    if (up === this.#up) return;
+    this.#up = up;
+    if (!up) this.#epoch++;
+    for (const listener of this.#listeners) listener(up);
   }
 
   /**
@@ -230,7 +259,9 @@ export class NatsLink {
     }
     this.#nc = nc;
     this.stats.state = NatsState.CONNECTED;
+    this.#epoch = 1;
     this.log?.info({ server: redactUrl(nc.getServer()) }, "nats connected");
+    this.#changed(true);
     void this.#watchStatus(nc);
     for (const resolve of this.#waiting.splice(0)) resolve(nc);
   }
@@ -281,12 +312,14 @@ export class NatsLink {
           this.stats.disconnects++;
           this.stats.state = NatsState.RECONNECTING;
           this.log?.warn({ server: serverOf(status.data) }, "nats disconnected; reconnecting");
+          this.#changed(false);
           break;
         case Events.Reconnect:
           this.stats.reconnects++;
           this.stats.state = NatsState.CONNECTED;
           this.log?.info({ server: serverOf(status.data) }, "nats reconnected");
           for (const listener of this.#onReconnect) listener();
+          this.#changed(true);
           break;
         case DebugEvents.Reconnecting:
           this.stats.state = NatsState.RECONNECTING;

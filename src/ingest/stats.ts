@@ -33,6 +33,8 @@ export class IngestStats {
   subscriptionErrors = 0;
   /** Sequence numbers skipped after NATS reconnects (one per topic received so far, per reconnect). */
   outageSkips = 0;
+  /** Events flagged RESYNC: a topic's first event after the NATS connection was replaced. */
+  resyncs = 0;
   readonly rejected = new Map<FeedRejectReason, number>(FEED_REJECT_REASONS.map((r) => [r, 0]));
 
   /** @param link the counters of the ingest's NATS connection (state, disconnects, …) */
@@ -113,6 +115,12 @@ export const INGEST_METRICS: readonly MetricDescriptor<IngestSource>[] = [
     type: "counter",
     help: "Second deliveries of one NATS message through overlapping subscriptions.",
     read: (s) => s.stats.duplicatesSuppressed,
+  },
+  {
+    name: "tickwire_feed_resyncs_total",
+    type: "counter",
+    help: "Events flagged RESYNC: a topic's first event after the NATS connection was replaced.",
+    read: (s) => s.stats.resyncs,
   },
   {
     name: "tickwire_history_errors_total",

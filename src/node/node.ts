@@ -95,6 +95,10 @@ export class TickwireNode {
         verifier === undefined ? undefined : authenticatorOver(verifier, config.auth.jwtClockToleranceMs),
     });
     this.ingest.attach(this.hub);
+    // The feed state clients see in-band (issue 10 §2): down until the first connection, then as the
+    // link reports it.
+    this.hub.setFeed(link.connected);
+    link.onConnectionChange((connected) => this.hub.setFeed(connected));
     this.#metrics = createMetrics(this.metricSources());
     // A worker answers with the fleet's totals (same exposition format as its own registry).
     const render = (): Promise<string> =>
@@ -201,6 +205,7 @@ export class TickwireNode {
           connectionCapReached: (notice) =>
             log.warn(notice, "connection limit reached: refusing WebSocket upgrades with 503"),
           internalError: (error) => log.error({ err: error }, "bug: exception while handling a client frame"),
+          opened: (client) => log.debug({ client }, "connection opened"),
           asset: async (path) => {
             try {
               return await this.#web.get(path);

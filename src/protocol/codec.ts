@@ -1,5 +1,5 @@
 import { Packr } from "msgpackr";
-import type { Encoding, HeartbeatEvent, SnapshotEndEvent } from "../wire/index.ts";
+import type { Encoding, FeedEvent, HeartbeatEvent, SnapshotEndEvent } from "../wire/index.ts";
 import { CLIENT_FRAME_LIMITS } from "./decode-limits.ts";
 import { FloatId, isPlainMap, type RequestId } from "./request.ts";
 import { decodeJsonBytes } from "./strict-json.ts";
@@ -25,7 +25,7 @@ export type Reply =
 /** `snapshot_end` as the gateway sends it: its `id` is the subscribe's {@link RequestId}, echoed exactly. */
 export type SnapshotEndMessage = Omit<SnapshotEndEvent, "id"> & { readonly id: RequestId };
 
-export type ControlMessage = Reply | SnapshotEndMessage | HeartbeatEvent;
+export type ControlMessage = Reply | SnapshotEndMessage | HeartbeatEvent | FeedEvent;
 
 /** Encodes a control message for a connection: a binary msgpack frame or a JSON text. */
 export function encodeControl(message: ControlMessage, encoding: Encoding): Uint8Array | string {
@@ -43,7 +43,7 @@ export function encodeControl(message: ControlMessage, encoding: Encoding): Uint
  * BigInt (int64).
  */
 function withIntegerTimestamp(message: ControlMessage): unknown {
-  if ("e" in message) return message.e === "heartbeat" ? { ...message, ts: BigInt(message.ts) } : message;
+  if ("e" in message) return "ts" in message ? { ...message, ts: BigInt(message.ts) } : message;
   if (!("result" in message)) return message;
   const ts = message.result["ts"];
   if (typeof ts !== "number" || !Number.isSafeInteger(ts)) return message;

@@ -50,7 +50,24 @@ export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 export const EventFlag = {
   SNAPSHOT: 1,
   CONFLATED: 2,
+  /**
+   * On a SNAPSHOT: the gateway cannot vouch that this is still the topic's current value, because its
+   * feed is down now or the value was received before the feed's last outage (protocol v1.9).
+   */
+  STALE: 4,
+  /**
+   * On a live event: updates of this topic may have been lost before this one (the gateway's NATS
+   * connection was replaced since the topic's previous event); `q` stays consecutive.
+   */
+  RESYNC: 8,
 } as const;
+
+/** State of the gateway's feed (its NATS connection), in `feed` events and heartbeats. */
+export const FeedStatus = {
+  UP: "up",
+  DOWN: "down",
+} as const;
+export type FeedStatus = (typeof FeedStatus)[keyof typeof FeedStatus];
 
 /** `Sec-WebSocket-Protocol` names; the one a connection agrees on picks the encoding of server frames. */
 export const Subprotocol = {

@@ -1,3 +1,4 @@
+import type { FeedStatus } from "./codes.ts";
 import type { MarketEventType } from "./topic.ts";
 
 /**
@@ -14,7 +15,7 @@ interface EventHeader {
   readonly te: number;
   /** Gateway time when the event was encoded for sending, integer microseconds since the epoch. */
   readonly ts: number;
-  /** Flags bitset: 1 SNAPSHOT, 2 CONFLATED ({@link EventFlag}); absent means 0. */
+  /** Flags bitset: 1 SNAPSHOT, 2 CONFLATED, 4 STALE, 8 RESYNC ({@link EventFlag}); absent means 0. */
   readonly f?: number;
   /** For a CONFLATED event: how many updates it stands for (n ≥ 2). */
   readonly n?: number;
@@ -87,9 +88,18 @@ export interface HeartbeatEvent {
    * the age of the probe still unanswered when larger. Absent when the gateway runs no lag probes.
    */
   readonly lag?: number;
+  /** `"down"` while the gateway's feed is down (protocol v1.9); absent while it is up. */
+  readonly feed?: FeedStatus;
 }
 
-/** Current time as integer microseconds since the epoch. */
-export function nowMicros(): number {
-  return Math.round((performance.timeOrigin + performance.now()) * 1000);
+/**
+ * Sent to every connection when the gateway loses its feed (its NATS connection) and when it regains
+ * it, and to a connection that opens while the feed is down (protocol v1.9). While the feed
+ * is down no live event can arrive, and snapshots are flagged STALE.
+ */
+export interface FeedEvent {
+  readonly e: "feed";
+  readonly state: FeedStatus;
+  /** Gateway time of the change, integer microseconds since the epoch. */
+  readonly ts: number;
 }

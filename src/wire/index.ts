@@ -4,7 +4,16 @@
  * built-in, no dependency, nothing else from src/. The gateway (through src/protocol/) and the SDK
  * (src/client/, bundled for browsers) both import it, so there is one copy to keep true.
  */
-export { CloseCode, ErrorCode, EventFlag, STREAM_PATH, Subprotocol, type Encoding } from "./codes.ts";
+export {
+  CloseCode,
+  ErrorCode,
+  EventFlag,
+  FeedStatus,
+  STREAM_PATH,
+  Subprotocol,
+  type Encoding,
+} from "./codes.ts";
+export { nowMicros, reanchorClock } from "./clock.ts";
 export {
   EVENT_TYPES,
   MAX_TOPIC_LENGTH,
@@ -18,8 +27,8 @@ export {
 export {
   NON_NEGATIVE_KEYS,
   PAYLOAD_KEYS,
-  nowMicros,
   type BarEvent,
+  type FeedEvent,
   type HeartbeatEvent,
   type MarketEvent,
   type QuoteEvent,

@@ -37,18 +37,24 @@ export class TestClient {
     options: WebSocket.ClientOptions = {},
   ): Promise<TestClient> {
     const ws = new WebSocket(url, protocols, { ...options, perMessageDeflate: false });
+    // Listening before "open": a frame the server sends on open can arrive with the handshake's response.
+    const client = new TestClient(ws);
     await new Promise<void>((resolve, reject) => {
       ws.once("open", () => resolve());
       ws.once("error", reject);
     });
     ws.on("error", () => undefined);
-    return new TestClient(ws);
+    return client;
   }
 
   /** Data events (snapshot_end and heartbeats left out). */
   get events(): Message[] {
     return this.messages.filter(
-      (m) => typeof m["e"] === "string" && m["e"] !== "snapshot_end" && m["e"] !== "heartbeat",
+      (m) =>
+        typeof m["e"] === "string" &&
+        m["e"] !== "snapshot_end" &&
+        m["e"] !== "heartbeat" &&
+        m["e"] !== "feed",
     );
   }
 

@@ -20,7 +20,9 @@ import websockets
 
 from tickwire_client import (
     Backoff,
+    ConnectionFailed,
     Connected,
+    Feed,
     DataEvent,
     Disconnected,
     Gap,
@@ -34,6 +36,8 @@ from tickwire_client import (
     data_event,
     parse_retry_after_s,
     pattern_matches,
+    split_topics,
+    unrecoverable_close,
 )
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[3] / "proto" / "fixtures"
@@ -220,7 +224,88 @@ async def collect(client: TickwireClient, until: Callable[[Any], bool]) -> list[
     return events
 
 
+ISSUE_TOPICS = [f"binance.SYM{i:04d}-USDT.quote" for i in range(600)]
+
+
+class SplitTest(unittest.TestCase):
+    def build(self, run: list[str]) -> dict[str, Any]:
+        return {"method": "subscribe", "id": 2**53, "params": {"topics": run, "snapshot": True}}
+
+    def test_every_run_fits_the_limit_in_order_and_nothing_is_lost(self) -> None:
+        for limit in (256, 1000, 4096, 16384):
+            runs = split_topics(ISSUE_TOPICS, self.build, limit)
+            self.assertEqual([t for run in runs for t in run], ISSUE_TOPICS)
+            for run in runs:
+                self.assertLessEqual(len(msgpack.packb(self.build(run))), limit)
+
+    def test_at_most_1024_topics_per_request(self) -> None:
+        runs = split_topics([f"v.S{i}.bar" for i in range(2500)], self.build, 16 * 1024 * 1024)
+        self.assertEqual([len(r) for r in runs], [1024, 1024, 452])
+
+    def test_a_1009_naming_a_lower_limit_is_learnt_other_recurring_closes_stop(self) -> None:
+        self.assertEqual(unrecoverable_close(1009, "message too big: 20000 bytes, limit 4096", 16384), (False, 4096))
+        self.assertEqual(unrecoverable_close(1009, "message too big", 16384), (True, None))
+        for code in (1002, 1007, 1008, 4001, 4003):
+            self.assertEqual(unrecoverable_close(code, "", 16384), (True, None))
+        for code in (1000, 1001, 1006, 1011, 4007, 4008, None):
+            self.assertEqual(unrecoverable_close(code, "", 16384), (False, None))
+
+
 class ClientTest(unittest.IsolatedAsyncioTestCase):
+    async def test_feed_events_and_heartbeats_set_the_feed_state_and_yield_feed_changes(self) -> None:
+        async def script(ws: Any, connection: int) -> None:
+            sub = await peer.request(ws, connection)
+            await ws.send(pack({"id": sub["id"], "result": {"subscribed": sub["params"]["topics"], "errors": []}}))
+            await ws.send(pack({"e": "feed", "state": "down", "ts": 5}))
+            await ws.send(pack({"e": "heartbeat", "ts": 6, "sent": 0, "conflated": 0, "dropped": 0, "feed": "down"}))
+            await ws.send(pack(quote("xnas.A.quote", 1, flags=5)))
+            await ws.send(pack({"e": "heartbeat", "ts": 7, "sent": 1, "conflated": 0, "dropped": 0}))
+            await ws.send(pack(quote("xnas.A.quote", 2, flags=8)))
+            await ws.wait_closed()
+
+        async with Peer(script) as peer:
+            async with TickwireClient(peer.url, ["xnas.A.quote"]) as client:
+                events = await collect(client, lambda e: isinstance(e, DataEvent) and e.q == 2)
+                self.assertEqual(client.feed, "up")
+        self.assertEqual([e for e in events if isinstance(e, Feed)], [Feed("down", 5), Feed("up", 7)])
+        self.assertEqual([h.feed for h in events if isinstance(h, Heartbeat)], ["down", "up"])
+        data = [e for e in events if isinstance(e, DataEvent)]
+        self.assertEqual([(e.snapshot, e.stale, e.resync) for e in data], [(True, True, False), (False, False, True)])
+
+    async def test_a_close_that_would_recur_ends_the_client_without_reconnecting(self) -> None:
+        async def script(ws: Any, connection: int) -> None:
+            await ws.close(4001, "token refused")
+
+        async with Peer(script) as peer:
+            async with TickwireClient(peer.url, ["xnas.A.quote"], initial_delay_s=0.01) as client:
+                with self.assertRaises(ConnectionFailed) as raised:
+                    await collect(client, lambda e: False)
+        self.assertIn("4001", str(raised.exception))
+        self.assertEqual(peer.connections, 1, "no second attempt")
+
+    async def test_a_large_subscribe_is_split_into_requests_that_fit_the_frame_limit(self) -> None:
+        async def script(ws: Any, connection: int) -> None:
+            try:
+                while True:
+                    sub = await peer.request(ws, connection)
+                    result = {"subscribed": sub["params"]["topics"], "errors": []}
+                    await ws.send(pack({"id": sub["id"], "result": result}))
+            except websockets.exceptions.ConnectionClosed:
+                return  # the client closed: the end of the script
+
+        topics = [f"binance.SYM{i:04d}-USDT.quote" for i in range(1500)]
+        async with Peer(script) as peer:
+            async with TickwireClient(peer.url, topics, max_message_bytes=8192) as client:
+                await collect(client, lambda e: isinstance(e, Subscribed) and e.patterns[-1] == topics[-1])
+                extra = [f"xnas.S{i}.trade" for i in range(700)]
+                result = await client.subscribe(extra)
+        self.assertEqual(result.subscribed, tuple(extra))
+        sent = [r["params"]["topics"] for _, r in peer.requests]
+        self.assertEqual([t for run in sent for t in run], topics + extra)
+        self.assertGreater(len(sent), 2)
+        for _, r in peer.requests:
+            self.assertLessEqual(len(msgpack.packb(r)), 8192)
+
     async def test_a_gap_is_surfaced_and_re_snapshots_the_matching_pattern_dropping_repeats(self) -> None:
         async def script(ws: Any, connection: int) -> None:
             sub = await peer.request(ws, connection)
