@@ -107,6 +107,48 @@ describe("clients with tokens against --auth jwt", () => {
     assert.ok(!states.includes("reconnecting"), states.join(","));
   });
 
+  it("SDK with getToken: a 4001 close (no token in time) reconnects with a token instead of stopping", async () => {
+    // Since issue 10 the SDK stops on closes that recur (4001 among them); with a token source the token
+    // keeper decides instead: a new token may help, so the client reconnects and authenticates.
+    const quick = await startStack({
+      auth: { mode: "jwt", jwtSecretFile: secretFile, authTimeoutMs: 300 },
+    });
+    let calls = 0;
+    const client = connect(quick.wsUrl, {
+      initialDelayMs: 50,
+      getToken: async () => {
+        calls++;
+        // The first token comes after the gateway's auth timeout: that connection is closed with 4001.
+        if (calls === 1) await new Promise((resolve) => setTimeout(resolve, 1000));
+        return token("late");
+      },
+    });
+    const states: StateChange[] = [];
+    client.on("state", (s) => states.push(s));
+    const errors: Error[] = [];
+    client.on("error", (e) => errors.push(e));
+    try {
+      // Whichever comes first: the auth result, or the client stopping (the failure this test guards).
+      const outcome = await new Promise<AuthResult | "closed">((resolve) => {
+        client.on("auth", resolve);
+        client.on("state", (s) => {
+          if (s.state === "closed") resolve("closed");
+        });
+      });
+      assert.notEqual(outcome, "closed", `client stopped: ${errors.map(String).join("; ")}`);
+      assert.equal((outcome as AuthResult).sub, "late");
+      assert.ok(
+        states.some((s) => s.state === "reconnecting" && s.disconnect?.code === 4001),
+        JSON.stringify(states),
+      );
+      assert.deepEqual(errors, []);
+      assert.equal(client.state, "open");
+    } finally {
+      await client.close();
+      await quick.close();
+    }
+  });
+
   it("SDK with a token against a gateway running --auth none carries on without one", async () => {
     const open = await startStack();
     const client = connect(open.wsUrl, { token: await token("anyone") });
