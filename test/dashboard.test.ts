@@ -190,17 +190,20 @@ describe("dashboard and the feed state (issue 10 §2), headless Chromium", () =>
       await stack.nats.restart();
       await page.locator('body[data-feed="up"]').waitFor({ timeout: 20_000 });
       assert.equal(await page.locator("#feed").isVisible(), false);
-      // The AAPL value is from before the outage until it updates: a reload shows it STALE (row greyed).
-      await page.reload();
-      await page.locator('tr[data-key="xnas.AAPL"].stale').waitFor();
+      // The AAPL value is from before the outage until it updates: a second page (while the first keeps the
+      // topic watched, so the gateway still holds its value: protocol v1.4) gets it as a STALE snapshot.
+      const second = await browser.newPage();
+      await second.goto(`${stack.httpUrl}/?watch=xnas.AAPL.quote`);
+      await second.locator('tr[data-key="xnas.AAPL"].stale').waitFor();
       await eventually(
         async () => {
           stack.publish("xnas.AAPL.quote", quote(102));
-          return (await page.locator('tr[data-key="xnas.AAPL"].stale').count()) === 0;
+          return (await second.locator('tr[data-key="xnas.AAPL"].stale').count()) === 0;
         },
         "a live value to clear the STALE row",
         15_000,
       );
+      await second.close();
       await page.close();
     } finally {
       await browser.close();
