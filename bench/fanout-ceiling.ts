@@ -7,16 +7,25 @@
  *   raw-uws   uWS.js `ws.subscribe` + `app.publish(topic, bytes, true)`: the topic tree in C++, the ceiling
  *   tickwire  the real `Hub` + `Gateway` from src/: v1 subscribe, one encode per update, per-socket
  *             outbox written once per turn inside `cork`
+ *   tickwire-auth  the same with --auth jwt (issue 13): every upgrade carries an HS256 Bearer token,
+ *             verified at connect only; compare with `tickwire` in the same run (target: ≤ 2% fewer)
  *
  * The clients (bench/lib/ws-client.ts) run in child processes and only walk frame headers, so the
  * server keeps one of the 2 cores to itself. Target (issue): tickwire ≥ 0.9× raw uWS.
  *
  *   cd bench && node --import tsx fanout-ceiling.ts [--rounds 5] [--variants raw-uws,tickwire] [--smoke]
+ *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-auth
  */
-import { availableParallelism } from "node:os";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
+import { join } from "node:path";
 import { PerformanceObserver } from "node:perf_hooks";
 import { setTimeout as sleep } from "node:timers/promises";
+import { AUTH_DEFAULTS, createTokenVerifier, loadSecretFile, mintTestToken } from "../src/auth/index.ts";
+import type { Authenticator } from "../src/fanout/index.ts";
 import { loadUws } from "../src/gateway/index.ts";
+import { authenticatorOver } from "../src/node/index.ts";
 import { EventEncoder, nowMicros, toMarketEvent } from "../src/protocol/index.ts";
 import { parseOptions, ratioVerdict } from "./lib/args.ts";
 import { Publisher, TickwirePublisher, quoteFields } from "./lib/publisher.ts";
@@ -44,7 +53,7 @@ const gcObserver = new PerformanceObserver((list) => {
 });
 gcObserver.observe({ entryTypes: ["gc"] });
 
-const VARIANTS = ["raw-uws", "tickwire"] as const;
+const VARIANTS = ["raw-uws", "tickwire", "tickwire-auth"] as const;
 type Variant = (typeof VARIANTS)[number];
 const TARGET_RATIO = 0.9;
 
@@ -71,13 +80,37 @@ const opts = parseOptions(
     durationS: { help: "seconds counted" },
     rounds: { help: "rounds; each runs every variant, order alternating" },
     clientProcesses: { help: "child processes the clients are spread over" },
-    variants: { help: "comma-separated, of raw-uws, tickwire" },
+    variants: { help: "comma-separated, of raw-uws, tickwire, tickwire-auth" },
   },
 );
 const variants = opts.variants.split(",").map((v) => v.trim()) as Variant[];
 for (const v of variants) {
   if (!VARIANTS.includes(v))
     throw new Error(`--variants: unknown variant "${v}" (known: ${VARIANTS.join(", ")})`);
+}
+
+/**
+ * `--auth jwt` for the `tickwire-auth` variant: a random HS256 secret in a temporary file, the real
+ * verifier (src/auth, jose) behind the node's adapter, and one token granting every topic (no
+ * maxConnections: all clients share its `sub`).
+ */
+async function benchAuth(): Promise<{ authenticator: Authenticator; token: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "tickwire-bench-auth-"));
+  try {
+    const secretFile = join(dir, "secret");
+    writeFileSync(secretFile, randomBytes(32).toString("hex"));
+    const config = { mode: "jwt" as const, ...AUTH_DEFAULTS, jwtSecretFile: secretFile };
+    const verifier = await createTokenVerifier(config);
+    const token = await mintTestToken({
+      secret: await loadSecretFile(secretFile),
+      sub: "bench",
+      grants: { topics: [">"] },
+      ttlMs: 86_400_000,
+    });
+    return { authenticator: authenticatorOver(verifier, config.jwtClockToleranceMs), token };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** `app.publish` of a pre-encoded quote per topic, the same size as tickwire's (sequence ~1000). */
@@ -151,8 +184,15 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
   let raw: RawUwsServer | undefined;
   let publisher: Publisher;
   let drops = (): number => 0;
-  if (variant === "tickwire") {
-    tickwire = await startTickwire(uws, config);
+  let authorization: string | undefined;
+  if (variant === "tickwire" || variant === "tickwire-auth") {
+    let authenticator: Authenticator | undefined;
+    if (variant === "tickwire-auth") {
+      const auth = await benchAuth();
+      authenticator = auth.authenticator;
+      authorization = `Bearer ${auth.token}`;
+    }
+    tickwire = await startTickwire(uws, config, authenticator);
     const stats = tickwire.hub.stats;
     drops = () => stats.conflatedSlow + stats.dropsBackpressure;
     publisher = new TickwirePublisher(tickwire.hub, names, opts.publishesPerTurn);
@@ -168,6 +208,7 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
         host: HOST,
         port,
         path: STREAM_PATH,
+        ...(authorization !== undefined ? { authorization } : {}),
         topicNames: names,
         topicsPerClient: opts.topicsPerClient,
         sourceAddresses: sourceAddressesFor(opts.clients),
@@ -241,7 +282,7 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
       clientCpuPct: Math.round(((c1.cpuUs - c0.cpuUs) / 1e4 / clientS) * 10) / 10,
       machineBusyPct: machine,
       lossPct: expected === 0 ? 0 : Math.round((1 - delivered / expected) * 1e5) / 1e3,
-      serverDropsInWindow: variant === "tickwire" ? s1.drops - s0.drops : null,
+      serverDropsInWindow: variant === "raw-uws" ? null : s1.drops - s0.drops,
     };
     await fleet.close();
     if (tickwire !== undefined && tickwire.internalErrors.length > 0) {
@@ -347,6 +388,11 @@ for (let round = 1; round <= opts.rounds; round++) {
     roundRatios.push(round3(t.deliveredPerSec / r.deliveredPerSec));
 }
 const verdict = ratioVerdict(opts.smoke, ratio, TARGET_RATIO);
+/** tickwire-auth ÷ tickwire, same run (issue 13 target: ≥ 0.98). */
+const authMedian = summary.find((s) => s.variant === "tickwire-auth")?.medianDeliveredPerSec;
+const authRatio =
+  authMedian !== undefined && twMedian !== undefined && twMedian > 0 ? round3(authMedian / twMedian) : null;
+if (authRatio !== null) console.log(`tickwire-auth/tickwire = ${authRatio} (target ≥ 0.98)`);
 console.log(
   summary.map((s) => `${s.variant}: median ${int(s.medianDeliveredPerSec)} msgs/s`).join("; ") +
     (ratio !== null
@@ -379,6 +425,9 @@ const markdown = [
   ratio !== null
     ? `tickwire / raw uWS = **${ratio.toFixed(3)}** (per round: ${roundRatios.join(", ")}); target ${TARGET_RATIO}×: **${verdict}**. ` +
       `Server CPU per delivered message, raw ÷ tickwire: ${cpuCostRatio ?? "n/a"}.`
+    : "",
+  authRatio !== null
+    ? `\ntickwire-auth / tickwire = **${authRatio}** (tokens verified at connect only; issue 13 target ≥ 0.98).`
     : "",
   unsaturated.length > 0
     ? `\n${unsaturated.length} run(s) had server CPU < ${SATURATED_CPU_PCT}% (${unsaturated

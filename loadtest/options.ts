@@ -28,6 +28,7 @@ const bool = (group: string, help: string) => ({ kind: "boolean", group, unit: "
 /** Defaults: the reference workload of the side-by-side (1000 clients × 10 of 100 topics). */
 export const DEFAULTS = {
   url: "",
+  jwtSecretFile: "",
   nats: "",
   natsMonitorUrl: "",
   subjectPrefix: "md",
@@ -80,6 +81,11 @@ export const OPTIONS: { readonly [K in keyof typeof DEFAULTS]: OptionSpec<Kind> 
     "target",
     "url",
     "ws:// or wss:// URL of the target; empty = start nats-server and a tickwire gateway locally",
+  ),
+  jwtSecretFile: str(
+    "target",
+    "path",
+    "a target running --auth jwt with this HS256 secret: each client gets its own token (sub load-N, grants >), sent as Authorization: Bearer",
   ),
   nats: str(
     "target",

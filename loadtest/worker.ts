@@ -6,6 +6,7 @@
  */
 import WebSocket from "ws";
 import { loadAdapter, type AdapterSink, type ClientAdapter, type ConnectionHandler } from "./adapter.ts";
+import { loadSecretFile, mintTestToken } from "../src/auth/index.ts";
 import { LatencyHistogram } from "./histogram.ts";
 import { inShare, modelOf, planOf, type ClientPlan } from "./model.ts";
 import type { LoadTestOptions } from "./options.ts";
@@ -59,6 +60,8 @@ class LoadClient implements AdapterSink {
     readonly slow: boolean,
     readonly localAddress: string | undefined,
     private readonly onSettled: () => void,
+    /** `--jwt-secret-file`: this client's token, sent at the upgrade. */
+    readonly token: string | undefined = undefined,
   ) {}
 
   connect(): void {
@@ -68,6 +71,7 @@ class LoadClient implements AdapterSink {
       skipUTF8Validation: true,
       handshakeTimeout: options.connectTimeoutS * 1000,
       ...(this.localAddress !== undefined ? { localAddress: this.localAddress } : {}),
+      ...(this.token !== undefined ? { headers: { authorization: `Bearer ${this.token}` } } : {}),
     });
     this.ws = ws;
     this.closingByUs = false;
@@ -172,6 +176,22 @@ function retryAfterMs(reason: Buffer): number {
   return 1000;
 }
 
+/**
+ * One HS256 token per client (`sub` load-N, every topic granted, valid 24 h), minted before the ramp so
+ * signing costs nothing during the measurement; none without `--jwt-secret-file`.
+ */
+async function mintTokens(secretFile: string, from: number, count: number): Promise<(string | undefined)[]> {
+  if (secretFile === "") return new Array<undefined>(count).fill(undefined);
+  const secret = await loadSecretFile(secretFile);
+  const tokens: string[] = [];
+  for (let k = 0; k < count; k++) {
+    tokens.push(
+      await mintTestToken({ secret, sub: `load-${from + k}`, grants: { topics: [">"] }, ttlMs: 86_400_000 }),
+    );
+  }
+  return tokens;
+}
+
 async function start(command: StartCommand): Promise<void> {
   options = command.options;
   adapter = await loadAdapter(options);
@@ -190,6 +210,7 @@ async function start(command: StartCommand): Promise<void> {
     }
   };
   const addresses = command.sourceAddresses;
+  const tokens = await mintTokens(options.jwtSecretFile, command.from, command.count);
   for (let k = 0; k < command.count; k++) {
     const index = command.from + k;
     clients.push(
@@ -198,6 +219,7 @@ async function start(command: StartCommand): Promise<void> {
         inShare(index, options.slowShare, 4),
         addresses.length > 0 ? addresses[index % addresses.length] : undefined,
         onSettled,
+        tokens[k],
       ),
     );
   }

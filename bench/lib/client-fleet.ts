@@ -9,6 +9,8 @@ export interface FleetTarget {
   readonly host: string;
   readonly port: number;
   readonly path: string;
+  /** `Authorization` header of every upgrade (the `tickwire-auth` variant's Bearer token). */
+  readonly authorization?: string;
   readonly topicNames: readonly string[];
   readonly topicsPerClient: number;
   readonly sourceAddresses: readonly string[];

@@ -69,6 +69,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
           host: command.host,
           port: command.port,
           path: command.path,
+          authorization: command.authorization,
           localAddress: addresses.length > 0 ? addresses[index % addresses.length] : undefined,
           readBufferBytes: (command.readBytesPerSec ?? 0) > 0 ? 4096 : undefined,
           trackNewestTe: command.trackStaleness === true,

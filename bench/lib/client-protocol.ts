@@ -5,6 +5,8 @@ export interface ConnectCommand {
   readonly host: string;
   readonly port: number;
   readonly path: string;
+  /** `Authorization` header of every upgrade (a Bearer token for a gateway running --auth jwt). */
+  readonly authorization?: string;
   /** Global index of the first client to open; client i subscribes to topics (i·T + k) mod M, k < T. */
   readonly from: number;
   readonly count: number;

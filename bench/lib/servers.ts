@@ -1,6 +1,6 @@
 import type { TemplatedApp, us_listen_socket } from "uWebSockets.js";
 import { loadConfig, type Config } from "../../src/config/index.ts";
-import { Hub } from "../../src/fanout/index.ts";
+import { Hub, type Authenticator } from "../../src/fanout/index.ts";
 import { Gateway, type Uws } from "../../src/gateway/index.ts";
 import { STREAM_PATH } from "../../src/protocol/index.ts";
 import type { InterestListener } from "../../src/subscriptions/index.ts";
@@ -44,11 +44,16 @@ export interface TickwireServer {
 }
 
 /** The real tickwire fan-out: `Hub` + `Gateway` from src/, wired as src/node/ does minus NATS. */
-export async function startTickwire(uws: Uws, config: Readonly<Config>): Promise<TickwireServer> {
+export async function startTickwire(
+  uws: Uws,
+  config: Readonly<Config>,
+  /** `--auth jwt`: connections must bring a token (the fanout-ceiling `tickwire-auth` variant). */
+  authenticator?: Authenticator,
+): Promise<TickwireServer> {
   const interest = new CountingInterest();
   const internalErrors: unknown[] = [];
   const hub = new Hub(config.fanout);
-  hub.attach({ interest });
+  hub.attach({ interest, authenticator });
   hub.start();
   const gateway = await Gateway.start(
     uws,

@@ -24,6 +24,8 @@ export interface WsClientOptions {
   readonly host: string;
   readonly port: number;
   readonly path: string;
+  /** `Authorization` header of the upgrade request (a Bearer token), when set. */
+  readonly authorization?: string | undefined;
   /** Source address (a 127.0.0.x on loopback) so more than ~28k connections fit the ephemeral ports. */
   readonly localAddress?: string | undefined;
   /**
@@ -110,7 +112,9 @@ export class WsClient {
       this.socket.write(
         `GET ${options.path} HTTP/1.1\r\nHost: ${options.host}:${options.port}\r\n` +
           `Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${this.#key}\r\n` +
-          `Sec-WebSocket-Version: 13\r\n\r\n`,
+          `Sec-WebSocket-Version: 13\r\n` +
+          (options.authorization !== undefined ? `Authorization: ${options.authorization}\r\n` : "") +
+          "\r\n",
       );
     });
     this.socket.on("error", (error) => rejectOpened(error));

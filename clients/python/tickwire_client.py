@@ -32,6 +32,11 @@ What the client does for you:
   connection, at 3 heartbeat periods: a gateway that sends no heartbeats (protocol v1.1) cannot be told
   apart from a quiet market, and the WebSocket keepalive ping (`ping_interval_s`) still catches a dead TCP
   peer there.
+- Tokens (a gateway running `--auth jwt`): `token="…"` or `get_token=callable` (sync or async, called
+  when a token is needed: the first connection, and after the gateway closed with 4001, e.g. on expiry).
+  `auth` is sent first on every connection; a refused token raises `TickwireError` (code 4001) instead
+  of reconnecting in a loop. (No refresh on an open connection yet: a token expiring closes it, and the
+  client reconnects with a new token from `get_token`.)
 - Lag (protocol v1.5): `lag_ms` is the `lag` of the last heartbeat, how far behind this connection reads as
   the gateway's WebSocket ping probes measure it (`on_lag` is called with each one); None when the gateway
   runs no probes. The WebSocket library reads at most `max_queue` frames ahead (default 4), so the probes
@@ -550,8 +555,14 @@ class TickwireClient:
         on_lag: Optional[Callable[[int], None]] = None,
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
         rng: Optional[random.Random] = None,
+        token: Optional[str] = None,
+        get_token: Optional[Callable[[], Union[str, Awaitable[str]]]] = None,
     ) -> None:
+        if token is not None and get_token is not None:
+            raise ValueError("give token or get_token, not both")
         self.url = url
+        self._token = token
+        self._get_token = get_token
         self.stats = ClientStats()
         self.lag_ms: Optional[int] = None
         self._on_lag = on_lag
@@ -758,13 +769,16 @@ class TickwireClient:
                         if exc.rcvd is not None:
                             code, reason = exc.rcvd.code, exc.rcvd.reason
                             retry_after_s = parse_retry_after_s(reason)
-                            stop, limit = unrecoverable_close(code, reason, self._max_message_bytes)
-                            if stop:
-                                raise ConnectionFailed(
-                                    f"{self.url}: closed with {code} {reason!r}; retrying cannot help"
-                                ) from exc
-                            if limit is not None:
-                                self._max_message_bytes = limit
+                            if code == 4001 and self._get_token is not None:
+                                self._token = None  # expired (or none in time): fetch a new one
+                            else:
+                                stop, limit = unrecoverable_close(code, reason, self._max_message_bytes)
+                                if stop:
+                                    raise ConnectionFailed(
+                                        f"{self.url}: closed with {code} {reason!r}; retrying cannot help"
+                                    ) from exc
+                                if limit is not None:
+                                    self._max_message_bytes = limit
                         else:
                             code, reason = 1006, "connection lost without a close frame"
                     except _LivenessTimeout as exc:
@@ -817,6 +831,9 @@ class TickwireClient:
             self.stats.reconnects += 1
         await self._emit(Connected(self.url, self.stats.reconnects))
         cause = "resubscribe" if reconnect else "subscribe"
+        if self._token is not None or self._get_token is not None:
+            # First frame; the gateway answers the subscribes sent right after it once it has judged it.
+            await self._send(ws, "auth", {"token": await self._current_token()}, _Pending("auth", "auth"))
         await self._subscribe_all(ws, tuple(self._desired), self._snapshot, cause)
         self._connected.set()
         while True:
@@ -831,6 +848,14 @@ class TickwireClient:
             for item in decode_frame(frame):
                 if isinstance(item, dict):
                     await self._handle(ws, item, received_us)
+
+    async def _current_token(self) -> str:
+        if self._token is None and self._get_token is not None:
+            token = self._get_token()
+            self._token = await token if inspect.isawaitable(token) else token
+        if not isinstance(self._token, str) or self._token == "":
+            raise ValueError("the token must be a non-empty string")
+        return self._token
 
     def _disconnect(self) -> None:
         self._ws = None
@@ -942,6 +967,8 @@ class TickwireClient:
         if entry.method == "subscribe" and entry.cause == "resync":
             self._resyncing.difference_update(entry.patterns)
         error = item.get("error")
+        if isinstance(error, dict) and entry.method == "auth" and error.get("reason") == "disabled":
+            return  # a gateway running --auth none needs no token
         if isinstance(error, dict):
             self._snapshot_causes.pop(request_id, None)
             failure = TickwireError(int(error.get("code", 0)), str(error.get("msg", "")), method=entry.method)

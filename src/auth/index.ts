@@ -14,8 +14,8 @@ export { loadSecretFile } from "./key-files.ts";
 export { mintTestToken, type MintOptions } from "./mint.ts";
 export { AUTH_REFUSAL_REASONS, MAX_TOKEN_LENGTH, type AuthRefusalReason } from "./reasons.ts";
 export { redactToken } from "./redact.ts";
+export { AUTH_METRICS, AuthStats } from "./stats.ts";
 export {
-  AuthStats,
   TokenVerifier,
   createTokenVerifier,
   type VerifierHooks,

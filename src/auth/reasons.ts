@@ -23,6 +23,8 @@ export const AUTH_REFUSAL_REASONS = [
   "wrong_audience",
   /** A required claim (`sub`, `exp`, `tw`) is missing or invalid, e.g. a bad pattern in `tw.topics`. */
   "bad_claims",
+  /** A refresh (`auth` on an authenticated connection) with a token for another `sub`. */
+  "sub_changed",
 ] as const;
 export type AuthRefusalReason = (typeof AUTH_REFUSAL_REASONS)[number];
 

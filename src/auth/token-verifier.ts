@@ -2,15 +2,10 @@ import { webcrypto } from "node:crypto";
 import { importSPKI, jwtVerify, type CryptoKey, type JWTVerifyGetKey, type JWTVerifyOptions } from "jose";
 import { checkAuthConfig, isHmac, type AuthConfig, type JwtAlgorithm } from "./auth-config.ts";
 import { AuthConfigError, TickwireErrorCode } from "../errors/index.ts";
-import {
-  JwksKeys,
-  jwksFileLoader,
-  jwksUrlLoader,
-  type KeyLoadCounters,
-  type KeyRefresh,
-} from "./jwks-keys.ts";
+import { JwksKeys, jwksFileLoader, jwksUrlLoader, type KeyRefresh } from "./jwks-keys.ts";
 import { JWKS_ALGORITHMS, loadPublicKeyFile, loadSecretFile } from "./key-files.ts";
-import { AUTH_REFUSAL_REASONS, MAX_TOKEN_LENGTH, type AuthRefusalReason } from "./reasons.ts";
+import { MAX_TOKEN_LENGTH, type AuthRefusalReason } from "./reasons.ts";
+import { AuthStats } from "./stats.ts";
 import { parseClaims, type Identity } from "./tw-claim.ts";
 
 export type VerifyResult =
@@ -21,17 +16,6 @@ export type VerifyResult =
       /** Why, in words the token's holder may see (an `auth` error's `msg`); never token or key text. */
       readonly detail: string;
     };
-
-/** Counters of one verifier (plain numbers; the metrics layer exports them at scrape time). */
-export class AuthStats implements KeyLoadCounters {
-  accepted = 0;
-  /** Refusals by reason; every reason present from the start (a metric series that exists at 0). */
-  readonly refused: Record<AuthRefusalReason, number> = Object.fromEntries(
-    AUTH_REFUSAL_REASONS.map((reason) => [reason, 0]),
-  ) as Record<AuthRefusalReason, number>;
-  keyRefreshes = 0;
-  keyRefreshFailures = 0;
-}
 
 /**
  * Verifies tokens for `--auth jwt`. Build it with {@link createTokenVerifier} (reads the key files, so
@@ -65,8 +49,11 @@ export class TokenVerifier {
     };
   }
 
-  /** Checks signature, `alg`, `exp`, `nbf`, `iss`, `aud` and the `tw` claim. */
-  async verify(token: unknown): Promise<VerifyResult> {
+  /**
+   * Checks signature, `alg`, `exp`, `nbf`, `iss`, `aud` and the `tw` claim; with `expectedSub` (a
+   * refresh), also that the token is for that `sub` (else `sub_changed`).
+   */
+  async verify(token: unknown, expectedSub?: string): Promise<VerifyResult> {
     if (typeof token !== "string" || token.length === 0)
       return this.#refuse("malformed", "token must be a non-empty string");
     if (token.length > MAX_TOKEN_LENGTH) {
@@ -84,6 +71,9 @@ export class TokenVerifier {
     }
     const claims = parseClaims(payload);
     if (!claims.ok) return this.#refuse("bad_claims", claims.detail);
+    if (expectedSub !== undefined && claims.identity.sub !== expectedSub) {
+      return this.#refuse("sub_changed", "sub differs from the connection's");
+    }
     this.stats.accepted++;
     return { ok: true, identity: claims.identity };
   }

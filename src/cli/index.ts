@@ -3,10 +3,12 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import {
   TAIL_USAGE,
+  TOKEN_USAGE,
   configSummary,
   helpText,
   loadConfig,
   loadTailConfig,
+  loadTokenConfig,
   redactedConfig,
 } from "../config/index.ts";
 import { ConfigError, isTickwireError } from "../errors/index.ts";
@@ -15,12 +17,14 @@ import { ShutdownSignals, startService, stopOnSignal } from "../process/index.ts
 import { runHistory } from "./history.ts";
 import { Supervisor } from "../supervisor/index.ts";
 import { runTail } from "./tail.ts";
+import { mintToken } from "./token.ts";
 
 const USAGE = `Usage: tickwire <command> [options]
 
 Commands:
   serve     run the gateway (embedded nats-server and demo feed when no NATS URL is given)
   tail      stream topics to stdout as jsonl, csv or a table (\`tickwire tail --help\`)
+  token     print an HS256 test token for --auth jwt (\`tickwire token --help\`)
   history   create or inspect the feed-history JetStream stream of a NATS deployment (\`tickwire history --help\`)
   help      show this help; \`tickwire serve --help\` lists every option
 
@@ -100,6 +104,27 @@ async function tail(argv: readonly string[]): Promise<number> {
   return runTail(config, { stdout: process.stdout, stderr: process.stderr });
 }
 
+async function token(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(TOKEN_USAGE);
+    return 0;
+  }
+  try {
+    process.stdout.write(`${await mintToken(loadTokenConfig(argv))}\n`);
+    return 0;
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tickwire token: ${error.message}\n\n${TOKEN_USAGE}`);
+      return 2;
+    }
+    if (isTickwireError(error)) {
+      process.stderr.write(`tickwire token: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -107,6 +132,8 @@ async function main(argv: readonly string[]): Promise<number> {
       return serve(rest);
     case "tail":
       return tail(rest);
+    case "token":
+      return token(rest);
     case "history":
       return runHistory(rest, { stdout: process.stdout, stderr: process.stderr });
     case undefined:

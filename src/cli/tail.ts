@@ -55,7 +55,7 @@ class TailRun {
     private readonly resolve: (code: number) => void,
   ) {
     this.#formatter = formatterFor(config.format, config.latency);
-    this.#client = connect(config.url);
+    this.#client = connect(config.url, config.token === undefined ? {} : { token: config.token });
   }
 
   start(): void {

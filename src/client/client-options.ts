@@ -9,10 +9,14 @@ import type {
   TradeEvent,
 } from "../wire/index.ts";
 import type { GapNotice, StateChange } from "./events.ts";
+import type { AuthResult, TokenSource } from "./token-keeper.ts";
 import type { WebSocketConstructor } from "./transport.ts";
 
 /** Options of {@link connect}; every duration in milliseconds. */
-export interface ClientOptions {
+export interface ClientOptions extends TokenSource {
+  // From TokenSource, for a gateway running --auth jwt: `token` (a fixed token) or `getToken()` (called
+  // when a token is needed: first connection, within `refreshBeforeExpiryMs` of exp, after a refusal),
+  // sent as the first frame of every connection and refreshed before it expires.
   /** Wire encoding (default "msgpack"; "json" for reading frames in devtools). */
   readonly encoding?: Encoding;
   /** WebSocket class; default `globalThis.WebSocket`, else the `ws` package (Node 20). */
@@ -57,6 +61,8 @@ export interface ClientEvents {
   state: StateChange;
   /** A fresh snapshot was requested after a gap on `topic`, by re-adding `patterns`. */
   resync: { readonly topic: string; readonly patterns: readonly string[] };
+  /** The gateway accepted a token (each connection, each refresh); `removed` lists patterns a refresh dropped. */
+  auth: AuthResult;
   /**
    * The gateway's feed went down or came back (a `feed` event, or a heartbeat whose `feed` field
    * changed the state). While down no live event arrives and snapshots are flagged STALE.

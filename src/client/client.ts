@@ -1,6 +1,8 @@
 import { reconnectDelayMs, retryHintMs, type BackoffOptions } from "./backoff.ts";
+import { TokenKeeper, closeReasonWord, type AuthResult } from "./token-keeper.ts";
 import { Emitter } from "./emitter.ts";
 import {
+  AuthRefusedError,
   ClientClosedError,
   ConnectionLostError,
   InvalidArgumentError,
@@ -11,6 +13,7 @@ import { isUnrecoverableClose, lowerLimitFrom } from "./close-policy.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, splitTopics } from "./split-request.ts";
 import {
   CloseCode,
+  ErrorCode,
   FeedStatus,
   Subprotocol,
   isEventType,
@@ -108,6 +111,9 @@ export class TickwireClient {
   #timer: ReturnType<typeof setTimeout> | undefined;
   #openWaiters: { resolve(): void; reject(error: Error): void }[] = [];
   #closed: Promise<void> | undefined;
+  /** Under `--auth jwt` (a `token` or `getToken` option): the token, and when to refresh it. */
+  readonly #tokens: TokenKeeper | undefined;
+  #refreshTimer: ReturnType<typeof setTimeout> | undefined;
   #feed: FeedStatus = FeedStatus.UP;
   #maxMessageBytes: number;
 
@@ -121,6 +127,8 @@ export class TickwireClient {
     this.#urls = urls.map(checkUrl);
     this.#options = options;
     this.#encoding = options.encoding ?? "msgpack";
+    this.#tokens =
+      options.token !== undefined || options.getToken !== undefined ? new TokenKeeper(options) : undefined;
     this.#backoff = {
       initialDelayMs: positive("initialDelayMs", options.initialDelayMs ?? 250),
       maxDelayMs: positive("maxDelayMs", options.maxDelayMs ?? 30_000),
@@ -341,6 +349,12 @@ export class TickwireClient {
     ws.onclose = (event) => {
       clearTimeout(connectTimer);
       if (this.#ws !== ws) return;
+      // 4001: the token expired (or none came in time). Reconnect with a new one if one can be had,
+      // else stop: reconnecting with the same token would be refused again, forever.
+      if (event.code === CloseCode.UNAUTHORISED && this.#tokens !== undefined && !this.#tokens.refused()) {
+        this.#authFatal(closeReasonWord(event.reason), event.reason);
+        return;
+      }
       const opened = this.#state === "open";
       const hint = retryHintMs(event.reason);
       this.#lost({
@@ -361,6 +375,75 @@ export class TickwireClient {
     this.#stats.lagMs = undefined;
     // A new connection: a gateway whose feed is down says so in its first frame.
     this.#feed = FeedStatus.UP;
+    const tokens = this.#tokens;
+    if (tokens === undefined) {
+      this.#ready();
+      return;
+    }
+    // `auth` goes first; the gateway handles the subscribes sent right after it once it has answered.
+    const ws = this.#ws;
+    tokens.current().then(
+      (token) => {
+        if (this.#ws !== ws || this.#state === "closed") return;
+        this.#sendAuth(token);
+        this.#ready();
+      },
+      (error: unknown) => {
+        this.#reportError(error);
+        void this.close();
+      },
+    );
+  }
+
+  /** Sends `auth`; its result schedules the next refresh, its refusal ends or restarts the connection. */
+  #sendAuth(token: string): void {
+    const id = this.#nextId++;
+    const ws = this.#ws;
+    this.#pending.set(id, {
+      method: "auth",
+      resolve: (result) => {
+        const auth = result as unknown as AuthResult;
+        const refreshInMs = this.#tokens?.accepted(auth);
+        if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
+        if (refreshInMs !== undefined) {
+          this.#refreshTimer = setTimeout(() => this.#refresh(ws), refreshInMs);
+        }
+        this.#emitter.emit("auth", auth);
+      },
+      reject: (error) => {
+        if (!(error instanceof RequestRefusedError) || this.#ws !== ws) return;
+        // A gateway running --auth none needs no token: carry on without one.
+        if (error.reason === "disabled") return;
+        if (this.#tokens?.refused() === true) this.#authFailed(error.reason ?? "", error.serverMessage);
+        else this.#authFatal(error.reason ?? "", error.serverMessage);
+      },
+    });
+    this.#send({ method: "auth", id, params: { token } });
+  }
+
+  /** Before `exp`: a new token from getToken(), sent on the same connection. */
+  #refresh(ws: WebSocketLike | undefined): void {
+    this.#refreshTimer = undefined;
+    this.#tokens?.renew().then(
+      (token) => {
+        if (this.#ws === ws && this.#state === "open") this.#sendAuth(token);
+      },
+      (error: unknown) => this.#reportError(error),
+    );
+  }
+
+  /** A refused token that a new one may fix: drop this connection, reconnect with a fresh token. */
+  #authFailed(reason: string, message: string): void {
+    this.#lost({ cause: "closed", code: CloseCode.UNAUTHORISED, reason: message || reason });
+  }
+
+  /** A refused token that retrying cannot fix: report it and stop (no reconnect loop). */
+  #authFatal(reason: string, message: string): void {
+    this.#reportError(new AuthRefusedError(reason, message));
+    void this.close();
+  }
+
+  #ready(): void {
     this.#setState({ state: "open", attempt: this.#attempt });
     this.#watchdog.start();
     for (const entry of this.#subs.values()) this.#sendSubscribe(entry);
@@ -379,6 +462,8 @@ export class TickwireClient {
       else ws.close(1000, disconnect.cause);
     }
     this.#watchdog.stop();
+    if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     this.#failPending((m) => new ConnectionLostError(m, { cause: disconnect }));
     if (this.#stopsHere(disconnect)) return;
     if (this.#healthy) this.#attempt = 0;
@@ -406,6 +491,9 @@ export class TickwireClient {
         return false;
       }
     }
+    // With a token source, a 4001 was already judged by the token keeper (ws.onclose, #authFailed): it
+    // stopped the client, or a new token may help and the client reconnects with it.
+    if (code === CloseCode.UNAUTHORISED && this.#tokens !== undefined) return false;
     if (!isUnrecoverableClose(code)) return false;
     const error = new UnrecoverableCloseError(code, reason);
     for (const entry of [...this.#subs.values()]) {
@@ -426,6 +514,8 @@ export class TickwireClient {
   #stopTimers(): void {
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timer = undefined;
+    if (this.#refreshTimer !== undefined) clearTimeout(this.#refreshTimer);
+    this.#refreshTimer = undefined;
     this.#watchdog.stop();
   }
 
@@ -455,10 +545,11 @@ export class TickwireClient {
     const pending = this.#pending.get(m["id"]);
     if (pending === undefined) return;
     this.#pending.delete(m["id"]);
-    const error = m["error"] as { code?: unknown; msg?: unknown } | undefined;
-    if (error !== undefined && error !== null)
-      pending.reject(new RequestRefusedError(pending.method, Number(error.code), String(error.msg)));
-    else pending.resolve((m["result"] ?? {}) as Record<string, unknown>);
+    const error = m["error"] as { code?: unknown; msg?: unknown; reason?: unknown } | undefined;
+    if (error !== undefined && error !== null) {
+      const reason = typeof error.reason === "string" ? error.reason : undefined;
+      pending.reject(new RequestRefusedError(pending.method, Number(error.code), String(error.msg), reason));
+    } else pending.resolve((m["result"] ?? {}) as Record<string, unknown>);
   }
 
   #event(m: Record<string, unknown>): void {
@@ -566,6 +657,8 @@ export class TickwireClient {
       },
       (error: unknown) => {
         if (error instanceof ConnectionLostError) return; // re-sent on the next connection
+        // Refused for want of a token: the auth refusal handles the connection; re-sent on the next one.
+        if (error instanceof RequestRefusedError && error.protocolCode === ErrorCode.UNAUTHORISED) return;
         const waiting = entry.first;
         entry.first = undefined;
         this.#endSub(entry, waiting === undefined ? (error as Error) : undefined);

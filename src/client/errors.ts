@@ -6,11 +6,13 @@ export class RequestRefusedError extends Error {
    * @param method the request's method
    * @param protocolCode the reply's error code ({@link ErrorCode}, PROTOCOL.md "Error codes"), e.g. 4006 for a limit
    * @param serverMessage the reply's `msg`
+   * @param reason a 4001's `reason` (e.g. `expired`, `bad_signature`; PROTOCOL.md "auth")
    */
   constructor(
     readonly method: string,
     readonly protocolCode: number,
     readonly serverMessage: string,
+    readonly reason?: string,
   ) {
     super(`${method} refused by the gateway: ${protocolCode} ${serverMessage}`);
   }
@@ -50,6 +52,22 @@ export class NoWebSocketError extends Error {
         "install ws or pass the WebSocket option",
       options,
     );
+  }
+}
+
+/**
+ * The gateway refused the client's token, or closed the connection for it (4001), and retrying cannot
+ * help (a fixed token, or a second refusal in a row): the client has stopped. `reason` is the gateway's
+ * (PROTOCOL.md "auth").
+ */
+export class AuthRefusedError extends Error {
+  override readonly name = "AuthRefusedError";
+  readonly code = "TICKWIRE_ERR_AUTH_REFUSED";
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(`token refused by the gateway (${reason}): ${message}`);
   }
 }
 

@@ -10,6 +10,7 @@ export {
   type SubscriptionEvents,
 } from "./subscription.ts";
 export {
+  AuthRefusedError,
   ClientClosedError,
   ConnectionLostError,
   InvalidArgumentError,
@@ -36,6 +37,7 @@ export {
 } from "../wire/index.ts";
 export { reconnectDelayMs, retryHintMs, type BackoffOptions } from "./backoff.ts";
 export { SequenceTracker } from "./sequence.ts";
+export type { AuthResult, TokenSource } from "./token-keeper.ts";
 export type { WebSocketConstructor, WebSocketLike } from "./transport.ts";
 export type {
   ClientStats,

@@ -12,6 +12,7 @@ export {
 } from "./options.ts";
 export { Secret, urlWithoutCredentials } from "./secret.ts";
 export { TAIL_FORMATS, TAIL_USAGE, loadTailConfig, type TailConfig, type TailFormat } from "./tail.ts";
+export { TOKEN_USAGE, loadTokenConfig, type TokenCommandConfig } from "./token.ts";
 export {
   HISTORY_COMMANDS,
   HISTORY_USAGE,

@@ -4,6 +4,8 @@ import { ConfigError } from "../errors/index.ts";
 import { inspect } from "node:util";
 import { configSummary, helpText, loadConfig, loadOptions, redactedConfig } from "./load.ts";
 import { OPTIONS, option, type NatsServers } from "./options.ts";
+import { Secret } from "./secret.ts";
+import { checkAuthConfig } from "../auth/index.ts";
 
 const external = (...urls: string[]): NatsServers => ({ mode: "external", urls });
 
@@ -33,6 +35,7 @@ describe("loadConfig: sources", () => {
         metricsPort: 0,
         metricsHost: "127.0.0.1",
         metricsCacheMs: 1000,
+        allowedOrigins: [],
         trustedProxies: [],
       },
       fanout: {
@@ -58,12 +61,36 @@ describe("loadConfig: sources", () => {
         pingIntervalMs: 10000,
         maxPingsOut: 3,
         reconnectWaitMs: 1000,
+        tlsCaFile: undefined,
+        tlsCertFile: undefined,
+        tlsKeyFile: undefined,
+        user: undefined,
+        password: new Secret(""),
+        token: new Secret(""),
+        nkeySeedFile: undefined,
+        credsFile: undefined,
       },
       history: { stream: { mode: "jetstream", stream: "TICKWIRE_LAST" } },
       embedded: { demoRatePerSec: 200, natsServerBin: "nats-server" },
       lifecycle: { shutdownGraceMs: 5000, drainDelayMs: 0 },
       process: { workers: 0 },
       log: { level: "info", format: "auto" },
+      auth: {
+        mode: "none",
+        authTimeoutMs: 10000,
+        jwtSecretFile: undefined,
+        jwtPublicKeyFile: undefined,
+        jwksFile: undefined,
+        jwksUrl: undefined,
+        jwtIssuer: undefined,
+        jwtAudience: undefined,
+        jwtAlgorithms: undefined,
+        jwtClockToleranceMs: 30000,
+        jwksMaxAgeMs: 600000,
+        jwksCooldownMs: 30000,
+        jwksTimeoutMs: 5000,
+      },
+      tls: { certFile: undefined, keyFile: undefined, passphrase: new Secret("") },
     });
   });
 
@@ -437,9 +464,59 @@ describe("option kinds (a test-only table)", () => {
 });
 
 describe("redactedConfig of tickwire serve", () => {
-  it("is the config itself while no option is a secret", () => {
-    const config = loadConfig([], {});
-    assert.deepEqual(redactedConfig(config), config);
+  it("replaces every secret and URL credentials, and leaves the rest as loaded", () => {
+    const config = loadConfig(
+      [
+        "--nats",
+        "nats://alice:hunter2-pass@127.0.0.1:4222",
+        "--nats-token",
+        "tok-s3cret",
+        "--tls-passphrase",
+        "pp-s3cret",
+      ],
+      {},
+    );
+    const redacted = redactedConfig(config);
+    const text = JSON.stringify(redacted);
+    for (const secret of ["hunter2-pass", "tok-s3cret", "pp-s3cret"])
+      assert.ok(!text.includes(secret), secret);
+    assert.equal(redacted["nats"]?.["token"], "[redacted]");
+    assert.deepEqual(redacted["nats"]?.["servers"], {
+      mode: "external",
+      urls: ["nats://127.0.0.1:4222"],
+    });
+    assert.deepEqual(redacted["gateway"], { ...config.gateway });
+  });
+
+  it("reports auth, TLS and NATS credential problems with the rest", () => {
+    assert.throws(
+      () =>
+        loadConfig(
+          ["--auth", "jwt", "--tls-cert", "/x.pem", "--nats-user", "u", "--nats-token", "t", "--port", "-1"],
+          {},
+        ),
+      (error: ConfigError) => {
+        const all = error.problems.join("\n");
+        assert.match(all, /--auth jwt needs one key source/);
+        assert.match(all, /--tls-cert and --tls-key go together/);
+        assert.match(all, /--nats-user and --nats-password go together/);
+        assert.match(all, /NATS credentials: use one of --nats-user, --nats-token/);
+        assert.match(all, /--port/);
+        assert.ok(!all.includes('="t"'), "a secret's value is never quoted");
+        return true;
+      },
+    );
+  });
+
+  it("--auth jwt with a secret file resolves to an AuthConfig", () => {
+    const config = loadConfig(
+      ["--auth", "jwt", "--jwt-secret-file", "/run/secret", "--jwt-algorithms", "HS256,HS512"],
+      {},
+    );
+    assert.equal(config.auth.mode, "jwt");
+    assert.equal(config.auth.jwtSecretFile, "/run/secret");
+    assert.deepEqual(config.auth.jwtAlgorithms, ["HS256", "HS512"]);
+    assert.deepEqual(checkAuthConfig(config.auth), []);
   });
 });
 

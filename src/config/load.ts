@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import { checkAuthConfig, type AuthConfig } from "../auth/index.ts";
 import { ConfigError } from "../errors/index.ts";
 import {
   OPTIONS,
@@ -48,6 +49,32 @@ function crossChecks(resolved: Resolved): string[] {
     problems.push(
       "probe-interval-ms must be at most a quarter of idle-timeout-ms (its pongs keep clients open)",
     );
+  }
+  const auth = resolved["auth"];
+  // Only when every auth option could be read (a bad one is reported already).
+  if (auth !== undefined && Object.keys(auth).length === 13) {
+    problems.push(...checkAuthConfig(auth as unknown as AuthConfig));
+  }
+  const tls = resolved["tls"];
+  if (tls !== undefined && (tls["certFile"] === undefined) !== (tls["keyFile"] === undefined)) {
+    problems.push("--tls-cert and --tls-key go together (both or neither)");
+  }
+  const nats = resolved["nats"];
+  if (nats !== undefined) {
+    if ((nats["tlsCertFile"] === undefined) !== (nats["tlsKeyFile"] === undefined)) {
+      problems.push("--nats-tls-cert and --nats-tls-key go together (both or neither)");
+    }
+    const password = nats["password"] as Secret | undefined;
+    if ((nats["user"] === undefined) !== (password?.isSet !== true)) {
+      problems.push("--nats-user and --nats-password go together (both or neither)");
+    }
+    const ways = [
+      nats["user"] !== undefined ? "--nats-user" : undefined,
+      (nats["token"] as Secret | undefined)?.isSet === true ? "--nats-token" : undefined,
+      nats["nkeySeedFile"] !== undefined ? "--nats-nkey-seed-file" : undefined,
+      nats["credsFile"] !== undefined ? "--nats-creds-file" : undefined,
+    ].filter((way) => way !== undefined);
+    if (ways.length > 1) problems.push(`NATS credentials: use one of ${ways.join(", ")}, not several`);
   }
   return problems;
 }

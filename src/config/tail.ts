@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { ConfigError } from "../errors/index.ts";
 
@@ -21,6 +22,8 @@ export interface TailConfig {
   readonly latency: boolean;
   /** Ask for the snapshot of each topic first (default true; `--no-snapshot`). */
   readonly snapshot: boolean;
+  /** Token for a gateway running `--auth jwt` (`--token`, `--token-file`, or `TICKWIRE_TOKEN`). */
+  readonly token: string | undefined;
   /** Report on stderr when the heartbeat's `lag` (protocol v1.5) goes over this many ms, and when back. */
   readonly maxLagMs: number;
 }
@@ -37,6 +40,8 @@ Options:
   --count <n>          exit after n data events
   --latency            add lat_ms: receive time minus venue time te, in ms
   --no-snapshot        skip the current value of each topic at start
+  --token-file <path>  token for a gateway running --auth jwt (file content, trimmed)
+  --token <token>      the token itself (env TICKWIRE_TOKEN; a flag shows in the process list: prefer the file)
   --max-lag-ms <n>     say on stderr when the gateway measures this reader over n ms behind, and when back under (default 1000)
   -h, --help           this help
 
@@ -66,6 +71,8 @@ export function loadTailConfig(
         count: { type: "string" },
         latency: { type: "boolean", default: false },
         snapshot: { type: "boolean", default: true },
+        token: { type: "string" },
+        "token-file": { type: "string" },
         "max-lag-ms": { type: "string" },
       },
     });
@@ -91,6 +98,19 @@ export function loadTailConfig(
     (n) => Number.isInteger(n) && n > 0,
     "a whole number above 0",
   );
+  let token = values.token ?? (env["TICKWIRE_TOKEN"] || undefined);
+  const tokenFile = values["token-file"];
+  if (tokenFile !== undefined) {
+    if (values.token !== undefined) problems.push("--token and --token-file: give one");
+    try {
+      token = readFileSync(tokenFile, "utf8").trim();
+    } catch (error) {
+      problems.push(
+        `--token-file=${JSON.stringify(tokenFile)}: cannot read it (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+      );
+    }
+  }
+  if (token === "") problems.push("the token is empty");
   const maxLagMs = number(
     values["max-lag-ms"],
     "--max-lag-ms",
@@ -100,6 +120,7 @@ export function loadTailConfig(
   );
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze({
+    token,
     topics: positionals,
     url,
     format: format as TailFormat,

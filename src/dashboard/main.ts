@@ -21,7 +21,22 @@ const messageEl = $("message");
 const maxHzEl = $<HTMLSelectElement>("maxhz");
 const DEFAULT_WATCHLIST = ["xnas.*.quote", "xnas.*.trade", "binance.*.quote", "binance.*.trade"];
 
-const client = connect(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/stream`);
+/**
+ * A gateway running --auth jwt: open the page as `/#token=…`. The fragment never reaches a server or a
+ * proxy log (unlike a query string), and it is removed from the address bar and history at once; the
+ * token stays in this page's memory only. The SDK sends it as the first message (`auth`).
+ */
+function tokenFromFragment(): string | undefined {
+  const token = new URLSearchParams(location.hash.slice(1)).get("token") ?? "";
+  if (token === "") return undefined;
+  history.replaceState(null, "", location.pathname + location.search);
+  return token;
+}
+const token = tokenFromFragment();
+const client = connect(
+  `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/v1/stream`,
+  token === undefined ? {} : { token },
+);
 /** Watched pattern → its subscription (undefined while being (re)subscribed). */
 const watched = new Map<string, Subscription | undefined>();
 let maxHz: number | undefined;

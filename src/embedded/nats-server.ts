@@ -23,6 +23,11 @@ export interface NatsServerOptions {
   readonly cluster?: { readonly name: string; readonly port: number; readonly routes: readonly string[] };
   /** Server name (`-n`); members of a JetStream cluster need distinct ones. */
   readonly serverName?: string;
+  /**
+   * More command-line arguments (tests: `--tls`, `--tlscert`, `--tlskey`, `--tlscacert`, `--tlsverify`,
+   * `--user`/`--pass`, `--auth`); `url` stays nats:// (a client with TLS options upgrades the connection).
+   */
+  readonly extraArgs?: readonly string[];
   /** Longest wait for "Server is ready" and its ports file, in ms (default 10000). */
   readonly startTimeoutMs?: number;
 }
@@ -148,6 +153,7 @@ export class NatsServerProcess {
       args.push("--cluster", `nats://127.0.0.1:${cluster.port}`, "--cluster_name", cluster.name);
       if (cluster.routes.length > 0) args.push("--routes", cluster.routes.join(","));
     }
+    args.push(...(this.options.extraArgs ?? []));
     if (this.options.jetstream === true) {
       this.#storeDir ??= mkdtempSync(join(tmpdir(), "tickwire-nats-"));
       args.push("-js", "-sd", this.#storeDir);

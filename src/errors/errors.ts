@@ -22,6 +22,7 @@ export const TickwireErrorCode = {
   HUB_WIRING: "TICKWIRE_ERR_HUB_WIRING",
   DECODE: "TICKWIRE_ERR_DECODE",
   WORKER_START: "TICKWIRE_ERR_WORKER_START",
+  TLS_FILE: "TICKWIRE_ERR_TLS_FILE",
 } as const;
 export type TickwireErrorCode = (typeof TickwireErrorCode)[keyof typeof TickwireErrorCode];
 
@@ -76,6 +77,15 @@ export class WorkerStartError extends TickwireError {
   readonly code = TickwireErrorCode.WORKER_START;
   constructor(worker: number, why: string) {
     super(`worker ${worker} could not start: ${why}`);
+  }
+}
+
+/** A TLS certificate, key or CA file, or a NATS credentials file, that cannot be read (never its content). */
+export class TlsFileError extends TickwireError {
+  override readonly name = "TlsFileError";
+  readonly code = TickwireErrorCode.TLS_FILE;
+  constructor(flag: string, path: string, options?: ErrorOptions) {
+    super(`${flag}: cannot read ${path}`, options);
   }
 }
 

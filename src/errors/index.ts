@@ -14,6 +14,7 @@ export {
   NativeUwsUnavailableError,
   ShutdownTimeoutError,
   TickwireError,
+  TlsFileError,
   TickwireErrorCode,
   WebAssetsUnavailableError,
   isTickwireError,

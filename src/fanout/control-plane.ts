@@ -8,6 +8,8 @@ import {
   type RequestId,
 } from "../protocol/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
+import { AccessPolicy, type AccessReplies } from "./access.ts";
+import type { Authenticator } from "./access-state.ts";
 import type { Delivery } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { Outboxes } from "./outboxes.ts";
@@ -34,6 +36,8 @@ export interface ControlParts {
   readonly outboxes: Outboxes;
   readonly delivery: Delivery;
   readonly snapshots: Snapshots;
+  /** Token verification under `--auth jwt`; undefined = `--auth none`. */
+  readonly authenticator?: Authenticator | undefined;
   readonly directory: TopicDirectory;
 }
 
@@ -58,11 +62,12 @@ export function admitControl(session: Session, nowMs: number, ratePerSec: number
  * method's handler ({@link REQUEST_HANDLERS}); every problem becomes a numbered error reply or, past
  * the burst of refusals, a 4008 close. Never throws on input.
  */
-export class ControlPlane implements RequestContext {
+export class ControlPlane implements RequestContext, AccessReplies {
   readonly table: SubscriptionTable<Session, EncodedEvent>;
   readonly stats: HubStats;
   readonly delivery: Delivery;
   readonly snapshots: Snapshots;
+  readonly access: AccessPolicy;
   readonly directory: TopicDirectory;
   readonly #now: () => number;
   readonly #outboxes: Outboxes;
@@ -78,6 +83,7 @@ export class ControlPlane implements RequestContext {
     this.directory = parts.directory;
     this.#now = parts.now;
     this.#outboxes = parts.outboxes;
+    this.access = new AccessPolicy(parts.authenticator, parts);
   }
 
   /** Handles one client frame: admit, decode, dispatch, reply. */
@@ -103,6 +109,13 @@ export class ControlPlane implements RequestContext {
       );
       return;
     }
+    // While a token is being verified, later frames wait for it, in order (AccessPolicy.holds).
+    if (session.access !== null && this.access.holds(session, data, isBinary, this)) return;
+    this.process(session, data, isBinary);
+  }
+
+  /** Decode, parse, check access, dispatch: a frame already admitted. */
+  process(session: Session, data: ArrayBuffer, isBinary: boolean): void {
     const decoded = decodeClientFrame(data, isBinary);
     if (!decoded.ok) {
       this.error(session, null, ErrorCode.BAD_REQUEST, decoded.msg);
@@ -113,15 +126,19 @@ export class ControlPlane implements RequestContext {
       this.error(session, parsed.id, parsed.code, parsed.msg);
       return;
     }
-    handleRequest(this, session, parsed.request);
+    const request = parsed.request;
+    if (session.access !== null && !this.access.admits(session, request.method, request.id, this)) return;
+    handleRequest(this, session, request);
   }
 
   reply(session: Session, message: ControlMessage): void {
     this.snapshots.control(session, message);
   }
 
-  error(session: Session, id: RequestId | null, code: number, msg: string): void {
+  error(session: Session, id: RequestId | null, code: number, msg: string, reason?: string): void {
     this.stats.countClientError(code);
-    this.snapshots.control(session, { id, error: { code, msg } });
+    // A 4001 carries `reason` (a fixed word) so a client can act without parsing `msg`.
+    const error = reason === undefined ? { code, msg } : { code, msg, reason };
+    this.snapshots.control(session, { id, error });
   }
 }

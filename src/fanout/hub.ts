@@ -2,6 +2,7 @@ import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
 import { reanchorClock } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
+import type { AuthOutcome, Authenticator } from "./access-state.ts";
 import { Conflation } from "./conflation.ts";
 import { TopicDirectory } from "./topic-directory.ts";
 import { ControlPlane, type ControlOptions } from "./control-plane.ts";
@@ -40,6 +41,8 @@ export interface HubLinks {
   readonly interest: InterestListener;
   /** Feed history for snapshots of topics the gateway has no value for; omitted = none. */
   readonly history?: HistorySource | undefined;
+  /** Token verification for `--auth jwt` (the node's adapter over src/auth); omitted = `--auth none`. */
+  readonly authenticator?: Authenticator | undefined;
 }
 
 export type { Topic } from "./session.ts";
@@ -120,6 +123,7 @@ export class Hub {
       outboxes,
       delivery,
       snapshots,
+      authenticator: links.authenticator,
       directory,
     });
     const probes = new LagProbes(options, {
@@ -200,12 +204,22 @@ export class Hub {
     return this.#parts?.fanout.bufferedBytes() ?? 0;
   }
 
-  /** Registers a new connection. */
-  open(sink: FrameSink, encoding: Encoding): Session {
+  /**
+   * Registers a new connection. Under `--auth jwt` it starts unauthenticated, unless `bearer` is the
+   * verified outcome of its upgrade's `Authorization: Bearer` token.
+   */
+  open(sink: FrameSink, encoding: Encoding, bearer?: AuthOutcome & { ok: true }): Session {
     const parts = this.#wired();
     const session = parts.fanout.open(sink, encoding);
+    parts.control.access.opened(session);
+    if (bearer !== undefined) parts.control.access.adopt(session, bearer);
     if (!this.feed.up) parts.snapshots.control(session, this.feed.event());
     return session;
+  }
+
+  /** Whether connections must authenticate (`--auth jwt`): the gateway then reads Bearer tokens. */
+  get authenticator(): Authenticator | undefined {
+    return this.#parts?.control.access.authenticator;
   }
 
   /**
@@ -224,7 +238,9 @@ export class Hub {
 
   /** The connection is gone (any cause); its subscriptions are released. */
   closed(session: Session, code: number): void {
-    this.#wired().fanout.closed(session, code);
+    const parts = this.#wired();
+    parts.control.access.closed(session);
+    parts.fanout.closed(session, code);
   }
 
   /** Concrete topic entry for ingest: sequence counter plus subscribers. */
@@ -278,6 +294,7 @@ export class Hub {
     reanchorClock();
     parts.delivery.tick(nowMs);
     parts.heartbeats.tick(nowMs);
+    parts.control.access.tick(nowMs);
   }
 
   #wired(): Parts {

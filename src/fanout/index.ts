@@ -11,3 +11,5 @@ export {
   closeReasonOf,
   type HubGauges,
 } from "./stats.ts";
+export { ACCESS_SCAN_MS, MAX_FRAMES_WHILE_VERIFYING } from "./access.ts";
+export type { AccessGrants, AccessIdentity, AuthOutcome, Authenticator } from "./access-state.ts";

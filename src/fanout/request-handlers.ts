@@ -1,6 +1,7 @@
 import { nowMicros, type ControlMessage, type Request, type RequestId } from "../protocol/index.ts";
-import { checkPattern } from "../wire/index.ts";
+import { ErrorCode, checkPattern } from "../wire/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
+import type { AccessPolicy, AccessReplies } from "./access.ts";
 import type { Delivery } from "./delivery.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { Session } from "./session.ts";
@@ -9,16 +10,18 @@ import type { HubStats } from "./stats.ts";
 import { MAX_TOPICS_LISTED, type TopicDirectory } from "./topic-directory.ts";
 
 /** What a request handler may use: the parts, and the session's reply path. */
-export interface RequestContext {
+export interface RequestContext extends AccessReplies {
   readonly table: SubscriptionTable<Session, EncodedEvent>;
   readonly stats: HubStats;
   readonly delivery: Delivery;
   readonly snapshots: Snapshots;
+  /** Who the connection is and what it may read (`--auth jwt`); no-ops with `--auth none`. */
+  readonly access: AccessPolicy;
   readonly directory: TopicDirectory;
   /** Queues a reply in the session's order (held behind a pending snapshot, as every control frame). */
   reply(session: Session, message: ControlMessage): void;
-  /** Counts a client error and replies with it. */
-  error(session: Session, id: RequestId | null, code: number, msg: string): void;
+  /** Counts a client error and replies with it (a 4001 with its `reason`). */
+  error(session: Session, id: RequestId | null, code: number, msg: string, reason?: string): void;
 }
 
 /** The request of one method, as {@link parseRequest} returns it. */
@@ -33,16 +36,19 @@ export type RequestHandler<M extends Request["method"]> = (
 
 /** Reply, then (unless `snapshot` is false) the snapshot sequence ({@link Snapshots}), then live. */
 function subscribe(context: RequestContext, session: Session, request: RequestOf<"subscribe">): void {
-  const { table, stats, delivery } = context;
-  const result = table.add(session, request.topics);
+  const { table, stats, delivery, access } = context;
+  // Entitlements first: a pattern outside the grants gets 4003 and never reaches the table.
+  const { allowed, refused } = access.entitled(session, request.topics);
+  const result = table.add(session, allowed);
   if (!result.ok) {
     context.error(session, request.id, result.code, result.msg);
     return;
   }
   for (const e of result.errors) stats.countClientError(e.code);
-  const policy = delivery.policyOf(request.maxHz, request.onSlow);
+  const policy = delivery.policyOf(access.maxHzOf(session, request.maxHz), request.onSlow);
   if (result.added.length > 0) delivery.setPolicies(session, result.added, policy);
-  const reply: Record<string, unknown> = { subscribed: result.added, errors: result.errors };
+  const errors = refused.length === 0 ? result.errors : [...result.errors, ...refused];
+  const reply: Record<string, unknown> = { subscribed: result.added, errors };
   if (policy !== undefined && policy.hz > 0) reply["maxHz"] = policy.hz;
   context.reply(session, { id: request.id, result: reply });
   // Publish never runs inside this call, so anything published later is queued after the snapshot.
@@ -61,6 +67,11 @@ function list(context: RequestContext, session: Session, request: RequestOf<"lis
   context.reply(session, { id: request.id, result: { topics: context.table.patternsOf(session) } });
 }
 
+/** `auth {token}`: verified asynchronously; the reply comes from {@link AccessPolicy.auth}. */
+function auth(context: RequestContext, session: Session, request: RequestOf<"auth">): void {
+  context.access.auth(session, request.id, request.token, context);
+}
+
 function ping(context: RequestContext, session: Session, request: RequestOf<"ping">): void {
   context.reply(session, { id: request.id, result: { ts: nowMicros() } });
 }
@@ -73,6 +84,15 @@ function topics(context: RequestContext, session: Session, request: RequestOf<"t
     return;
   }
   const pattern = request.pattern as string;
+  if (!context.access.covers(session, pattern)) {
+    context.error(
+      session,
+      request.id,
+      ErrorCode.NOT_ENTITLED,
+      "not entitled: the token's grants do not cover every topic this pattern matches",
+    );
+    return;
+  }
   const limit = request.limit === 0 ? MAX_TOPICS_LISTED : Math.min(request.limit, MAX_TOPICS_LISTED);
   void context.directory.list(pattern, limit).then((listing) => {
     if (session.closed) return;
@@ -94,6 +114,7 @@ export const REQUEST_HANDLERS: { readonly [M in Request["method"]]: RequestHandl
   list,
   ping,
   topics,
+  auth,
 };
 
 /** Runs the handler of `request.method`. */

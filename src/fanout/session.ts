@@ -1,5 +1,6 @@
 import type { Encoding, MarketEvent, RequestId } from "../protocol/index.ts";
 import type { TopicEntry } from "../subscriptions/index.ts";
+import type { AccessState } from "./access-state.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { FrameSink } from "./sink.ts";
 
@@ -199,6 +200,10 @@ export class Session {
    * snapshots.ts); null when not holding.
    */
   delivered: Map<Topic, number> | null = null;
+
+  // AccessPolicy's (--auth jwt; null with --auth none):
+  /** Identity, grants, deadline and frames waiting for a token verification. */
+  access: AccessState | null = null;
 
   /** msgpack connection (binary frames); false for JSON (text frames). */
   readonly isBinary: boolean;

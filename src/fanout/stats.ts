@@ -9,6 +9,8 @@ export const CloseReason = {
   TOO_BIG: "message_too_big",
   SLOW_CONSUMER: "slow_consumer",
   RATE_LIMITED: "rate_limited",
+  UNAUTHORISED: "unauthorised",
+  LIMIT: "limit",
   ABNORMAL: "abnormal",
   INTERNAL_ERROR: "internal_error",
   OTHER: "other",
@@ -28,6 +30,10 @@ export function closeReasonOf(code: number): CloseReason {
       return CloseReason.SLOW_CONSUMER;
     case 4008:
       return CloseReason.RATE_LIMITED;
+    case 4001:
+      return CloseReason.UNAUTHORISED;
+    case 4006:
+      return CloseReason.LIMIT;
     case 1006:
       return CloseReason.ABNORMAL;
     case 1011:
@@ -99,6 +105,15 @@ export class HubStats {
   controlFramesDropped = 0;
   /** Error replies sent, by protocol error code. */
   readonly clientErrors = new Map<number, number>();
+  // Access control (--auth jwt; the verifier counts accepted and refused tokens itself):
+  /** Connections closed with 4001 for sending no valid token within --auth-timeout-ms. */
+  authTimeouts = 0;
+  /** Connections closed with 4001 because their token expired without a refresh. */
+  authExpired = 0;
+  /** Authentications refused with 4006: the `sub` already had `tw.maxConnections` connections. */
+  authConnectionLimit = 0;
+  /** Subscriptions removed because a refreshed token no longer covered them. */
+  authSubscriptionsRemoved = 0;
 
   /** One answered probe's lag, ms (once per probe, never per message). */
   observeLag(lagMs: number): void {
@@ -202,6 +217,29 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
     help: "Error replies sent to clients, by protocol error code.",
     label: { name: "code", values: [] },
     read: (s) => s.stats.clientErrors,
+  },
+  {
+    name: "tickwire_auth_closed_total",
+    type: "counter",
+    help: "Connections closed with 4001 under --auth jwt, by reason.",
+    label: { name: "reason", values: ["auth_timeout", "expired"] },
+    read: (s) =>
+      new Map([
+        ["auth_timeout", s.stats.authTimeouts],
+        ["expired", s.stats.authExpired],
+      ]),
+  },
+  {
+    name: "tickwire_auth_connection_limit_total",
+    type: "counter",
+    help: "Authentications refused with 4006: the sub already had tw.maxConnections connections on this node.",
+    read: (s) => s.stats.authConnectionLimit,
+  },
+  {
+    name: "tickwire_auth_subscriptions_removed_total",
+    type: "counter",
+    help: "Subscriptions removed because a refreshed token's grants no longer covered them.",
+    read: (s) => s.stats.authSubscriptionsRemoved,
   },
   {
     name: "tickwire_events_routed_total",

@@ -1,6 +1,6 @@
 import type { TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
-import { SendResult, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
+import { SendResult, type AuthOutcome, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
@@ -12,6 +12,14 @@ import { HttpTurnBudget } from "./http-respond.ts";
 import { httpRoutes } from "./http-routes.ts";
 import { listenOn } from "./listen.ts";
 import { MetricsListener } from "./metrics-listener.ts";
+import { createApp, type TlsFiles } from "./tls.ts";
+import {
+  bearerToken,
+  checkUpgrade,
+  readUpgradeHeaders,
+  refuse,
+  upgradeWithBearer,
+} from "./upgrade-policy.ts";
 import type { Uws } from "./uws.ts";
 import { offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
 
@@ -50,6 +58,10 @@ export interface GatewayOptions {
   readonly metricsPort: number;
   /** Address of the /metrics listener. */
   readonly metricsHost: string;
+  /** Browser origins allowed to upgrade (`*` = any; empty = not checked). */
+  readonly allowedOrigins?: readonly string[];
+  /** Certificate and key: serve wss:// and https:// (uWS SSLApp). */
+  readonly tls?: TlsFiles;
   /** `--trusted-proxies`: proxies whose X-Forwarded-For names the client (client-address.ts); absent = none. */
   readonly trustedProxies?: readonly string[];
 }
@@ -78,6 +90,8 @@ class Connection implements FrameSink {
     readonly maxBackpressureBytes: number,
     /** The client's address, resolved at the upgrade (client-address.ts). */
     readonly clientAddress: string,
+    /** The upgrade's verified `Authorization: Bearer` token, under `--auth jwt`. */
+    readonly bearer?: AuthOutcome & { ok: true },
   ) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
     const ws = this.ws as WebSocket<UserData>;
@@ -140,7 +154,7 @@ export class Gateway {
     http: HttpEndpoints,
     stats = new GatewayStats(),
   ): Promise<Gateway> {
-    const app = uws.App();
+    const app = createApp(uws, options.tls);
     const maxConnections = resolveMaxConnections(options.maxConnections, openFileLimit());
     const gateway = new Gateway(uws, app, stats, options, maxConnections);
     gateway.#routes(hub, options, http);
@@ -209,9 +223,9 @@ export class Gateway {
       // only add pongs that answer no probe. The probes' pongs keep a connection within idleTimeout.
       sendPingsAutomatically: !hub.probesEnabled,
       upgrade: (res, req, context) => {
+        const headers = readUpgradeHeaders(req);
         const offered = offeredSubprotocols(req);
-        const key = req.getHeader("sec-websocket-key");
-        const extensions = req.getHeader("sec-websocket-extensions");
+        const { key, extensions } = headers;
         if (this.#listenSocket === undefined) {
           stats.upgradesRejectedDraining++;
           res.writeStatus("503 Service Unavailable").writeHeader("retry-after", "1").end("draining\n");
@@ -239,19 +253,43 @@ export class Gateway {
           return;
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
-        // uWS's req and res are valid only during this call: both are read here, synchronously.
+        const refusal = checkUpgrade(headers, options.allowedOrigins ?? [], stats);
+        if (refusal !== undefined) return refuse(res, refusal);
+        // uWS's req and res are valid only during this call: both are read here, synchronously (the
+        // Bearer verification below answers later, through res only).
         const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
         const client = this.#trusted.clientAddress(peer, req.getHeader("x-forwarded-for"));
-        const userData: UserData = {
-          connection: new Connection(encoding, options.maxBackpressureBytes, client),
-        };
-        res.upgrade(userData, key, offered.trim() === "" ? "" : chosen, extensions, context);
+        const protocol = offered.trim() === "" ? "" : chosen;
+        const authenticator = hub.authenticator;
+        const token = authenticator === undefined ? undefined : bearerToken(headers.authorization);
+        if (authenticator === undefined || token === undefined) {
+          res.upgrade(
+            { connection: new Connection(encoding, options.maxBackpressureBytes, client) },
+            key,
+            protocol,
+            extensions,
+            context,
+          );
+        } else if (token === null) {
+          stats.upgradesRejectedBearer++;
+          refuse(res, { status: "401 Unauthorized", body: "malformed Authorization header\n" });
+        } else {
+          upgradeWithBearer(res, token, authenticator, stats, (outcome) =>
+            res.upgrade(
+              { connection: new Connection(encoding, options.maxBackpressureBytes, client, outcome) },
+              key,
+              protocol,
+              extensions,
+              context,
+            ),
+          );
+        }
       },
       open: (ws) => {
         const connection = ws.getUserData().connection;
         connection.ws = ws;
         this.#cap.open++;
-        connection.session = hub.open(connection, connection.encoding);
+        connection.session = hub.open(connection, connection.encoding, connection.bearer);
         this.#ages.add(connection);
         http.opened?.(connection.clientAddress);
       },

@@ -6,6 +6,12 @@ import { snapshotOf, type MetricDescriptor, type MetricSnapshot } from "../metri
 export class GatewayStats {
   upgradesRejectedSubprotocol = 0;
   upgradesRejectedDraining = 0;
+  /** Upgrades with a token in the query string (HTTP 400). */
+  upgradesRejectedTokenInUrl = 0;
+  /** Browser upgrades from an origin outside --allowed-origins (HTTP 403). */
+  upgradesRejectedOrigin = 0;
+  /** Upgrades whose Authorization: Bearer token was refused or malformed (HTTP 401). */
+  upgradesRejectedBearer = 0;
   /** Upgrades refused at `--max-connections` (503 + retry-after). */
   upgradesRejectedCapacity = 0;
   /** The resolved `--max-connections`. */
@@ -38,12 +44,18 @@ export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
     name: "tickwire_upgrades_rejected_total",
     type: "counter",
     help: "WebSocket upgrades refused, by reason.",
-    label: { name: "reason", values: ["subprotocol", "draining", "capacity"] },
+    label: {
+      name: "reason",
+      values: ["subprotocol", "draining", "capacity", "token_in_url", "origin", "bearer"],
+    },
     read: (s) =>
       new Map([
         ["subprotocol", s.upgradesRejectedSubprotocol],
         ["draining", s.upgradesRejectedDraining],
         ["capacity", s.upgradesRejectedCapacity],
+        ["token_in_url", s.upgradesRejectedTokenInUrl],
+        ["origin", s.upgradesRejectedOrigin],
+        ["bearer", s.upgradesRejectedBearer],
       ]),
   },
   {

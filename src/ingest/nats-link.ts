@@ -1,7 +1,16 @@
+import { readFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { connect, DebugEvents, Events, type ConnectionOptions, type NatsConnection } from "nats";
+import {
+  connect,
+  credsAuthenticator,
+  DebugEvents,
+  Events,
+  nkeyAuthenticator,
+  type ConnectionOptions,
+  type NatsConnection,
+} from "nats";
 import { urlWithoutCredentials } from "../config/index.ts";
-import { NatsDrainError, ShutdownTimeoutError } from "../errors/index.ts";
+import { NatsDrainError, ShutdownTimeoutError, TlsFileError } from "../errors/index.ts";
 import { RateLimitedLog, type Logger } from "../logging/index.ts";
 import { NatsLinkStats, NatsState } from "./stats.ts";
 
@@ -18,10 +27,100 @@ export interface NatsLinkOptions {
   readonly maxPingsOut?: number;
   /** Do not receive what this connection publishes (a gateway publishes nothing it subscribes to). */
   readonly noEcho?: boolean;
+  /** TLS to NATS (`tls://` URLs, or any of these set): CA to verify the server, client certificate and key. */
+  readonly tls?: NatsTlsFiles;
+  /** How to authenticate to NATS; at most one way (the config checks it). */
+  readonly credentials?: NatsCredentials;
+}
+
+export interface NatsTlsFiles {
+  readonly caFile?: string | undefined;
+  readonly certFile?: string | undefined;
+  readonly keyFile?: string | undefined;
+}
+
+/** A secret config value (printed as [redacted]); revealed only when the connect options are built. */
+export interface SecretValue {
+  reveal(): string;
+  readonly isSet: boolean;
+}
+
+export interface NatsCredentials {
+  readonly user?: string | undefined;
+  readonly password?: SecretValue | undefined;
+  readonly token?: SecretValue | undefined;
+  readonly nkeySeedFile?: string | undefined;
+  readonly credsFile?: string | undefined;
 }
 
 /** Longest wait for one connection attempt (TCP, INFO and CONNECT) before it counts as failed. */
 const CONNECT_ATTEMPT_TIMEOUT_MS = 2000;
+
+/**
+ * The NATS client's connect options: the one place they are built (TLS, credentials, reconnect and ping
+ * settings). Reads the NKey seed and .creds files; their content and every secret stay in the returned
+ * object, which is never logged.
+ */
+export function natsConnectOptions(options: NatsLinkOptions): ConnectionOptions {
+  const { servers, name, reconnectWaitMs, pingIntervalMs, maxPingsOut, noEcho, tls, credentials } = options;
+  const out: ConnectionOptions = {
+    servers: [...servers],
+    name,
+    reconnect: true,
+    maxReconnectAttempts: -1,
+    // The first connection is retried by NatsLink, not by the client: the client's own first-connect loop
+    // cannot be cancelled, and a stop() during it would leave the process running.
+    waitOnFirstConnect: false,
+    timeout: CONNECT_ATTEMPT_TIMEOUT_MS,
+    reconnectTimeWait: reconnectWaitMs,
+    reconnectJitter: Math.min(500, reconnectWaitMs),
+    noEcho: noEcho === true,
+  };
+  if (pingIntervalMs !== undefined) out.pingInterval = pingIntervalMs;
+  if (maxPingsOut !== undefined) out.maxPingOut = maxPingsOut;
+  if (tls !== undefined && (tls.caFile ?? tls.certFile ?? tls.keyFile) !== undefined) {
+    out.tls = {
+      ...(tls.caFile !== undefined ? { caFile: readable("--nats-tls-ca", tls.caFile) } : {}),
+      ...(tls.certFile !== undefined ? { certFile: readable("--nats-tls-cert", tls.certFile) } : {}),
+      ...(tls.keyFile !== undefined ? { keyFile: readable("--nats-tls-key", tls.keyFile) } : {}),
+    };
+  }
+  const c = credentials ?? {};
+  if (c.user !== undefined && c.password?.isSet === true) {
+    out.user = c.user;
+    out.pass = c.password.reveal();
+  } else if (c.token?.isSet === true) {
+    out.token = c.token.reveal();
+  } else if (c.nkeySeedFile !== undefined) {
+    const seed = new TextEncoder().encode(readText("--nats-nkey-seed-file", c.nkeySeedFile).trim());
+    out.authenticator = nkeyAuthenticator(seed);
+  } else if (c.credsFile !== undefined) {
+    out.authenticator = credsAuthenticator(
+      new TextEncoder().encode(readText("--nats-creds-file", c.credsFile)),
+    );
+  }
+  return out;
+}
+
+/** A NATS URL as a log may show it: `user:password@` or `token@` replaced. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/i, "$1[redacted]@");
+}
+
+function readText(flag: string, path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch (cause) {
+    throw new TlsFileError(flag, path, { cause });
+  }
+}
+
+/** The path, after checking it can be read (the NATS client reports a bad file only as a failed connect). */
+function readable(flag: string, path: string): string {
+  readText(flag, path);
+  return path;
+}
+
 /** At most one "nats not reachable" line per this interval (the first failure is logged at once). */
 const UNREACHABLE_LOG_INTERVAL_MS = 10_000;
 
@@ -118,22 +217,8 @@ export class NatsLink {
   }
 
   async #connect(): Promise<void> {
-    const { servers, name, reconnectWaitMs, pingIntervalMs, maxPingsOut, noEcho } = this.options;
-    const options: ConnectionOptions = {
-      servers: [...servers],
-      name,
-      reconnect: true,
-      maxReconnectAttempts: -1,
-      // The first connection is retried here, not by the client: the client's own first-connect loop
-      // cannot be cancelled, and a stop() during it would leave the process running.
-      waitOnFirstConnect: false,
-      timeout: CONNECT_ATTEMPT_TIMEOUT_MS,
-      reconnectTimeWait: reconnectWaitMs,
-      reconnectJitter: Math.min(500, reconnectWaitMs),
-      noEcho: noEcho === true,
-    };
-    if (pingIntervalMs !== undefined) options.pingInterval = pingIntervalMs;
-    if (maxPingsOut !== undefined) options.maxPingOut = maxPingsOut;
+    const { servers, reconnectWaitMs } = this.options;
+    const options = natsConnectOptions(this.options);
     const unreachable =
       this.log === undefined ? undefined : new RateLimitedLog(this.log, UNREACHABLE_LOG_INTERVAL_MS);
     let nc: NatsConnection | undefined;
@@ -175,7 +260,7 @@ export class NatsLink {
     this.#nc = nc;
     this.stats.state = NatsState.CONNECTED;
     this.#epoch = 1;
-    this.log?.info({ server: nc.getServer() }, "nats connected");
+    this.log?.info({ server: redactUrl(nc.getServer()) }, "nats connected");
     this.#changed(true);
     void this.#watchStatus(nc);
     for (const resolve of this.#waiting.splice(0)) resolve(nc);
@@ -226,13 +311,13 @@ export class NatsLink {
         case Events.Disconnect:
           this.stats.disconnects++;
           this.stats.state = NatsState.RECONNECTING;
-          this.log?.warn({ server: status.data }, "nats disconnected; reconnecting");
+          this.log?.warn({ server: serverOf(status.data) }, "nats disconnected; reconnecting");
           this.#changed(false);
           break;
         case Events.Reconnect:
           this.stats.reconnects++;
           this.stats.state = NatsState.CONNECTED;
-          this.log?.info({ server: status.data }, "nats reconnected");
+          this.log?.info({ server: serverOf(status.data) }, "nats reconnected");
           for (const listener of this.#onReconnect) listener();
           this.#changed(true);
           break;
@@ -260,4 +345,9 @@ export class NatsLink {
     }
     this.stats.state = NatsState.CLOSED;
   }
+}
+
+/** The server of a status event, credentials removed (the event's data is a URL string). */
+function serverOf(data: unknown): string {
+  return typeof data === "string" ? redactUrl(data) : "";
 }

@@ -6,12 +6,17 @@ import { HUB_METRICS } from "../fanout/index.ts";
 import { INGEST_METRICS } from "../ingest/index.ts";
 import { createMetrics, ScrapeCache, type MetricSource } from "../metrics/index.ts";
 import { WebAssets } from "../web/index.ts";
+import { AUTH_METRICS, type TokenVerifier } from "../auth/index.ts";
+import { authenticatorOver } from "./authenticator.ts";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../logging/index.ts";
 import { waitUntil } from "./wait.ts";
 
 /** The config groups one node reads (the process reads `embedded` and `log`). */
-export type NodeConfig = Pick<Config, "gateway" | "fanout" | "nats" | "history" | "lifecycle">;
+export type NodeConfig = Pick<
+  Config,
+  "gateway" | "fanout" | "nats" | "history" | "lifecycle" | "auth" | "tls"
+>;
 
 /** What a node is built from, besides its config: things owned once per process. */
 export interface NodeParts {
@@ -21,6 +26,8 @@ export interface NodeParts {
   readonly log: Logger;
   /** Set when the node is one worker of a supervisor (src/supervisor/); absent for a single gateway. */
   readonly fleet?: NodeFleet;
+  /** `--auth jwt`: the token verifier (built by the process: it reads key files); absent = `--auth none`. */
+  readonly verifier?: TokenVerifier | undefined;
 }
 
 /** How a worker node answers for the whole fleet of workers on its port. */
@@ -80,9 +87,12 @@ export class TickwireNode {
     );
     // Phase 2, attach: the hub tells the ingest which patterns are wanted and reads feed history; the
     // ingest publishes into the hub.
+    const { verifier } = parts;
     this.hub.attach({
       interest: this.ingest,
       history: history.stream.mode === "jetstream" ? this.history : undefined,
+      authenticator:
+        verifier === undefined ? undefined : authenticatorOver(verifier, config.auth.jwtClockToleranceMs),
     });
     this.ingest.attach(this.hub);
     // The feed state clients see in-band (issue 10 §2): down until the first connection, then as the
@@ -99,7 +109,11 @@ export class TickwireNode {
   /** The node's metrics: each stats class's descriptors and a snapshot of plain numbers. */
   metricSources(): readonly MetricSource[] {
     const { hub, ingest, history, gatewayStats } = this;
+    const verifier = this.parts.verifier;
+    const auth: MetricSource[] =
+      verifier === undefined ? [] : [{ metrics: AUTH_METRICS, snapshot: () => verifier.stats.snapshot() }];
     return [
+      ...auth,
       {
         metrics: HUB_METRICS,
         snapshot: () =>
@@ -180,7 +194,12 @@ export class TickwireNode {
         parts.uws,
         hub,
         // A worker shares the port with its siblings on purpose; a single gateway owns it (issue 15).
-        { ...config.gateway, sharePort: parts.fleet !== undefined, retryAfterMs: config.fanout.retryAfterMs },
+        {
+          ...config.gateway,
+          tls: config.tls,
+          sharePort: parts.fleet !== undefined,
+          retryAfterMs: config.fanout.retryAfterMs,
+        },
         {
           metrics: () => this.#scrapeBody(),
           connectionCapReached: (notice) =>
@@ -210,10 +229,23 @@ export class TickwireNode {
     }
     const { host } = config.gateway;
     const port = this.#gateway.port;
+    const scheme = config.tls.certFile === undefined ? "ws" : "wss";
     log.info(
-      { host, port, ws: `ws://${host}:${port}/v1/stream`, maxConnections: this.gatewayStats.maxConnections },
+      {
+        host,
+        port,
+        ws: `${scheme}://${host}:${port}/v1/stream`,
+        auth: config.auth.mode,
+        maxConnections: this.gatewayStats.maxConnections,
+      },
       "gateway listening",
     );
+    if (config.auth.mode === "none" && !isLoopback(host)) {
+      log.warn(
+        { host, auth: "none" },
+        "--auth none on a non-loopback --host: anyone who can reach this port reads every topic (use --auth jwt, docs/SECURITY.md)",
+      );
+    }
     if (this.#gateway.metricsPort !== 0) {
       const metricsHost = config.gateway.metricsHost;
       log.info({ host: metricsHost, port: this.#gateway.metricsPort }, "metrics listening");
@@ -245,4 +277,9 @@ export class TickwireNode {
     this.#gateway?.close();
     hub.stop();
   }
+}
+
+/** Whether a listen address only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
 }

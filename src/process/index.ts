@@ -1,3 +1,3 @@
-export { buildNode, startService, type Service } from "./service.ts";
+export { buildNode, prepareNode, startService, type Service } from "./service.ts";
 export { EmbeddedStack } from "./embedded-stack.ts";
 export { ShutdownSignals, stopOnSignal } from "./signals.ts";

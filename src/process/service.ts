@@ -1,5 +1,13 @@
 import { loadUws } from "../gateway/index.ts";
-import { NatsLink, connectionName, type NatsIngest } from "../ingest/index.ts";
+import {
+  NatsLink,
+  connectionName,
+  natsConnectOptions,
+  redactUrl,
+  type NatsIngest,
+  type NatsLinkOptions,
+} from "../ingest/index.ts";
+import { createTokenVerifier, type TokenVerifier } from "../auth/index.ts";
 import { TickwireNode, type NodeFleet } from "../node/index.ts";
 import type { Hub } from "../fanout/index.ts";
 import type { Config } from "../config/index.ts";
@@ -25,26 +33,63 @@ export interface Service {
   stop(): Promise<void>;
 }
 
+/** The NATS link options of one node (its own connection to `urls`, with TLS and credentials). */
+export function linkOptions(
+  config: Readonly<Config>,
+  urls: readonly string[],
+  worker?: number,
+): NatsLinkOptions {
+  const { nats } = config;
+  return {
+    servers: urls,
+    name: connectionName("tickwire-gateway", worker),
+    reconnectWaitMs: nats.reconnectWaitMs,
+    pingIntervalMs: nats.pingIntervalMs,
+    maxPingsOut: nats.maxPingsOut,
+    noEcho: true,
+    tls: { caFile: nats.tlsCaFile, certFile: nats.tlsCertFile, keyFile: nats.tlsKeyFile },
+    credentials: {
+      user: nats.user,
+      password: nats.password,
+      token: nats.token,
+      nkeySeedFile: nats.nkeySeedFile,
+      credsFile: nats.credsFile,
+    },
+  };
+}
+
+/**
+ * Start-up checks of one node, before it is built (each worker runs them too): unreadable NATS TLS or
+ * credentials files, and the key files of `--auth jwt`, read into the token verifier it returns
+ * (undefined under `--auth none`).
+ */
+export async function prepareNode(
+  config: Readonly<Config>,
+  urls: readonly string[],
+  log: Logger,
+  worker?: number,
+): Promise<TokenVerifier | undefined> {
+  natsConnectOptions(linkOptions(config, urls, worker));
+  if (config.auth.mode !== "jwt") return undefined;
+  const verifier = await createTokenVerifier(config.auth);
+  log.info({ auth: verifier.description }, "auth: tokens required");
+  return verifier;
+}
+
 /** Builds one node over its own NATS link to `urls` (nothing starts). */
 export function buildNode(
   config: Readonly<Config>,
   urls: readonly string[],
   log: Logger,
-  options: { readonly worker?: number; readonly fleet?: NodeFleet } = {},
+  options: {
+    readonly worker?: number;
+    readonly fleet?: NodeFleet;
+    /** From {@link prepareNode}: `--auth jwt`'s token verifier. */
+    readonly verifier?: TokenVerifier | undefined;
+  } = {},
 ): TickwireNode {
-  const { nats } = config;
-  const link = new NatsLink(
-    {
-      servers: urls,
-      name: connectionName("tickwire-gateway", options.worker),
-      reconnectWaitMs: nats.reconnectWaitMs,
-      pingIntervalMs: nats.pingIntervalMs,
-      maxPingsOut: nats.maxPingsOut,
-      noEcho: true,
-    },
-    log,
-  );
-  const parts = { uws: loadUws(), link, log };
+  const link = new NatsLink(linkOptions(config, urls, options.worker), log);
+  const parts = { uws: loadUws(), link, log, verifier: options.verifier };
   return new TickwireNode(config, options.fleet === undefined ? parts : { ...parts, fleet: options.fleet });
 }
 
@@ -65,7 +110,8 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   }
   let node: TickwireNode;
   try {
-    node = buildNode(config, urls, log);
+    const verifier = await prepareNode(config, urls, log);
+    node = buildNode(config, urls, log, { verifier });
     await node.start();
   } catch (error) {
     await embedded?.stop();
@@ -92,7 +138,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   return {
     port: node.port,
     metricsPort: node.metricsPort,
-    natsUrl: urls.join(","),
+    natsUrl: urls.map(redactUrl).join(","),
     natsReady: node.natsReady,
     hub: node.hub,
     ingest: node.ingest,

@@ -16,7 +16,11 @@ const msgpackDecoder = new StrictMsgpackDecoder(CLIENT_FRAME_LIMITS);
 
 export type Reply =
   | { readonly id: RequestId; readonly result: Readonly<Record<string, unknown>> }
-  | { readonly id: RequestId | null; readonly error: { readonly code: number; readonly msg: string } };
+  | {
+      readonly id: RequestId | null;
+      /** `reason`: only on 4001 (a fixed word a client acts on, PROTOCOL.md "auth"). */
+      readonly error: { readonly code: number; readonly msg: string; readonly reason?: string };
+    };
 
 /** `snapshot_end` as the gateway sends it: its `id` is the subscribe's {@link RequestId}, echoed exactly. */
 export type SnapshotEndMessage = Omit<SnapshotEndEvent, "id"> & { readonly id: RequestId };

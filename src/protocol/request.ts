@@ -39,6 +39,8 @@ export type Request =
   | { readonly method: "unsubscribe"; readonly id: RequestId; readonly topics: readonly unknown[] }
   | { readonly method: "list"; readonly id: RequestId }
   | { readonly method: "ping"; readonly id: RequestId }
+  /** `token` is a string; the verifier judges the rest (length, form, signature, claims). */
+  | { readonly method: "auth"; readonly id: RequestId; readonly token: string }
   /** Discovery: the known topics matching `pattern` (unchecked here), at most `limit` (0 = the maximum). */
   | { readonly method: "topics"; readonly id: RequestId; readonly pattern: unknown; readonly limit: number };
 
@@ -51,7 +53,7 @@ export interface RequestError {
 export type ParsedRequest =
   { readonly ok: true; readonly request: Request } | ({ readonly ok: false } & RequestError);
 
-const METHODS = "subscribe, unsubscribe, list, ping, topics";
+const METHODS = "subscribe, unsubscribe, list, ping, topics, auth";
 
 /**
  * What a subscription asks for when its connection cannot keep up: `conflate` (the default) keeps the
@@ -125,6 +127,13 @@ export function parseRequest(value: unknown): ParsedRequest {
     case "list":
     case "ping":
       return { ok: true, request: { method, id } };
+    case "auth": {
+      const extra = unknownKeys(params, ["token"]);
+      if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `auth: unknown param "${extra}"`);
+      if (typeof params["token"] !== "string")
+        return fail(id, ErrorCode.BAD_REQUEST, "auth: token must be a string");
+      return { ok: true, request: { method, id, token: params["token"] } };
+    }
     case "topics": {
       const extra = unknownKeys(params, ["pattern", "limit"]);
       if (extra !== undefined) return fail(id, ErrorCode.BAD_REQUEST, `topics: unknown param "${extra}"`);

@@ -2,7 +2,7 @@ import { loadConfig, type Config } from "../config/index.ts";
 import { isTickwireError } from "../errors/index.ts";
 import { createLogger, type Logger } from "../logging/index.ts";
 import { createMetrics } from "../metrics/index.ts";
-import { buildNode } from "../process/index.ts";
+import { buildNode, prepareNode } from "../process/index.ts";
 import type { NodeFleet, TickwireNode } from "../node/index.ts";
 import type { FleetScrape, FromWorker, ToWorker, WorkerSnapshot } from "./messages.ts";
 import { ProcessProbe, fleetSources } from "./worker-metrics.ts";
@@ -53,7 +53,8 @@ export class Worker implements NodeFleet {
     const config = workerConfig(start);
     const log = createLogger(config.log.level).child({ worker: start.worker });
     const worker = new Worker(start.worker, log, send);
-    const node = buildNode(config, start.natsUrls, log, { worker: start.worker, fleet: worker });
+    const verifier = await prepareNode(config, start.natsUrls, log, start.worker);
+    const node = buildNode(config, start.natsUrls, log, { worker: start.worker, fleet: worker, verifier });
     worker.#node = node;
     worker.#registry = createMetrics(
       fleetSources(node.metricSources(), () => worker.#current ?? worker.#alone()),

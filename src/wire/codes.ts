@@ -8,11 +8,11 @@
 export const ErrorCode = {
   /** The frame is not a valid request: undecodable, not a map, missing or bad `id`, bad params. */
   BAD_REQUEST: 4000,
-  /** Reserved: authentication required or token rejected. */
+  /** Authentication required (`--auth jwt`, before a valid token) or token rejected (with a `reason`). */
   UNAUTHORISED: 4001,
   /** A topic or pattern is not valid syntax (per topic, in `errors` of a subscribe result). */
   BAD_TOPIC: 4002,
-  /** Reserved: the connection is not entitled to the topic. */
+  /** The connection's grants do not cover every topic of the pattern (per topic, in `errors`). */
   NOT_ENTITLED: 4003,
   /** The topic names an event type this gateway does not carry, or is not subscribed (unsubscribe). */
   UNKNOWN_TOPIC: 4004,
@@ -35,6 +35,10 @@ export const CloseCode = {
   MESSAGE_TOO_BIG: 1009,
   /** A bug in the gateway while handling this connection's frame; the process keeps running. */
   INTERNAL_ERROR: 1011,
+  /** No valid token within --auth-timeout-ms, or the token expired without a refresh; reason JSON has `reason`. */
+  UNAUTHORISED: 4001,
+  /** An `Authorization: Bearer` connection whose `sub` already has `tw.maxConnections` connections on this node. */
+  LIMIT: 4006,
   /** Slow consumer: over the soft watermark past --slow-close-ms, over the hard watermark, or onSlow "disconnect". */
   SLOW_CONSUMER: 4007,
   /** The client kept sending control messages after being rate limited. */

@@ -72,3 +72,41 @@ function writeExtensions(dir: string): string {
   writeFileSync(path, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
   return path;
 }
+
+/** A client certificate (CN=tickwire-gateway) signed by the CA {@link makeTestCertificates} made in `dir`. */
+export function makeClientCertificate(dir: string): { readonly certPath: string; readonly keyPath: string } {
+  const file = (name: string): string => join(dir, name);
+  const openssl = (...args: string[]): void => {
+    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+  };
+  openssl(
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-subj",
+    "/CN=tickwire-gateway",
+    "-keyout",
+    file("client.key"),
+    "-out",
+    file("client.csr"),
+  );
+  openssl(
+    "x509",
+    "-req",
+    "-in",
+    file("client.csr"),
+    "-CA",
+    file("ca.crt"),
+    "-CAkey",
+    file("ca.key"),
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-out",
+    file("client.crt"),
+  );
+  return { certPath: file("client.crt"), keyPath: file("client.key") };
+}
