@@ -3,7 +3,6 @@ export {
   NatsLink,
   connectionName,
   natsConnectOptions,
-  redactUrl,
   type NatsCredentials,
   type NatsLinkOptions,
   type NatsTlsFiles,

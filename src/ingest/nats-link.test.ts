@@ -3,16 +3,17 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { natsConnectOptions, redactUrl, type SecretValue } from "./nats-link.ts";
+import { urlWithoutCredentials } from "../config/index.ts";
+import { natsConnectOptions, type SecretValue } from "./nats-link.ts";
 
 const secret = (value: string): SecretValue => ({ reveal: () => value, isSet: value !== "" });
 const base = { servers: ["tls://127.0.0.1:4222"], name: "t", reconnectWaitMs: 100 };
 
 describe("NATS connect options (the one place they are built)", () => {
   it("removes URL credentials for logs", () => {
-    assert.equal(redactUrl("nats://alice:pw@127.0.0.1:4222"), "nats://[redacted]@127.0.0.1:4222");
-    assert.equal(redactUrl("tls://tok3n@nats:4222"), "tls://[redacted]@nats:4222");
-    assert.equal(redactUrl("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    assert.equal(urlWithoutCredentials("nats://alice:pw@127.0.0.1:4222"), "nats://127.0.0.1:4222");
+    assert.equal(urlWithoutCredentials("tls://tok3n@nats:4222"), "tls://nats:4222");
+    assert.equal(urlWithoutCredentials("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
   });
 
   it("sets TLS files, and user/password or token, from the link options", () => {

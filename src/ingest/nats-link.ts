@@ -102,11 +102,6 @@ export function natsConnectOptions(options: NatsLinkOptions): ConnectionOptions 
   return out;
 }
 
-/** A NATS URL as a log may show it: `user:password@` or `token@` replaced. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^@/\s]*@/i, "$1[redacted]@");
-}
-
 function readText(flag: string, path: string): string {
   try {
     return readFileSync(path, "utf8");
@@ -260,7 +255,7 @@ export class NatsLink {
     this.#nc = nc;
     this.stats.state = NatsState.CONNECTED;
     this.#epoch = 1;
-    this.log?.info({ server: redactUrl(nc.getServer()) }, "nats connected");
+    this.log?.info({ server: urlWithoutCredentials(nc.getServer()) }, "nats connected");
     this.#changed(true);
     void this.#watchStatus(nc);
     for (const resolve of this.#waiting.splice(0)) resolve(nc);
@@ -349,5 +344,5 @@ export class NatsLink {
 
 /** The server of a status event, credentials removed (the event's data is a URL string). */
 function serverOf(data: unknown): string {
-  return typeof data === "string" ? redactUrl(data) : "";
+  return typeof data === "string" ? urlWithoutCredentials(data) : "";
 }

@@ -3,14 +3,13 @@ import {
   NatsLink,
   connectionName,
   natsConnectOptions,
-  redactUrl,
   type NatsIngest,
   type NatsLinkOptions,
 } from "../ingest/index.ts";
 import { createTokenVerifier, type TokenVerifier } from "../auth/index.ts";
 import { TickwireNode, type NodeFleet } from "../node/index.ts";
 import type { Hub } from "../fanout/index.ts";
-import type { Config } from "../config/index.ts";
+import { urlWithoutCredentials, type Config } from "../config/index.ts";
 import type { Logger } from "../logging/index.ts";
 import { EmbeddedStack } from "./embedded-stack.ts";
 
@@ -138,7 +137,7 @@ export async function startService(config: Readonly<Config>, log: Logger): Promi
   return {
     port: node.port,
     metricsPort: node.metricsPort,
-    natsUrl: urls.map(redactUrl).join(","),
+    natsUrl: urls.map(urlWithoutCredentials).join(","),
     natsReady: node.natsReady,
     hub: node.hub,
     ingest: node.ingest,
