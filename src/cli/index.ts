@@ -55,14 +55,16 @@ async function serve(argv: readonly string[]): Promise<number> {
   }
   const format = resolveLogFormat(config.log.format, process.stdout.isTTY);
   const log = createLogger(config.log.level, format);
+  // Before the first log line and before anything starts: a supervisor or test that sends a signal as
+  // soon as it reads "starting" must reach our handler, and a signal during start-up must not kill the
+  // process past its children's cleanup.
+  const signals = new ShutdownSignals(log);
   if (format === "json") {
     log.info({ config: redactedConfig(config), version: version(), node: process.version }, "starting");
   } else {
     log.info({ version: version(), node: process.version }, "starting");
     for (const line of configSummary(config)) log.info(`config ${line}`);
   }
-  // Before anything starts: a signal during start-up must not kill the process past its children's cleanup.
-  const signals = new ShutdownSignals(log);
   // 0 = one worker per core; 1 = today's single process owning its port (no supervisor, no fork).
   const workers = config.process.workers === 0 ? availableParallelism() : config.process.workers;
   let service: { readonly port: number; stop(): Promise<void> };
