@@ -9,12 +9,15 @@
  *             outbox written once per turn inside `cork`
  *   tickwire-auth  the same with --auth jwt (issue 13): every upgrade carries an HS256 Bearer token,
  *             verified at connect only; compare with `tickwire` in the same run (target: ≤ 2% fewer)
+ *   tickwire-no-probes  `tickwire` with `--probe-interval-ms 0` (no lag probes, issue 12): `tickwire`
+ *             ÷ this is what the default probe period costs (target: ≤ 3% fewer)
  *
  * The clients (bench/lib/ws-client.ts) run in child processes and only walk frame headers, so the
  * server keeps one of the 2 cores to itself. Target (issue): tickwire ≥ 0.9× raw uWS.
  *
  *   cd bench && node --import tsx fanout-ceiling.ts [--rounds 5] [--variants raw-uws,tickwire] [--smoke]
  *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-auth
+ *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-no-probes
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -53,7 +56,7 @@ const gcObserver = new PerformanceObserver((list) => {
 });
 gcObserver.observe({ entryTypes: ["gc"] });
 
-const VARIANTS = ["raw-uws", "tickwire", "tickwire-auth"] as const;
+const VARIANTS = ["raw-uws", "tickwire", "tickwire-auth", "tickwire-no-probes"] as const;
 type Variant = (typeof VARIANTS)[number];
 const TARGET_RATIO = 0.9;
 
@@ -69,6 +72,7 @@ const opts = parseOptions(
     rounds: 5,
     clientProcesses: 1,
     variants: "raw-uws,tickwire",
+    probeIntervalMs: -1,
   },
   { clients: 50, warmupS: 0.5, durationS: 1, rounds: 1 },
   {
@@ -80,9 +84,12 @@ const opts = parseOptions(
     durationS: { help: "seconds counted" },
     rounds: { help: "rounds; each runs every variant, order alternating" },
     clientProcesses: { help: "child processes the clients are spread over" },
-    variants: { help: "comma-separated, of raw-uws, tickwire, tickwire-auth" },
+    variants: { help: `comma-separated, of ${VARIANTS.join(", ")}` },
+    probeIntervalMs: { help: "--probe-interval-ms of the tickwire variants (-1: tickwire's default)" },
   },
 );
+/** Extra `tickwire serve` flags of the tickwire variants other than tickwire-no-probes. */
+const probeArgs = opts.probeIntervalMs >= 0 ? ["--probe-interval-ms", String(opts.probeIntervalMs)] : [];
 const variants = opts.variants.split(",").map((v) => v.trim()) as Variant[];
 for (const v of variants) {
   if (!VARIANTS.includes(v))
@@ -140,9 +147,17 @@ interface ServerMark {
   readonly cpuUs: number;
   readonly elu: EventLoopUtilization;
   readonly drops: number;
+  readonly probes: ProbeMark;
   readonly machine: ReturnType<typeof machineCpuTicks>;
   readonly gcCount: number;
   readonly gcMs: number;
+}
+/** The hub's lag-probe counters (issue 12), zero for raw uWS. */
+interface ProbeMark {
+  readonly sent: number;
+  readonly episodes: number;
+  readonly lagSumMs: number;
+  readonly lagCount: number;
 }
 type EventLoopUtilization = ReturnType<typeof performance.eventLoopUtilization>;
 
@@ -174,18 +189,23 @@ interface VariantRun {
   readonly lossPct: number;
   /** tickwire only: updates merged away for slow consumers or refused by uWS backpressure, in the window. */
   readonly serverDropsInWindow: number | null;
+  readonly probesPerSec: number;
+  readonly lagEpisodesInWindow: number;
+  readonly meanProbeLagMs: number | null;
 }
 
 async function runVariant(variant: Variant, round: number): Promise<VariantRun> {
   const uws = loadUws();
-  const config = defaultConfig();
+  const config =
+    variant === "tickwire-no-probes" ? defaultConfig(["--probe-interval-ms", "0"]) : defaultConfig(probeArgs);
   const names = topicNames(opts.topics);
   let tickwire: TickwireServer | undefined;
   let raw: RawUwsServer | undefined;
   let publisher: Publisher;
   let drops = (): number => 0;
+  let probes = (): ProbeMark => ({ sent: 0, episodes: 0, lagSumMs: 0, lagCount: 0 });
   let authorization: string | undefined;
-  if (variant === "tickwire" || variant === "tickwire-auth") {
+  if (variant !== "raw-uws") {
     let authenticator: Authenticator | undefined;
     if (variant === "tickwire-auth") {
       const auth = await benchAuth();
@@ -195,6 +215,12 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
     tickwire = await startTickwire(uws, config, authenticator);
     const stats = tickwire.hub.stats;
     drops = () => stats.conflatedSlow + stats.dropsBackpressure;
+    probes = () => ({
+      sent: stats.probesSent,
+      episodes: stats.lagEpisodes,
+      lagSumMs: stats.lagSumMs,
+      lagCount: stats.lagCount,
+    });
     publisher = new TickwirePublisher(tickwire.hub, names, opts.publishesPerTurn);
   } else {
     raw = await startRawUws(uws, config);
@@ -231,6 +257,7 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
         cpuUs: cpu.user + cpu.system,
         elu: performance.eventLoopUtilization(),
         drops: drops(),
+        probes: probes(),
         machine: machineCpuTicks(),
         gcCount: gc.count,
         gcMs: gc.ms,
@@ -283,6 +310,12 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
       machineBusyPct: machine,
       lossPct: expected === 0 ? 0 : Math.round((1 - delivered / expected) * 1e5) / 1e3,
       serverDropsInWindow: variant === "raw-uws" ? null : s1.drops - s0.drops,
+      probesPerSec: Math.round((s1.probes.sent - s0.probes.sent) / serverS),
+      lagEpisodesInWindow: s1.probes.episodes - s0.probes.episodes,
+      meanProbeLagMs:
+        s1.probes.lagCount > s0.probes.lagCount
+          ? round3((s1.probes.lagSumMs - s0.probes.lagSumMs) / (s1.probes.lagCount - s0.probes.lagCount))
+          : null,
     };
     await fleet.close();
     if (tickwire !== undefined && tickwire.internalErrors.length > 0) {
@@ -348,7 +381,8 @@ for (let round = 1; round <= opts.rounds; round++) {
         `  (server CPU ${run.serverCpuPct}% = ${run.serverCpuNsPerEvent} ns/msg, clients CPU ${run.clientCpuPct}%,` +
         ` machine ${run.machineBusyPct ?? "?"}% of ${availableParallelism() * 100}%, GC ${run.serverGcMsPerSec} ms/s,` +
         ` loss ${run.lossPct}%,` +
-        ` ${run.messagesPerClientPerTurn} msgs/client/turn, ${run.meanPayloadBytes} B payload)`,
+        ` ${run.messagesPerClientPerTurn} msgs/client/turn, ${run.meanPayloadBytes} B payload,` +
+        ` ${run.probesPerSec} probes/s, ${run.lagEpisodesInWindow} lag episodes, mean lag ${run.meanProbeLagMs ?? "n/a"} ms)`,
     );
   }
 }
@@ -393,6 +427,21 @@ const authMedian = summary.find((s) => s.variant === "tickwire-auth")?.medianDel
 const authRatio =
   authMedian !== undefined && twMedian !== undefined && twMedian > 0 ? round3(authMedian / twMedian) : null;
 if (authRatio !== null) console.log(`tickwire-auth/tickwire = ${authRatio} (target ≥ 0.98)`);
+/** tickwire (probes at the default period) ÷ tickwire-no-probes, same run (issue 12 target: ≥ 0.97). */
+const noProbesMedian = summary.find((s) => s.variant === "tickwire-no-probes")?.medianDeliveredPerSec;
+const probesRatio =
+  noProbesMedian !== undefined && twMedian !== undefined && noProbesMedian > 0
+    ? round3(twMedian / noProbesMedian)
+    : null;
+/** The same for the server CPU per delivered message: no-probes ns ÷ tickwire ns. */
+const noProbesNs = summary.find((s) => s.variant === "tickwire-no-probes")?.medianServerCpuNsPerEvent;
+const probesCpuRatio =
+  noProbesNs !== undefined && twNs !== undefined && twNs > 0 ? round3(noProbesNs / twNs) : null;
+if (probesRatio !== null) {
+  console.log(
+    `tickwire/tickwire-no-probes = ${probesRatio} (target ≥ 0.97); CPU per msg ratio ${probesCpuRatio}`,
+  );
+}
 console.log(
   summary.map((s) => `${s.variant}: median ${int(s.medianDeliveredPerSec)} msgs/s`).join("; ") +
     (ratio !== null
@@ -429,6 +478,10 @@ const markdown = [
   authRatio !== null
     ? `\ntickwire-auth / tickwire = **${authRatio}** (tokens verified at connect only; issue 13 target ≥ 0.98).`
     : "",
+  probesRatio !== null
+    ? `\ntickwire / tickwire-no-probes = **${probesRatio}** (lag probes at the default period; issue 12 target ≥ 0.97); ` +
+      `server CPU per delivered message, no-probes ÷ probes: ${probesCpuRatio ?? "n/a"}.`
+    : "",
   unsaturated.length > 0
     ? `\n${unsaturated.length} run(s) had server CPU < ${SATURATED_CPU_PCT}% (${unsaturated
         .map((r) => `round ${r.round} ${r.variant}: ${r.serverCpuPct}%`)
@@ -452,6 +505,9 @@ const markdown = [
       "machine busy %",
       "loss %",
       "server drops",
+      "probes/s",
+      "lag episodes",
+      "mean probe lag ms",
     ],
     runs.map((r) => [
       r.round,
@@ -469,6 +525,9 @@ const markdown = [
       r.machineBusyPct ?? "n/a",
       r.lossPct,
       r.serverDropsInWindow ?? "n/a",
+      int(r.probesPerSec),
+      r.lagEpisodesInWindow,
+      r.meanProbeLagMs ?? "n/a",
     ]),
   ),
 ]
@@ -486,6 +545,9 @@ const files = writeResults(
     ratio,
     roundRatios,
     cpuCostRatio,
+    authRatio,
+    probesRatio,
+    probesCpuRatio,
     target: TARGET_RATIO,
     smoke: opts.smoke,
     runs,

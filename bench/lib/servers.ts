@@ -14,8 +14,8 @@ export { STREAM_PATH };
  * connection per second would show up as events nobody published (a negative loss). They cost one
  * frame per connection per second, immaterial next to millions of events per second.
  */
-export function defaultConfig(): Readonly<Config> {
-  return loadConfig(["--heartbeat-ms", "0"], {});
+export function defaultConfig(extraArgs: readonly string[] = []): Readonly<Config> {
+  return loadConfig(["--heartbeat-ms", "0", ...extraArgs], {});
 }
 
 /**

@@ -43,7 +43,7 @@ export class Heartbeats {
     const ts = nowMicros();
     for (const session of this.sessions) {
       if (session.closed || (session.mode & SessionMode.HOLDING) !== 0) continue;
-      const lag = this.probes.lagOf(session, nowMs);
+      const lag = this.probes.heartbeatLag(session, nowMs);
       const message = {
         e: "heartbeat",
         ts,

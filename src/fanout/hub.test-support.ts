@@ -60,9 +60,12 @@ export class MemorySink implements FrameSink {
   }
   /** Payloads of the pings sent (copied, as uWS copies). */
   readonly pings: Uint8Array[] = [];
+  /** Per ping: sent inside a cork, and how many frames were sent before it. */
+  readonly pingLog: { corked: boolean; afterFrames: number }[] = [];
   ping(payload: Uint8Array): SendResult {
     if (this.refuse) return SendResult.DROPPED;
     this.pings.push(Uint8Array.from(payload));
+    this.pingLog.push({ corked: this.inCork, afterFrames: this.frames.length });
     return SendResult.SENT;
   }
 }

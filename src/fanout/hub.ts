@@ -93,7 +93,7 @@ export class Hub {
       options.maxTopicsPerConnection,
     );
     const conflation = new Conflation(options, stats, now);
-    const outboxes = new Outboxes(stats, options.slowSoftBytes, conflation);
+    const outboxes = new Outboxes(stats, options.slowSoftBytes, conflation, now);
     const lastValues = new LastValues();
     const snapshots = new Snapshots(options.historyTimeoutMs, {
       table,

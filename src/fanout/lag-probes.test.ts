@@ -2,6 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CloseCode, EventFlag } from "../protocol/index.ts";
 import type { Hub } from "./hub.ts";
+import { PROBE_SWEEP_MS } from "./lag-probes.ts";
 import {
   connect,
   messages,
@@ -24,6 +25,19 @@ function advance(hub: Hub, clock: FakeClock, ms: number): void {
   }
 }
 
+/** Advances in 10-ms ticks until `done` holds (at most `maxMs`: a sweep every PROBE_SWEEP_MS must get there). */
+function advanceUntil(hub: Hub, clock: FakeClock, done: () => boolean, what: string, maxMs = 500): void {
+  for (let waited = 0; !done(); waited += 10) {
+    assert.ok(waited < maxMs, `${what} within ${maxMs} ms`);
+    advance(hub, clock, 10);
+  }
+}
+
+/** Advances until every client has a probe in flight. */
+function untilProbed(hub: Hub, clock: FakeClock, ...clients: { session: Session }[]): void {
+  advanceUntil(hub, clock, () => clients.every((c) => c.session.probeSentMs >= 0), "a probe in flight");
+}
+
 /** The client answers the last ping it got, as a WebSocket library does once it has read up to it. */
 function answer(hub: Hub, client: { session: Session; sink: MemorySink }): void {
   const payload = client.sink.pings.at(-1);
@@ -32,40 +46,54 @@ function answer(hub: Hub, client: { session: Session; sink: MemorySink }): void 
 }
 
 describe("Hub: lag probes", () => {
-  it("keeps at most one probe in flight, carrying its send time, and the next goes out a period after the last", () => {
+  it("keeps at most one probe in flight, carrying its send time; with nothing written, a due probe goes alone at the next sweep", () => {
     const { hub, clock } = setup(LAG);
     const client = connect(hub);
-    advance(hub, clock, 10);
-    assert.equal(client.sink.pings.length, 1);
+    advanceUntil(hub, clock, () => client.session.probeDueMs >= 0, "the first probe due");
+    assert.equal(client.sink.pings.length, 0, "due, waiting for a write to ride on");
+    advance(hub, clock, PROBE_SWEEP_MS);
+    assert.equal(client.sink.pings.length, 1, "no write came: sent alone at the next sweep");
+    assert.equal(client.sink.pingLog[0]!.corked, false);
     const sentMs = new DataView(Uint8Array.from(client.sink.pings[0]!).buffer).getFloat64(0);
-    assert.equal(sentMs, clock.nowMs);
+    assert.equal(sentMs, client.session.probeSentMs);
     advance(hub, clock, 200);
     assert.equal(client.sink.pings.length, 1, "none while one is in flight");
     answer(hub, client);
-    assert.equal(client.session.lagMs, 200);
-    advance(hub, clock, 10);
-    assert.equal(client.sink.pings.length, 2, "due: more than a period since the last");
-    answer(hub, client);
-    advance(hub, clock, 50);
-    assert.equal(client.sink.pings.length, 2, "not before a period");
-    advance(hub, clock, 50);
-    assert.equal(client.sink.pings.length, 3);
-    assert.equal(hub.stats.lagCount, 2);
-    assert.equal(hub.stats.probesSent, 3);
+    assert.equal(client.session.lagMs, clock.nowMs - sentMs);
+    advanceUntil(hub, clock, () => client.sink.pings.length === 2, "the next probe");
+    assert.ok(clock.nowMs - sentMs >= LAG.probeIntervalMs, "not before a period");
+    assert.equal(hub.stats.lagCount, 1);
+    assert.equal(hub.stats.probesSent, 2);
   });
 
-  it("conflates a connection whose probe is unanswered past max-lag-ms, keeps replies and heartbeats going, and sends the latest values when a probe comes back in time", async () => {
+  it("sends a due probe at the end of the connection's next corked write, behind its frames", async () => {
+    const { hub, clock } = setup(LAG);
+    const client = await subscribed(hub, ["xnas.*.quote"]);
+    advanceUntil(hub, clock, () => client.session.probeDueMs >= 0, "a probe due");
+    const framesBefore = client.sink.frames.length;
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    assert.equal(client.sink.pings.length, 1);
+    assert.deepEqual(client.sink.pingLog[0], { corked: true, afterFrames: framesBefore + 1 });
+    assert.equal(client.session.probeDueMs, -1);
+    assert.equal(client.session.probeBytes, client.session.bytesOut, "it measures the frames before it");
+    hub.publish(hub.topic("xnas.AAPL.quote"), quote("xnas.AAPL.quote"));
+    await turn();
+    assert.equal(client.sink.pings.length, 1, "one in flight at most");
+  });
+
+  it("conflates a connection whose probe is unanswered past max-lag-ms, keeps replies and heartbeats going, probes it again with each answer, and sends the latest values when a probe comes back in time", async () => {
     const { hub, clock } = setup({ ...LAG, heartbeatMs: 100 });
     const slow = await subscribed(hub, ["xnas.*.quote"], "json");
     const fast = await subscribed(hub, ["xnas.*.quote"]);
     const aapl = hub.topic("xnas.AAPL.quote");
-    advance(hub, clock, 10);
+    untilProbed(hub, clock, slow, fast);
     answer(hub, fast);
-    // The first probes went out at the first tick after subscribing (the hub's own timer may have run it).
-    advance(hub, clock, 280);
+    const slowSentMs = slow.session.probeSentMs;
+    advanceUntil(hub, clock, () => clock.nowMs - slowSentMs >= LAG.maxLagMs - 10, "almost max-lag-ms");
     assert.equal(hub.laggingConnectionCount, 0, "not yet past the bound");
-    answer(hub, fast);
-    advance(hub, clock, 30);
+    if (fast.session.probeSentMs >= 0) answer(hub, fast);
+    advance(hub, clock, PROBE_SWEEP_MS + 10);
     assert.equal(hub.laggingConnectionCount, 1);
     assert.equal(hub.slowConnectionCount, 1);
     assert.equal(hub.stats.lagEpisodes, 1);
@@ -81,8 +109,9 @@ describe("Hub: lag probes", () => {
       ["heartbeat"],
       "no data while lagging; the heartbeat goes out",
     );
-    assert.ok((got[0]!["lag"] as number) > 300, "the heartbeat says how far behind it is");
+    assert.ok((got[0]!["lag"] as number) > LAG.maxLagMs, "the heartbeat says how far behind it is");
     assert.equal(messages(fast.sink).filter((m) => m["e"] === "quote").length, 3);
+    const pings = slow.sink.pings.length;
     answer(hub, slow);
     assert.equal(hub.laggingConnectionCount, 1, "answered, but later than max-lag-ms: still lagging");
     assert.deepEqual(
@@ -90,8 +119,7 @@ describe("Hub: lag probes", () => {
       [],
       "nothing released on a late answer",
     );
-    advance(hub, clock, 10);
-    assert.equal(slow.sink.pings.length, 2, "a lagging connection is probed again at once");
+    assert.equal(slow.sink.pings.length, pings + 1, "a lagging connection is probed again at once");
     advance(hub, clock, 20);
     answer(hub, slow);
     assert.equal(hub.laggingConnectionCount, 0);
@@ -105,8 +133,11 @@ describe("Hub: lag probes", () => {
   it("closes a connection that never answers with 4007 once it has been conflated for slow-close-ms", () => {
     const { hub, clock } = setup({ ...LAG, slowCloseMs: 1000 });
     const mute = connect(hub);
-    advance(hub, clock, 320);
-    assert.equal(hub.laggingConnectionCount, 1, "conflated max-lag-ms after its first probe");
+    untilProbed(hub, clock, mute);
+    const sentMs = mute.session.probeSentMs;
+    advanceUntil(hub, clock, () => hub.laggingConnectionCount === 1, "conflated");
+    assert.ok(clock.nowMs - sentMs > LAG.maxLagMs, "max-lag-ms after its first probe");
+    assert.ok(clock.nowMs - sentMs <= LAG.maxLagMs + PROBE_SWEEP_MS + 10, "at the first sweep past it");
     advance(hub, clock, 990);
     assert.equal(mute.sink.closes.length, 0);
     advance(hub, clock, 20);
@@ -123,23 +154,30 @@ describe("Hub: lag probes", () => {
     const { hub, clock } = setup(LAG);
     const reader = await subscribed(hub, ["xnas.*.quote"]);
     const topic = hub.topic("xnas.AAPL.quote");
-    advance(hub, clock, 10);
+    untilProbed(hub, clock, reader);
     answer(hub, reader); // baseline
-    // 20 kB written, read in 250 ms (answered 200 ms after the probe: behind) → 80 B/ms, limit known.
+    const baselineMs = clock.nowMs;
+    // 20 kB written, then a probe answered 150 ms after it was sent (behind: ≥ a quarter of max-lag-ms).
     reader.session.bytesOut += 20_000;
-    advance(hub, clock, 100);
+    untilProbed(hub, clock, reader);
     advance(hub, clock, 150);
     answer(hub, reader);
     assert.equal(reader.session.readRateIsLimit, true);
-    assert.equal(Math.round(reader.session.readBytesPerMs), 80);
-    // Allowance 80 B/ms × 300 ms = 24 kB beyond what it read since; a probe goes out and stays unanswered.
-    advance(hub, clock, 10);
-    reader.session.bytesOut += 24_000 + 80 * 10;
-    advance(hub, clock, 10);
+    const rate = 20_000 / (clock.nowMs - baselineMs);
+    assert.equal(reader.session.readBytesPerMs, rate);
+    // Allowance: rate × max-lag-ms beyond what it read since the answer (nothing in flight is late yet).
+    const allowance = rate * LAG.maxLagMs;
+    const readBy = (ms: number): number => reader.session.ackedBytes + rate * (ms - reader.session.ackedAtMs);
+    reader.session.bytesOut = Math.floor(readBy(clock.nowMs) + allowance) - 100;
+    advance(hub, clock, PROBE_SWEEP_MS);
     assert.equal(hub.laggingConnectionCount, 0, "within the allowance");
-    reader.session.bytesOut += 2000;
-    advance(hub, clock, 10);
-    assert.equal(hub.laggingConnectionCount, 1, "past it, long before the probe is 300 ms old");
+    reader.session.bytesOut = Math.ceil(readBy(clock.nowMs + PROBE_SWEEP_MS) + allowance) + 100;
+    advance(hub, clock, PROBE_SWEEP_MS);
+    assert.equal(hub.laggingConnectionCount, 1, "past it, long before a probe is max-lag-ms old");
+    assert.ok(
+      reader.session.probeSentMs < 0 || clock.nowMs - reader.session.probeSentMs < LAG.maxLagMs,
+      "no probe was late",
+    );
     hub.publish(topic, quote("xnas.AAPL.quote"));
     assert.equal(reader.session.pending?.size, 1, "updates merge");
   });
@@ -147,29 +185,62 @@ describe("Hub: lag probes", () => {
   it("gives a client never seen behind 64 KiB beyond what it has shown it reads (room for a fast client's bursts)", async () => {
     const { hub, clock } = setup(LAG);
     const fast = await subscribed(hub, ["xnas.*.quote"]);
-    advance(hub, clock, 10);
+    untilProbed(hub, clock, fast);
     answer(hub, fast);
     fast.session.bytesOut += 60_000;
-    advance(hub, clock, 10);
+    advance(hub, clock, PROBE_SWEEP_MS);
     assert.equal(hub.laggingConnectionCount, 0);
     fast.session.bytesOut += 6000;
-    advance(hub, clock, 10);
+    advance(hub, clock, PROBE_SWEEP_MS);
     assert.equal(hub.laggingConnectionCount, 1);
   });
 
-  it("ignores and counts a pong that answers no probe, and judges nobody on a tick after the process stalled", () => {
+  it("ignores and counts a pong that answers no probe, and judges nobody on a sweep after the process stalled", () => {
     const { hub, clock } = setup(LAG);
     const client = connect(hub);
     hub.pong(client.session, new ArrayBuffer(0));
-    advance(hub, clock, 10);
+    untilProbed(hub, clock, client);
     hub.pong(client.session, new Float64Array([1]).buffer);
     assert.equal(hub.stats.pongsUnmatched, 2);
-    assert.equal(client.session.probeSentMs, clock.nowMs, "still in flight");
+    const sentMs = client.session.probeSentMs;
+    assert.ok(sentMs >= 0, "still in flight");
     clock.nowMs += 1000;
     hub.tick(clock.nowMs);
     assert.equal(hub.laggingConnectionCount, 0, "a 1 s stall: the pong may be waiting unread");
-    advance(hub, clock, 10);
-    assert.equal(hub.laggingConnectionCount, 1, "judged on the next tick");
+    advance(hub, clock, PROBE_SWEEP_MS);
+    assert.equal(hub.laggingConnectionCount, 1, "judged on the next sweep");
+  });
+
+  it("puts the largest lag answered since the previous heartbeat in the heartbeat, then starts over", async () => {
+    const { hub, clock } = setup({ ...LAG, heartbeatMs: 1000 });
+    const client = connect(hub, "json");
+    untilProbed(hub, clock, client);
+    advance(hub, clock, 250);
+    answer(hub, client);
+    const worst = client.session.lagMs;
+    assert.ok(worst >= 250);
+    /** Answers every probe at once until `ms` have passed: lags of at most one tick. */
+    const answerPromptly = (ms: number): void => {
+      for (let left = ms; left > 0; left -= 10) {
+        advance(hub, clock, 10);
+        if (client.session.probeSentMs >= 0) answer(hub, client);
+      }
+    };
+    answerPromptly(200);
+    assert.ok(client.session.lagMs <= 10, "the last answer was prompt");
+    const beats = (): Record<string, unknown>[] =>
+      messages(client.sink).filter((m) => m["e"] === "heartbeat");
+    // Heartbeats are queued on the tick and written on the next turn.
+    for (let waited = 0; beats().length === 0; waited += 10) {
+      assert.ok(waited < 1100, "a heartbeat within its period");
+      answerPromptly(10);
+      await turn();
+    }
+    assert.equal(beats()[0]!["lag"], worst, "the worst since the previous heartbeat, not the last");
+    answerPromptly(1000);
+    await turn();
+    assert.equal(beats().length, 2);
+    assert.ok((beats()[1]!["lag"] as number) <= 10, "a new window: only prompt answers in it");
   });
 
   it("sends no probes and no lag in heartbeats when probe-interval-ms is 0", async () => {

@@ -40,6 +40,13 @@ const BEHIND_FRACTION = 0.25;
  */
 const STALL_MS = 100;
 
+/**
+ * The probe sweep (send due probes, find laggards) runs at most this often (ms), not on every 10 ms hub
+ * tick: at 20,000 connections per process every tick would walk 2 M sessions a second for a rule whose
+ * bound is max-lag-ms. A lagging connection does not wait for it: its next probe goes out with the pong.
+ */
+export const PROBE_SWEEP_MS = 50;
+
 /** What the probes work with: each a typed part built before them. */
 export interface LagProbeParts {
   readonly stats: HubStats;
@@ -53,22 +60,51 @@ export interface LagProbeParts {
 }
 
 /**
+ * Sends one probe now: a WebSocket ping carrying the send time (float64, ms, hub clock), queued behind
+ * everything written to the socket before it. Inside a `cork` it shares the data's syscall and TCP segment.
+ * Exported for {@link OutboxWriter}, which sends a due probe at the end of the session's corked write.
+ */
+export function sendProbe(session: Session, nowMs: number, stats: HubStats): void {
+  PROBE_PAYLOAD.setFloat64(0, nowMs);
+  const result = session.sink.ping(PROBE_BYTES);
+  session.lastProbeMs = nowMs;
+  session.probeDueMs = -1;
+  // A ping the WebSocket layer refused (over its backpressure limit) is not in flight: the next sweep
+  // tries again, and the byte watermarks deal with that socket meanwhile.
+  if (result === SendResult.DROPPED) {
+    stats.probesDropped++;
+    return;
+  }
+  session.probeSentMs = nowMs;
+  session.probeBytes = session.bytesOut;
+  stats.probesSent++;
+}
+
+/** The probe payload, shared: the WebSocket layer copies it before `ping` returns. */
+const PROBE_PAYLOAD = new DataView(new ArrayBuffer(8));
+const PROBE_BYTES = new Uint8Array(PROBE_PAYLOAD.buffer);
+
+/**
  * End-to-end lag per connection (issue 12). The gateway's byte watermark sees only the bytes its own
  * socket holds; the kernel's buffers on both ends and any proxy in between hide a slow reader from it
  * (PERF-NOTES: a 20 kB/s reader saw 35 s old prices after 40 s, never conflated). A WebSocket ping is
  * answered only after the client has read everything sent before it (RFC 6455 §5.5.2–3), so a ping
  * carrying its send time measures how far behind the client reads, whatever sits in between.
  *
- * At most one probe is in flight per connection; a new one goes out `probeIntervalMs` after the last,
- * or at the next tick while the connection is conflated for lag. A connection is lagging when its probe
+ * At most one probe is in flight per connection. One falls due `probeIntervalMs` after the last and rides
+ * on the connection's next corked write ({@link sendProbe} from the outbox writer: no syscall or TCP
+ * segment of its own, which on a busy gateway is most of a probe's cost); a connection with nothing
+ * written by the next sweep gets it alone. A lagging connection gets its next probe with each pong. A connection is lagging when its probe
  * has been unanswered for more than `maxLagMs`, or when the bytes written since its last answered probe
  * exceed what it reads in `maxLagMs` at the throughput it has shown (at least {@link LAG_FLOOR_BYTES},
  * or {@link LAG_FLOOR_MEASURED_BYTES} once measured while behind), crediting what it reads meanwhile. A lagging connection is conflated ({@link Conflation.lagging}) until a probe
- * comes back within `maxLagMs`. Checks run on the hub's tick, never per message.
+ * comes back within `maxLagMs`. Checks run on a sweep every {@link PROBE_SWEEP_MS}, never per message.
  */
 export class LagProbes {
-  readonly #payload = new DataView(new ArrayBuffer(8));
   #lastTickMs = Number.NEGATIVE_INFINITY;
+  #lastSweepMs = Number.NEGATIVE_INFINITY;
+  /** A hub tick since the last sweep came late (the process stalled): the next sweep judges no one. */
+  #stalled = false;
 
   constructor(
     private readonly options: LagOptions,
@@ -81,27 +117,42 @@ export class LagProbes {
   }
 
   /**
-   * The connection's lag now, whole ms: the last answered probe's, or the age of the one in flight when
-   * larger (a lower bound of how far behind it reads). -1 when probes are off.
+   * The connection's lag for a heartbeat, whole ms: the largest answered probe's since the previous
+   * heartbeat (else the last answered one's), or the age of the one in flight when larger (a lower bound
+   * of how far behind it reads); starts the next heartbeat's window. -1 when probes are off.
    */
-  lagOf(session: Session, nowMs: number): number {
+  heartbeatLag(session: Session, nowMs: number): number {
     if (!this.enabled) return -1;
     const inFlight = session.probeSentMs >= 0 ? nowMs - session.probeSentMs : 0;
-    return Math.max(0, Math.round(Math.max(session.lagMs, inFlight)));
+    const answered = session.worstLagMs >= 0 ? session.worstLagMs : session.lagMs;
+    session.worstLagMs = -1;
+    return Math.max(0, Math.round(Math.max(answered, inFlight)));
   }
 
-  /** Sends the probes that are due and conflates the connections found lagging (hub clock, ms). */
+  /**
+   * The hub's tick (hub clock, ms): every {@link PROBE_SWEEP_MS}, sends the probes that are due (or marks
+   * them to ride on the next write) and conflates the connections found lagging.
+   */
   tick(nowMs: number): void {
     if (!this.enabled) return;
-    const stalled = nowMs - this.#lastTickMs > STALL_MS;
+    if (nowMs - this.#lastTickMs > STALL_MS) this.#stalled = true;
     this.#lastTickMs = nowMs;
+    if (nowMs - this.#lastSweepMs < PROBE_SWEEP_MS) return;
+    this.#lastSweepMs = nowMs;
+    const stalled = this.#stalled;
+    this.#stalled = false;
     const { probeIntervalMs, maxLagMs } = this.options;
-    const conflation = this.parts.conflation;
+    const { conflation, stats } = this.parts;
     for (const session of this.parts.sessions) {
       if (session.closed) continue;
       const lagging = (session.slowCause & SlowCause.LAG) !== 0;
-      if (session.probeSentMs < 0 && (lagging || nowMs - session.lastProbeMs >= probeIntervalMs)) {
-        this.#send(session, nowMs);
+      if (session.probeSentMs < 0) {
+        if (session.probeDueMs >= 0 || lagging) {
+          // Due since the last sweep and no write took it (or lagging: no data is written to ride on).
+          sendProbe(session, nowMs, stats);
+        } else if (nowMs - session.lastProbeMs >= probeIntervalMs) {
+          session.probeDueMs = nowMs;
+        }
       }
       if (maxLagMs === 0 || stalled || lagging) continue;
       if (this.#behind(session, nowMs)) conflation.lagging(session);
@@ -143,27 +194,17 @@ export class LagProbes {
     session.ackedBytes = session.probeBytes;
     session.ackedAtMs = nowMs;
     session.lagMs = lagMs;
+    if (lagMs > session.worstLagMs) session.worstLagMs = lagMs;
     session.probeSentMs = -1;
     stats.observeLag(lagMs);
-    if ((session.slowCause & SlowCause.LAG) !== 0 && lagMs <= maxLagMs) {
+    if ((session.slowCause & SlowCause.LAG) === 0) return;
+    if (lagMs <= maxLagMs) {
       this.parts.conflation.caughtUp(session);
       this.parts.caughtUp(session);
+    } else {
+      // Still behind: measure again at once (rule 5: "probed again at once each time it answers").
+      sendProbe(session, nowMs, stats);
     }
-  }
-
-  #send(session: Session, nowMs: number): void {
-    this.#payload.setFloat64(0, nowMs);
-    const result = session.sink.ping(new Uint8Array(this.#payload.buffer));
-    session.lastProbeMs = nowMs;
-    // A ping the WebSocket layer refused (over its backpressure limit) is not in flight: the next tick
-    // tries again, and the byte watermarks deal with that socket meanwhile.
-    if (result === SendResult.DROPPED) {
-      this.parts.stats.probesDropped++;
-      return;
-    }
-    session.probeSentMs = nowMs;
-    session.probeBytes = session.bytesOut;
-    this.parts.stats.probesSent++;
   }
 
   /** Lagging by the probe in flight's age, or by the bytes written past what the client reads in max-lag-ms. */

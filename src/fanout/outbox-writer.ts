@@ -1,4 +1,5 @@
 import { BatchWriter } from "./batch-writer.ts";
+import { sendProbe } from "./lag-probes.ts";
 import { ControlFrame, type Session } from "./session.ts";
 import { SendResult } from "./sink.ts";
 import type { HubStats } from "./stats.ts";
@@ -12,7 +13,8 @@ export interface SlowListener {
  * Writes a session's outbox inside one `cork` (the drain side of {@link Outboxes}, which alone calls it): runs of data events as array frames
  * ({@link BatchWriter}), control frames alone and in order. After the write, a socket over the soft
  * watermark is reported, so the hub conflates what comes next instead of buffering it: the overshoot
- * past the watermark is at most one turn's events.
+ * past the watermark is at most one turn's events. A lag probe that fell due ({@link LagProbes}) goes out
+ * last in the same cork, behind the frames it measures, in their syscall and TCP segment.
  */
 export class OutboxWriter {
   readonly #batches = new BatchWriter();
@@ -24,6 +26,8 @@ export class OutboxWriter {
     private readonly stats: HubStats,
     private readonly softBytes: number,
     private readonly slow: SlowListener,
+    /** Monotonic clock, ms (the hub's): a probe's send time. */
+    private readonly now: () => number,
   ) {}
 
   flush(session: Session): void {
@@ -41,6 +45,7 @@ export class OutboxWriter {
       // The common turn: data events only, one run.
       this.#writeEvents(session, 0, outbox.length);
       outbox.length = 0;
+      if (session.probeDueMs >= 0) this.#probe(session);
       return;
     }
     session.controlQueued = 0;
@@ -62,6 +67,11 @@ export class OutboxWriter {
     }
     if (runStart >= 0) this.#writeEvents(session, runStart, outbox.length);
     outbox.length = 0;
+    if (session.probeDueMs >= 0) this.#probe(session);
+  }
+
+  #probe(session: Session): void {
+    if (!session.closed && session.probeSentMs < 0) sendProbe(session, this.now(), this.stats);
   }
 
   #writeEvents(session: Session, from: number, to: number): void {

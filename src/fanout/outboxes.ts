@@ -19,9 +19,10 @@ export class Outboxes {
   /**
    * @param softBytes the soft watermark, bytes: a write that leaves more than this unsent reports the
    *   session to `slow` (see {@link OutboxWriter}).
+   * @param now the hub's monotonic clock, ms (a lag probe riding on a write is stamped with it).
    */
-  constructor(stats: HubStats, softBytes: number, slow: SlowListener) {
-    this.#writer = new OutboxWriter(stats, softBytes, slow);
+  constructor(stats: HubStats, softBytes: number, slow: SlowListener, now: () => number) {
+    this.#writer = new OutboxWriter(stats, softBytes, slow, now);
   }
 
   /**

@@ -176,6 +176,8 @@ export class Session {
   probeSentMs = -1;
   /** `bytesOut` when the probe in flight was sent. */
   probeBytes = 0;
+  /** When a probe fell due, waiting to ride on the next corked write (ms, hub clock); -1 = none due. */
+  probeDueMs = -1;
   /** When the last probe was sent (ms, hub clock), answered or not. */
   lastProbeMs = Number.NEGATIVE_INFINITY;
   /** `bytesOut` at the send of the last answered probe: the client has read at least this much. */
@@ -184,6 +186,8 @@ export class Session {
   ackedAtMs = 0;
   /** Lag of the last answered probe, ms (send to answer); -1 = none answered yet. */
   lagMs = -1;
+  /** Largest lag answered since the previous heartbeat, ms; -1 = none answered since. */
+  worstLagMs = -1;
   /** Read throughput the client has shown, bytes per ms (0 = not measured). */
   readBytesPerMs = 0;
   /** Whether `readBytesPerMs` was measured while the client was behind (its limit, not just the offered rate). */
