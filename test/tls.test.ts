@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { Agent, request } from "node:https";
 import { tmpdir } from "node:os";
@@ -12,7 +11,12 @@ import { TestClient } from "./helpers/client.ts";
 import { GatewayChild } from "./helpers/gateway-child.ts";
 import { CliProcess } from "./helpers/process.ts";
 import { quote, startStack, type Stack } from "./helpers/stack.ts";
-import { makeClientCertificate, makeTestCertificates, type TestCertificates } from "./helpers/tls.ts";
+import {
+  encryptKey,
+  makeClientCertificate,
+  makeTestCertificates,
+  type TestCertificates,
+} from "./helpers/tls.ts";
 
 // Issue 13 §7–8: TLS on the client side (uWS SSLApp, wss://) and on the NATS side (tls with a client
 // certificate and user/password), with a throw-away CA; secrets never in the logs or --help.
@@ -72,20 +76,7 @@ describe("NATS over TLS with a client certificate and user/password, wss with an
   before(async () => {
     client = makeClientCertificate(dir);
     // The gateway's own certificate with an encrypted key: --tls-passphrase (a secret option) opens it.
-    execFileSync(
-      "openssl",
-      [
-        "ec",
-        "-in",
-        certs.keyPath,
-        "-aes256",
-        "-passout",
-        `pass:${passphrase}`,
-        "-out",
-        join(dir, "server-encrypted.key"),
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
+    encryptKey(certs.keyPath, passphrase, join(dir, "server-encrypted.key"));
     nats = await NatsServerProcess.start({
       extraArgs: [
         "--tlsverify",
@@ -94,7 +85,7 @@ describe("NATS over TLS with a client certificate and user/password, wss with an
         "--tlskey",
         certs.keyPath,
         "--tlscacert",
-        join(dir, "ca.crt"),
+        certs.caPath,
         "--user",
         "gateway",
         "--pass",
@@ -108,7 +99,7 @@ describe("NATS over TLS with a client certificate and user/password, wss with an
       "--log-level",
       "debug",
       "--nats-tls-ca",
-      join(dir, "ca.crt"),
+      certs.caPath,
       "--nats-tls-cert",
       client.certPath,
       "--nats-tls-key",
@@ -128,7 +119,7 @@ describe("NATS over TLS with a client certificate and user/password, wss with an
       servers: tlsUrl,
       user: "gateway",
       pass: password,
-      tls: { caFile: join(dir, "ca.crt"), certFile: client.certPath, keyFile: client.keyPath },
+      tls: { caFile: certs.caPath, certFile: client.certPath, keyFile: client.keyPath },
     });
   });
   after(async () => {

@@ -32,11 +32,19 @@ What the client does for you:
   connection, at 3 heartbeat periods: a gateway that sends no heartbeats (protocol v1.1) cannot be told
   apart from a quiet market, and the WebSocket keepalive ping (`ping_interval_s`) still catches a dead TCP
   peer there.
-- Tokens (a gateway running `--auth jwt`): `token="…"` or `get_token=callable` (sync or async, called
-  when a token is needed: the first connection, and after the gateway closed with 4001, e.g. on expiry).
-  `auth` is sent first on every connection; a refused token raises `TickwireError` (code 4001) instead
-  of reconnecting in a loop. (No refresh on an open connection yet: a token expiring closes it, and the
-  client reconnects with a new token from `get_token`.)
+- Tokens (a gateway running `--auth jwt`, protocol v1.10): `token="…"` or `get_token=callable` (sync or
+  async, called when a token is needed: the first connection, within `refresh_before_expiry_s` of the
+  token's `exp`, and after the gateway closed with 4001). `auth` is sent first on every connection; a
+  refused token raises `TickwireError` (code 4001) instead of reconnecting in a loop. With `get_token`, the
+  token is refreshed on the open connection before it expires (as the SDK does); `refresh_token(token)`
+  sends a new token on the open connection at any time (e.g. with a fixed `token`). Each accepted token
+  is yielded as `Authenticated` (`sub`, `exp`, `grants`, and the patterns a narrower token `removed`).
+- TLS: `wss://` URLs verify the gateway's certificate against the system's CAs, or the CA file given as
+  `ca_file` (or a whole `ssl_context`); a certificate the client does not trust ends it with
+  `ConnectionFailed` naming the verification error (retrying cannot help) rather than a reconnect loop.
+- Several gateways: `url` may be a list of URLs (gateways without a common load balancer); the client
+  starts with the first and moves to the next one, round-robin, after every lost connection or failed
+  attempt, with the same backoff, and resubscribes with a snapshot there (`client.url` is the one in use).
 - Lag (protocol v1.5): `lag_ms` is the `lag` of the last heartbeat, how far behind this connection reads as
   the gateway's WebSocket ping probes measure it (`on_lag` is called with each one); None when the gateway
   runs no probes. The WebSocket library reads at most `max_queue` frames ahead (default 4), so the probes
@@ -56,15 +64,17 @@ import inspect
 import json
 import random
 import re
+import ssl
 import time
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Iterable, Mapping, NamedTuple, Optional, Union
+from typing import Any, Awaitable, Callable, Iterable, Mapping, NamedTuple, Optional, Sequence, Union
 
 import msgpack
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatusCode
 
 __all__ = [
+    "Authenticated",
     "ClientStats",
     "Connected",
     "ConnectionFailed",
@@ -281,7 +291,25 @@ class TopicRefused:
     error: TickwireError
 
 
-Event = Union[DataEvent, Gap, SnapshotEnd, Heartbeat, Feed, Connected, Disconnected, Subscribed, TopicRefused]
+@dataclass(frozen=True, slots=True)
+class Authenticated:
+    """The gateway accepted a token (`auth`, protocol v1.10): on each connection and each refresh.
+
+    `exp` is the token's expiry (seconds since the epoch); `grants` the `tw` claim in force (`topics`, and
+    `maxHz`/`maxConnections` when present); `removed` the patterns a refresh with narrower grants dropped
+    (the gateway unsubscribed them; the client no longer resubscribes them)."""
+
+    sub: str
+    exp: int
+    grants: Mapping[str, Any]
+    removed: tuple[str, ...]
+    #: "connect" (the first `auth` of a connection) or "refresh"
+    cause: str
+
+
+Event = Union[
+    DataEvent, Gap, SnapshotEnd, Heartbeat, Feed, Connected, Disconnected, Subscribed, TopicRefused, Authenticated
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -484,6 +512,10 @@ class _LivenessTimeout(Exception):
     pass
 
 
+class _RefreshRefused(Exception):
+    """An automatic refresh was refused: reconnect once with a fresh token from `get_token`."""
+
+
 class _End:
     pass
 
@@ -495,7 +527,8 @@ class TickwireClient:
     """A tickwire connection that survives disconnects. See the module docstring.
 
     Args:
-        url: `ws://HOST:PORT/v1/stream`.
+        url: `ws://HOST:PORT/v1/stream` (or `wss://`), or a list of them: the client starts with the first
+            and moves to the next one after every lost connection or failed attempt.
         topics: patterns to subscribe on every connection (more with `subscribe()`).
         snapshot: ask for snapshots on subscribe and resubscribe (default True).
         max_hz, on_slow: subscribe params of protocol v1.2 for `topics` (None: not sent). A gateway
@@ -518,6 +551,12 @@ class TickwireClient:
         on_lag: called (from the reader, before the heartbeat is queued for the consumer) with the `lag`
             in ms of every heartbeat that carries one (protocol v1.5). It must not block.
 
+        token, get_token: for a gateway running `--auth jwt` (see the module docstring).
+        refresh_before_expiry_s: with `get_token`, refresh the token on the open connection this long
+            before its `exp` (default 30).
+        ca_file: PEM file of the CA(s) to trust for `wss://` instead of the system's (e.g. a private CA).
+        ssl_context: an `ssl.SSLContext` for `wss://` (client certificates, pinning); not with `ca_file`.
+
         max_message_bytes: the largest request frame to send (default 16384, within any gateway's `--max-message-bytes`
             default of 262144): subscribes are split into
             requests that fit it; a 1009 close naming a lower limit lowers it and reconnects.
@@ -535,7 +574,7 @@ class TickwireClient:
 
     def __init__(
         self,
-        url: str,
+        url: Union[str, Sequence[str]],
         topics: Iterable[str] = (),
         *,
         snapshot: bool = True,
@@ -557,12 +596,31 @@ class TickwireClient:
         rng: Optional[random.Random] = None,
         token: Optional[str] = None,
         get_token: Optional[Callable[[], Union[str, Awaitable[str]]]] = None,
+        refresh_before_expiry_s: float = 30.0,
+        ca_file: Optional[str] = None,
+        ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
         if token is not None and get_token is not None:
             raise ValueError("give token or get_token, not both")
-        self.url = url
+        if ca_file is not None and ssl_context is not None:
+            raise ValueError("give ca_file or ssl_context, not both")
+        urls = (url,) if isinstance(url, str) else tuple(url)
+        if not urls:
+            raise ValueError("url: give at least one gateway URL")
+        for each in urls:
+            if not each.startswith(("ws://", "wss://")):
+                raise ValueError(f"url {each!r} must start with ws:// or wss://")
+        #: the gateway URLs, tried in turn
+        self.urls = urls
+        self._url_index = 0
+        # Verification stays on (CERT_REQUIRED, host names checked): only the trusted CAs change.
+        self._ssl = ssl_context if ca_file is None else ssl.create_default_context(cafile=ca_file)
         self._token = token
         self._get_token = get_token
+        #: expiry of the token in force (seconds since the epoch), from the gateway's `auth` result
+        self._token_exp: Optional[float] = None
+        self._refresh_before_s = refresh_before_expiry_s
+        self._refresh_task: Optional[asyncio.Task[None]] = None
         self.stats = ClientStats()
         self.lag_ms: Optional[int] = None
         self._on_lag = on_lag
@@ -625,6 +683,11 @@ class TickwireClient:
             await ws.close(1000, "client closing")
         if self._task is not None and self._task is not asyncio.current_task():
             await asyncio.gather(self._task, return_exceptions=True)
+
+    @property
+    def url(self) -> str:
+        """The gateway URL in use (or being connected to)."""
+        return self.urls[self._url_index]
 
     @property
     def pending_events(self) -> int:
@@ -711,6 +774,26 @@ class TickwireClient:
         result = await self._user_request("unsubscribe", {"topics": list(patterns)}, patterns)
         return tuple(result.get("unsubscribed", ()))
 
+    async def refresh_token(self, token: Optional[str] = None) -> Optional[Authenticated]:
+        """Sends a new token on the open connection (`auth`, protocol v1.10) and returns what the gateway
+        accepted; later connections use it too. Without `token`, one comes from `get_token`.
+
+        Raises `TickwireError` (4001, `reason` in the message) when the gateway refuses it: the connection
+        keeps the token it had until that one expires. Returns None from a gateway running `--auth none`."""
+        if token is None:
+            if self._get_token is None:
+                raise ValueError("refresh_token: give a token (the client has no get_token)")
+            token = await self._fetch_token()
+        if not isinstance(token, str) or token == "":
+            raise ValueError("the token must be a non-empty string")
+        previous, previous_exp = self._token, self._token_exp
+        self._token, self._token_exp = token, None
+        try:
+            return await self._user_request("auth", {"token": token}, ())
+        except TickwireError:
+            self._token, self._token_exp = previous, previous_exp
+            raise
+
     async def ping(self) -> int:
         """The gateway's clock (µs since the epoch) when it handled the ping."""
         result = await self._user_request("ping", None, ())
@@ -744,9 +827,12 @@ class TickwireClient:
                 connected = False
                 reason = ""
                 retry_after_s: Optional[float] = None
+                url = self.url
+                tls = {"ssl": self._ssl} if self._ssl is not None and url.startswith("wss://") else {}
                 try:
                     ws = await websockets.connect(
-                        self.url,
+                        url,
+                        **tls,
                         subprotocols=[SUBPROTOCOL],  # type: ignore[list-item]
                         compression=None,
                         open_timeout=self._open_timeout_s,
@@ -756,6 +842,12 @@ class TickwireClient:
                         max_size=2**24,
                         max_queue=self._max_queue,
                     )
+                except ssl.SSLCertVerificationError as exc:
+                    # The same certificate is refused on every retry: say which and stop.
+                    raise ConnectionFailed(
+                        f"{url}: TLS certificate not trusted ({exc.verify_message or exc}); "
+                        "give ca_file (or ssl_context) the CA that signed the gateway's certificate"
+                    ) from exc
                 except (OSError, asyncio.TimeoutError, InvalidHandshake) as exc:
                     if isinstance(exc, InvalidStatusCode) and 400 <= exc.status_code < 500 and exc.status_code not in (408, 429):
                         raise ConnectionFailed(f"{self.url}: upgrade refused with HTTP {exc.status_code}") from exc
@@ -785,6 +877,9 @@ class TickwireClient:
                         self.stats.liveness_timeouts += 1
                         reason = str(exc)
                         ws.transport.abort()  # the peer is mute: a closing handshake would only wait
+                    except _RefreshRefused as exc:
+                        reason = str(exc)
+                        await ws.close(1000, "token refresh refused")
                     except TickwireError:
                         await ws.close(1000, "client giving up")
                         raise
@@ -797,6 +892,7 @@ class TickwireClient:
                         attempt = 0
                 if self._closing:
                     break
+                self._url_index = (self._url_index + 1) % len(self.urls)  # the next gateway, as the SDK does
                 attempt += 1
                 if self._max_attempts is not None and attempt >= self._max_attempts:
                     raise ConnectionFailed(f"{self.url}: {attempt} attempts failed in a row; last: {reason}")
@@ -833,7 +929,7 @@ class TickwireClient:
         cause = "resubscribe" if reconnect else "subscribe"
         if self._token is not None or self._get_token is not None:
             # First frame; the gateway answers the subscribes sent right after it once it has judged it.
-            await self._send(ws, "auth", {"token": await self._current_token()}, _Pending("auth", "auth"))
+            await self._send(ws, "auth", {"token": await self._current_token()}, _Pending("auth", "connect"))
         await self._subscribe_all(ws, tuple(self._desired), self._snapshot, cause)
         self._connected.set()
         while True:
@@ -850,14 +946,63 @@ class TickwireClient:
                     await self._handle(ws, item, received_us)
 
     async def _current_token(self) -> str:
-        if self._token is None and self._get_token is not None:
-            token = self._get_token()
-            self._token = await token if inspect.isawaitable(token) else token
+        """The token for a new connection: the one held, unless it is missing or about to expire."""
+        expiring = self._token_exp is not None and time.time() >= self._token_exp - self._refresh_before_s
+        if self._get_token is not None and (self._token is None or expiring):
+            self._token, self._token_exp = await self._fetch_token(), None
         if not isinstance(self._token, str) or self._token == "":
             raise ValueError("the token must be a non-empty string")
         return self._token
 
+    async def _fetch_token(self) -> str:
+        assert self._get_token is not None
+        token = self._get_token()
+        token = await token if inspect.isawaitable(token) else token
+        if not isinstance(token, str) or token == "":
+            raise ValueError("get_token must return a non-empty string")
+        return token
+
+    def _accepted(self, ws: Any, result: Mapping[str, Any], cause: str) -> Authenticated:
+        """The gateway took a token: note its expiry, drop removed patterns, schedule the next refresh."""
+        exp = result.get("exp")
+        exp = exp if isinstance(exp, (int, float)) and not isinstance(exp, bool) else 0
+        grants = result.get("grants")
+        removed = tuple(str(p) for p in result.get("removed", ()) or ())
+        for pattern in removed:
+            self._desired.pop(pattern, None)
+        self._token_exp = exp if exp > 0 else None
+        self._cancel_refresh()
+        if self._get_token is not None and self._token_exp is not None:
+            delay_s = max(0.0, self._token_exp - self._refresh_before_s - time.time())
+            self._refresh_task = asyncio.get_running_loop().create_task(
+                self._refresh_later(ws, delay_s), name="tickwire-token-refresh"
+            )
+        return Authenticated(str(result.get("sub", "")), int(exp), grants if isinstance(grants, dict) else {}, removed, cause)
+
+    async def _refresh_later(self, ws: Any, delay_s: float) -> None:
+        """Before `exp`: a new token from get_token, sent on the same connection (its reply is handled by
+        the reader). A get_token that raises leaves the token in force: the gateway's expiry close (4001)
+        then makes the client fetch one again to reconnect, and a failure there ends the client."""
+        await asyncio.sleep(delay_s)
+        try:
+            token = await self._fetch_token()
+        except Exception:  # noqa: BLE001 - retried at expiry, where a failure is raised to the consumer
+            return
+        if self._ws is not ws:
+            return
+        self._token, self._token_exp = token, None
+        try:
+            await self._send(ws, "auth", {"token": token}, _Pending("auth", "refresh"))
+        except ConnectionClosed:
+            pass  # the reader sees the close and reconnects
+
+    def _cancel_refresh(self) -> None:
+        task, self._refresh_task = self._refresh_task, None
+        if task is not None and task is not asyncio.current_task():
+            task.cancel()
+
     def _disconnect(self) -> None:
+        self._cancel_refresh()
         self._ws = None
         self._connected.clear()
         pending, self._pending = self._pending, {}
@@ -968,7 +1113,13 @@ class TickwireClient:
             self._resyncing.difference_update(entry.patterns)
         error = item.get("error")
         if isinstance(error, dict) and entry.method == "auth" and error.get("reason") == "disabled":
+            if entry.future is not None:
+                entry.future.set_result(None)
             return  # a gateway running --auth none needs no token
+        if isinstance(error, dict) and entry.method == "auth" and entry.cause == "refresh":
+            # Like the SDK: a refused refresh gets one more chance, on a new connection with a fresh token.
+            self._token = None
+            raise _RefreshRefused(f"token refresh refused: {error.get('code')} {error.get('reason', '')}")
         if isinstance(error, dict):
             self._snapshot_causes.pop(request_id, None)
             failure = TickwireError(int(error.get("code", 0)), str(error.get("msg", "")), method=entry.method)
@@ -980,6 +1131,12 @@ class TickwireClient:
             raise failure  # our own subscribe was refused whole: the view cannot converge
         result = item.get("result")
         result = result if isinstance(result, dict) else {}
+        if entry.method == "auth":
+            authenticated = self._accepted(self._ws, result, "refresh" if entry.cause != "connect" else "connect")
+            if entry.future is not None:
+                entry.future.set_result(authenticated)
+            await self._emit(authenticated)
+            return
         if entry.method != "subscribe":
             if entry.future is not None:
                 entry.future.set_result(result)

@@ -47,12 +47,21 @@ export async function runHistory(argv: readonly string[], out: Output): Promise<
   const servers = config.nats.servers;
   const { name, subjectPrefix, storage, replicas, maxBytes } = config.stream;
   const where = servers.map(urlWithoutCredentials).join(",");
+  const { tlsCaFile, tlsCertFile, tlsKeyFile, user, password, token, nkeySeedFile, credsFile } = config.nats;
+  const security = {
+    tls: { caFile: tlsCaFile, certFile: tlsCertFile, keyFile: tlsKeyFile },
+    credentials: { user, password, token, nkeySeedFile, credsFile },
+  };
   try {
     if (command === "info") {
-      out.stdout.write(JSON.stringify(await historyStreamInfo(servers, name), null, 2) + "\n");
+      out.stdout.write(JSON.stringify(await historyStreamInfo(servers, name, security), null, 2) + "\n");
       return 0;
     }
-    const result = await createHistoryStream(servers, { name, subjectPrefix, storage, replicas, maxBytes });
+    const result = await createHistoryStream(
+      servers,
+      { name, subjectPrefix, storage, replicas, maxBytes },
+      security,
+    );
     if (result.created) {
       out.stdout.write(
         `created stream ${name} on ${where}: ${subjectPrefix}.>, last message per subject, ${storage}, ${replicas} replica(s), max ${maxBytes} bytes, direct get\n`,

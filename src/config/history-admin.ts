@@ -1,5 +1,5 @@
-import { loadOptions } from "./load.ts";
-import { option, type ConfigOf } from "./options.ts";
+import { loadOptions, natsSecurityChecks } from "./load.ts";
+import { NATS_SECURITY_OPTIONS, option, type ConfigOf } from "./options.ts";
 
 /** Sub-commands of `tickwire history`. */
 export const HISTORY_COMMANDS = ["create", "info"] as const;
@@ -7,7 +7,8 @@ export type HistoryCommand = (typeof HISTORY_COMMANDS)[number];
 
 /**
  * Options of `tickwire history create|info`: the feed-history stream of a NATS deployment. The variables
- * are the ones `tickwire serve` reads, so one environment file serves both.
+ * are the ones `tickwire serve` reads, so one environment file serves both; the NATS TLS and credential
+ * options are serve's own definitions ({@link NATS_SECURITY_OPTIONS}).
  */
 export const HISTORY_OPTIONS = [
   option({
@@ -24,6 +25,7 @@ export const HISTORY_OPTIONS = [
         ? undefined
         : "must be nats://host:port[,…]",
   }),
+  ...NATS_SECURITY_OPTIONS,
   option({
     group: "stream",
     key: "name",
@@ -108,5 +110,5 @@ export function loadHistoryAdminConfig(
   argv: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Readonly<HistoryAdminConfig> {
-  return loadOptions(HISTORY_OPTIONS, argv, env);
+  return loadOptions(HISTORY_OPTIONS, argv, env, natsSecurityChecks);
 }

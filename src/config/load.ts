@@ -59,6 +59,16 @@ function crossChecks(resolved: Resolved): string[] {
   if (tls !== undefined && (tls["certFile"] === undefined) !== (tls["keyFile"] === undefined)) {
     problems.push("--tls-cert and --tls-key go together (both or neither)");
   }
+  problems.push(...natsSecurityChecks(resolved));
+  return problems;
+}
+
+/**
+ * Rules between the NATS TLS and credential options ({@link NATS_SECURITY_OPTIONS}), for every command
+ * that takes them (`serve`, `history`).
+ */
+export function natsSecurityChecks(resolved: Resolved): string[] {
+  const problems: string[] = [];
   const nats = resolved["nats"];
   if (nats !== undefined) {
     if ((nats["tlsCertFile"] === undefined) !== (nats["tlsKeyFile"] === undefined)) {

@@ -9,6 +9,13 @@ import {
 } from "nats";
 import { HistoryStreamError } from "../errors/index.ts";
 import { JsApiError, jsApiErrorCode } from "./js-api-errors.ts";
+import { natsSecurityOptions, type NatsCredentials, type NatsTlsFiles } from "./nats-link.ts";
+
+/** TLS and credentials of the admin command's NATS connection (`tickwire history --nats-tls-ca …`). */
+export interface NatsSecurity {
+  readonly tls?: NatsTlsFiles;
+  readonly credentials?: NatsCredentials;
+}
 
 /** The feed-history stream an operator asks for (`tickwire history create`; embedded mode's own). */
 export interface HistoryStreamSpec {
@@ -67,10 +74,14 @@ async function withConnection<T>(
   stream: string,
   action: "create" | "read",
   work: (nc: NatsConnection) => Promise<T>,
+  security: NatsSecurity = {},
 ): Promise<T> {
   let nc: NatsConnection;
+  // Outside the try: an unreadable TLS or credentials file is a TlsFileError naming the option.
+  const secured = natsSecurityOptions(security.tls, security.credentials);
   try {
     nc = await connect({
+      ...secured,
       servers: [...servers],
       name: "tickwire-history-admin",
       timeout: ADMIN_CONNECT_TIMEOUT_MS,
@@ -101,47 +112,61 @@ async function withConnection<T>(
 export async function createHistoryStream(
   servers: readonly string[],
   spec: HistoryStreamSpec,
+  security: NatsSecurity = {},
 ): Promise<HistoryStreamCreated> {
-  return withConnection(servers, spec.name, "create", async (nc) => {
-    const jsm = await nc.jetstreamManager({ checkAPI: false });
-    const wanted = historyStreamConfig(spec);
-    let existing: StreamInfo;
-    try {
-      existing = await jsm.streams.info(spec.name);
-    } catch (error) {
-      if (jsApiErrorCode(error) !== JsApiError.STREAM_NOT_FOUND) throw error;
-      await jsm.streams.add(wanted);
-      return { created: true, differences: [] };
-    }
-    const differences: string[] = [];
-    for (const key of Object.keys(wanted) as (keyof typeof wanted)[]) {
-      const has = JSON.stringify(existing.config[key]);
-      const asked = JSON.stringify(wanted[key]);
-      if (has !== asked) differences.push(`${key}: ${has} (asked for ${asked})`);
-    }
-    return { created: false, differences };
-  });
+  return withConnection(
+    servers,
+    spec.name,
+    "create",
+    async (nc) => {
+      const jsm = await nc.jetstreamManager({ checkAPI: false });
+      const wanted = historyStreamConfig(spec);
+      let existing: StreamInfo;
+      try {
+        existing = await jsm.streams.info(spec.name);
+      } catch (error) {
+        if (jsApiErrorCode(error) !== JsApiError.STREAM_NOT_FOUND) throw error;
+        await jsm.streams.add(wanted);
+        return { created: true, differences: [] };
+      }
+      const differences: string[] = [];
+      for (const key of Object.keys(wanted) as (keyof typeof wanted)[]) {
+        const has = JSON.stringify(existing.config[key]);
+        const asked = JSON.stringify(wanted[key]);
+        if (has !== asked) differences.push(`${key}: ${has} (asked for ${asked})`);
+      }
+      return { created: false, differences };
+    },
+    security,
+  );
 }
 
 /** The stream's settings and state. */
 export async function historyStreamInfo(
   servers: readonly string[],
   name: string,
+  security: NatsSecurity = {},
 ): Promise<HistoryStreamSummary> {
-  return withConnection(servers, name, "read", async (nc) => {
-    const jsm = await nc.jetstreamManager({ checkAPI: false });
-    const { config, state } = await jsm.streams.info(name);
-    return {
-      name: config.name,
-      subjects: config.subjects,
-      storage: config.storage,
-      replicas: config.num_replicas,
-      maxMsgsPerSubject: config.max_msgs_per_subject,
-      maxBytes: config.max_bytes,
-      allowDirect: config.allow_direct === true,
-      messages: state.messages,
-      bytes: state.bytes,
-      subjectCount: state.num_subjects ?? 0,
-    };
-  });
+  return withConnection(
+    servers,
+    name,
+    "read",
+    async (nc) => {
+      const jsm = await nc.jetstreamManager({ checkAPI: false });
+      const { config, state } = await jsm.streams.info(name);
+      return {
+        name: config.name,
+        subjects: config.subjects,
+        storage: config.storage,
+        replicas: config.num_replicas,
+        maxMsgsPerSubject: config.max_msgs_per_subject,
+        maxBytes: config.max_bytes,
+        allowDirect: config.allow_direct === true,
+        messages: state.messages,
+        bytes: state.bytes,
+        subjectCount: state.num_subjects ?? 0,
+      };
+    },
+    security,
+  );
 }

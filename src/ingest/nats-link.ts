@@ -78,6 +78,20 @@ export function natsConnectOptions(options: NatsLinkOptions): ConnectionOptions 
   };
   if (pingIntervalMs !== undefined) out.pingInterval = pingIntervalMs;
   if (maxPingsOut !== undefined) out.maxPingOut = maxPingsOut;
+  Object.assign(out, natsSecurityOptions(tls, credentials));
+  return out;
+}
+
+/**
+ * The TLS and credential part of the NATS connect options (for a gateway's link and for short-lived admin
+ * connections alike). Reads the NKey seed and .creds files; checks the TLS files can be read. The secrets
+ * stay in the returned object, which is never logged.
+ */
+export function natsSecurityOptions(
+  tls: NatsTlsFiles | undefined,
+  credentials: NatsCredentials | undefined,
+): Pick<ConnectionOptions, "tls" | "user" | "pass" | "token" | "authenticator"> {
+  const out: Pick<ConnectionOptions, "tls" | "user" | "pass" | "token" | "authenticator"> = {};
   if (tls !== undefined && (tls.caFile ?? tls.certFile ?? tls.keyFile) !== undefined) {
     out.tls = {
       ...(tls.caFile !== undefined ? { caFile: readable("--nats-tls-ca", tls.caFile) } : {}),

@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -6,16 +7,55 @@ import { join } from "node:path";
 export interface TestCertificates {
   /** PEM of the CA, for the client's `ca` option. */
   readonly ca: Buffer;
+  /** The CA's PEM file, for clients that take a path (Python's `ca_file`, NATS `--tlscacert`). */
+  readonly caPath: string;
   readonly certPath: string;
   readonly keyPath: string;
+  /**
+   * base64 SHA-256 of the server certificate's SubjectPublicKeyInfo: what Chromium's
+   * `--ignore-certificate-errors-spki-list` takes (and HPKP-style pins).
+   */
+  readonly spkiSha256: string;
+}
+
+/** Runs `openssl …` with its output discarded (stderr kept for the error of a failed call). */
+function openssl(...args: string[]): void {
+  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+/** A new P-256 key in `dir/<name>.key` and a signing request for `subject` in `dir/<name>.csr`. */
+function keyAndRequest(dir: string, name: string, subject: string): void {
+  openssl(
+    "req",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-subj",
+    subject,
+    "-keyout",
+    join(dir, `${name}.key`),
+    "-out",
+    join(dir, `${name}.csr`),
+  );
+}
+
+/** Signs `dir/<name>.csr` with the CA in `dir` into `dir/<name>.crt`, with extensions when given. */
+function signWithCa(dir: string, name: string, extensions?: string): void {
+  const args = ["x509", "-req", "-in", join(dir, `${name}.csr`), "-CA", join(dir, "ca.crt")];
+  args.push("-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-days", "2");
+  if (extensions !== undefined) {
+    const path = join(dir, `${name}.ext`);
+    writeFileSync(path, extensions);
+    args.push("-extfile", path);
+  }
+  openssl(...args, "-out", join(dir, `${name}.crt`));
 }
 
 /** Makes a test CA and a server certificate signed by it in `dir`, with the openssl command. */
 export function makeTestCertificates(dir: string): TestCertificates {
-  const file = (name: string): string => join(dir, name);
-  const openssl = (...args: string[]): void => {
-    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  };
+  const caPath = join(dir, "ca.crt");
   openssl(
     "req",
     "-x509",
@@ -29,84 +69,31 @@ export function makeTestCertificates(dir: string): TestCertificates {
     "-subj",
     "/CN=tickwire test CA",
     "-keyout",
-    file("ca.key"),
+    join(dir, "ca.key"),
     "-out",
-    file("ca.crt"),
+    caPath,
   );
-  openssl(
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    file("server.key"),
-    "-out",
-    file("server.csr"),
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    file("server.csr"),
-    "-CA",
-    file("ca.crt"),
-    "-CAkey",
-    file("ca.key"),
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    writeExtensions(dir),
-    "-out",
-    file("server.crt"),
-  );
-  return { ca: readFileSync(file("ca.crt")), certPath: file("server.crt"), keyPath: file("server.key") };
-}
-
-function writeExtensions(dir: string): string {
-  const path = join(dir, "server.ext");
-  writeFileSync(path, "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
-  return path;
+  keyAndRequest(dir, "server", "/CN=localhost");
+  signWithCa(dir, "server", "subjectAltName=IP:127.0.0.1,DNS:localhost\n");
+  const certPath = join(dir, "server.crt");
+  const spki = new X509Certificate(readFileSync(certPath)).publicKey.export({ type: "spki", format: "der" });
+  return {
+    ca: readFileSync(caPath),
+    caPath,
+    certPath,
+    keyPath: join(dir, "server.key"),
+    spkiSha256: createHash("sha256").update(spki).digest("base64"),
+  };
 }
 
 /** A client certificate (CN=tickwire-gateway) signed by the CA {@link makeTestCertificates} made in `dir`. */
 export function makeClientCertificate(dir: string): { readonly certPath: string; readonly keyPath: string } {
-  const file = (name: string): string => join(dir, name);
-  const openssl = (...args: string[]): void => {
-    execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"] });
-  };
-  openssl(
-    "req",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-subj",
-    "/CN=tickwire-gateway",
-    "-keyout",
-    file("client.key"),
-    "-out",
-    file("client.csr"),
-  );
-  openssl(
-    "x509",
-    "-req",
-    "-in",
-    file("client.csr"),
-    "-CA",
-    file("ca.crt"),
-    "-CAkey",
-    file("ca.key"),
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-out",
-    file("client.crt"),
-  );
-  return { certPath: file("client.crt"), keyPath: file("client.key") };
+  keyAndRequest(dir, "client", "/CN=tickwire-gateway");
+  signWithCa(dir, "client");
+  return { certPath: join(dir, "client.crt"), keyPath: join(dir, "client.key") };
+}
+
+/** Encrypts the key at `keyPath` with `passphrase` (AES-256) into `outPath`, for `--tls-passphrase`. */
+export function encryptKey(keyPath: string, passphrase: string, outPath: string): void {
+  openssl("ec", "-in", keyPath, "-aes256", "-passout", `pass:${passphrase}`, "-out", outPath);
 }

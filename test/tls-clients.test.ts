@@ -1,0 +1,142 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { after, before, describe, it } from "node:test";
+import WebSocket from "ws";
+import {
+  connect,
+  EventFlag,
+  type MarketEvent,
+  type StateChange,
+  type WebSocketConstructor,
+} from "../src/client/index.ts";
+import { CliProcess } from "./helpers/process.ts";
+import { eventually, natsSubscriptionsOfGateway, quote, startStack, type Stack } from "./helpers/stack.ts";
+import { makeTestCertificates, type TestCertificates } from "./helpers/tls.ts";
+
+// Issue 13, tests: "wss with Node, Python and the SDK against a test CA" (Node: test/tls.test.ts). Each client
+// trusts the throw-away CA explicitly; without it, the gateway's certificate is refused with a clear reason.
+
+const CLIENT = fileURLToPath(new URL("../clients/python/", import.meta.url));
+const TOPIC = "xnas.AAPL.quote";
+
+const PY_SCRIPT = `
+import asyncio, os, sys
+from tickwire_client import ConnectionFailed, DataEvent, TickwireClient
+
+async def main():
+    ca_file = os.environ.get("TW_CA_FILE") or None
+    try:
+        async with TickwireClient(os.environ["TW_URL"], [${JSON.stringify(TOPIC)}], ca_file=ca_file) as client:
+            async for event in client:
+                if isinstance(event, DataEvent) and not event.snapshot:
+                    print("event", event.topic, event.fields["bp"], flush=True)
+                    return
+    except ConnectionFailed as error:
+        print("failed", error, flush=True)
+        sys.exit(3)
+
+asyncio.run(main())
+`;
+
+function python(url: string, caFile: string | undefined): CliProcess {
+  return new CliProcess(
+    spawn("/usr/bin/python3", ["-c", PY_SCRIPT], {
+      env: {
+        ...process.env,
+        PYTHONPATH: CLIENT,
+        PYTHONDONTWRITEBYTECODE: "1",
+        TW_URL: url,
+        TW_CA_FILE: caFile ?? "",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    }),
+  );
+}
+
+describe("wss:// with the Python client and the SDK against a test CA", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tickwire-tls-clients-"));
+  let certs: TestCertificates;
+  let stack: Stack;
+  let url: string;
+  before(async () => {
+    certs = makeTestCertificates(dir);
+    stack = await startStack({ tls: { certFile: certs.certPath, keyFile: certs.keyPath } });
+    url = `wss://127.0.0.1:${stack.service.port}/v1/stream`;
+  });
+  after(async () => {
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("Python with ca_file: subscribes over wss and receives a live event", async () => {
+    const py = python(url, certs.caPath);
+    await eventually(
+      async () => (await natsSubscriptionsOfGateway(stack.nats)).includes(`md.${TOPIC}`),
+      `the Python client's subscription (stderr: ${py.stderr})`,
+      15_000,
+    );
+    await eventually(
+      async () => {
+        if (py.child.exitCode === null) await stack.publishAndFlush(TOPIC, quote(211));
+        return py.child.exitCode !== null;
+      },
+      `the Python client to exit (stdout: ${py.stdout}, stderr: ${py.stderr})`,
+      15_000,
+    );
+    assert.deepEqual(await py.exit(), { code: 0, signal: null }, py.stderr);
+    assert.match(py.stdout, /^event xnas\.AAPL\.quote 211/m);
+  });
+
+  it("Python without the CA: ConnectionFailed naming the certificate, no reconnect loop", async () => {
+    const py = python(url, undefined);
+    assert.deepEqual(await py.exit(), { code: 3, signal: null }, py.stderr);
+    assert.match(py.stdout, /failed wss:\/\/127\.0\.0\.1:\d+\/v1\/stream: TLS certificate not trusted/);
+    assert.match(py.stdout, /self[- ]signed certificate in certificate chain|unable to get local issuer/);
+    assert.match(py.stdout, /give ca_file/);
+  });
+
+  it("the SDK (Node, ws with the CA as its `ca` option) subscribes over wss and receives a live event", async () => {
+    // The SDK's way to TLS options in Node: a WebSocket class that passes them to ws (README, Client SDK).
+    const ca = certs.ca;
+    class TrustingWebSocket extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { ca });
+      }
+    }
+    const client = connect(url, { WebSocket: TrustingWebSocket as unknown as WebSocketConstructor });
+    try {
+      const live: MarketEvent[] = [];
+      client.on("event", (e) => {
+        if (((e.f ?? 0) & EventFlag.SNAPSHOT) === 0) live.push(e);
+      });
+      await client.subscribe([TOPIC]);
+      await eventually(async () => {
+        await stack.publishAndFlush(TOPIC, quote(212));
+        return live.length > 0;
+      }, "a live event over wss");
+      assert.equal(live[0]?.t, TOPIC);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it("the SDK without the CA never opens: each attempt's state change names the certificate error", async () => {
+    const client = connect(url, { initialDelayMs: 50, maxDelayMs: 200 });
+    const changes: StateChange[] = [];
+    client.on("state", (s) => changes.push(s));
+    try {
+      await eventually(() => changes.filter((s) => s.state === "reconnecting").length >= 2, "two refusals");
+      assert.ok(!changes.some((s) => s.state === "open"));
+      const reasons = changes.flatMap((s) => (s.disconnect === undefined ? [] : [s.disconnect.reason]));
+      assert.ok(reasons.length >= 2);
+      for (const reason of reasons)
+        assert.match(reason, /self[- ]signed certificate|unable to verify|certificate/i);
+    } finally {
+      await client.close();
+    }
+  });
+});
