@@ -63,15 +63,18 @@ const opts = parseOptions(
     measureS: 20,
     receiveTimeoutS: 60,
     scrapeMs: 2000,
+    sourceAddresses: 0,
+    planOnly: 0,
   },
   {
     connections: 2000,
     workers: 2,
     clientProcesses: 2,
+    sourceAddresses: 2,
     settleS: 2,
     measureS: 3,
     feedRate: 1000,
-    scrapeMs: 1000,
+    scrapeMs: 1500,
   },
   {
     connections: { help: "concurrent WebSocket connections" },
@@ -94,6 +97,8 @@ const opts = parseOptions(
       help: "longest wait, after connecting, for every connection to receive a market event",
     },
     scrapeMs: { help: "how often /metrics is read in the steady window (lag p99 is per scrape interval)" },
+    sourceAddresses: { help: "127.0.0.x source addresses; 0 = one per 20,000 connections" },
+    planOnly: { help: "1 = print the plan and the limits it is checked against, start nothing" },
   },
 );
 
@@ -107,7 +112,7 @@ const clientProcesses =
   opts.clientProcesses > 0
     ? opts.clientProcesses
     : Math.max(2, Math.ceil(opts.connections / CLIENTS_PER_PROCESS));
-const sourceAddresses = sourceAddressesFor(opts.connections);
+const sourceAddresses = sourceAddressesFor(opts.connections, opts.sourceAddresses);
 const checks = checkPlan(limits, {
   connections: opts.connections,
   workers,
@@ -144,6 +149,7 @@ if (stops.length > 0) {
   );
   process.exit(2);
 }
+if (opts.planOnly > 0) process.exit(0);
 
 // --- the stack ---------------------------------------------------------------------------------------------
 
@@ -307,7 +313,16 @@ try {
   };
   await sleep(500); // the client processes load their modules
   const connectFrom = cpuSnapshot(pids);
-  const connectMs = await fleet.connect(target, 0, opts.connections, Math.max(120_000, opts.connections * 5));
+  const connectMs = await fleet
+    .connect(target, 0, opts.connections, Math.max(120_000, opts.connections * 5))
+    .catch((error: unknown) => {
+      throw new Error(
+        `connecting ${opts.connections} clients failed (${String(error)}). A 503 means a worker reached its cap ` +
+          `(${perWorkerCap}; ${pids.workers.length} workers: raise --workers); EADDRINUSE/EADDRNOTAVAIL, the ` +
+          `ephemeral ports of a source address (raise --source-addresses); EMFILE, a client process's ` +
+          `descriptors (raise --client-processes). See the limits table above.`,
+      );
+    });
   const connectTo = cpuSnapshot(pids);
   const connectCpu = phaseCpu(connectFrom, connectTo);
   const connectedAtMs = performance.now();
