@@ -443,6 +443,10 @@ try {
       lagRows,
     ),
     "",
+    "Loop lag p99 is the gateway's `tickwire_worker_event_loop_lag_p99_seconds` per scrape interval; it samples " +
+      "with `monitorEventLoopDelay({ resolution: 10 })`, so an idle worker reads about 10–11 ms: the lag is what " +
+      "exceeds that.",
+    "",
     table(
       [
         "phase",
