@@ -7,6 +7,7 @@ export {
   type ClientAdapter,
   type ConnectionHandler,
 } from "./adapter.ts";
+export { Feed, type FeedOptions } from "./publisher.ts";
 export { LatencyHistogram, type LatencySummary, type SerializedHistogram } from "./histogram.ts";
 export { LocalTarget, sampleProcess, type ProcessSample } from "./local-target.ts";
 export {

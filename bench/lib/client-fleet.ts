@@ -19,6 +19,8 @@ export interface FleetTarget {
   readonly readBytesPerSec?: number;
   /** Sample the age of the newest price each client has seen (decodes every frame: few clients only). */
   readonly trackStaleness?: boolean;
+  /** Count the clients that received at least one market event ({@link FleetMark.receiving}). */
+  readonly watchFirstData?: boolean;
 }
 
 /** Sum of the marks of every client process. */
@@ -30,6 +32,8 @@ export interface FleetMark {
   readonly atMs: number;
   readonly cpuUs: number;
   readonly open: number;
+  /** Clients that received at least one market event (targets with `watchFirstData`; else 0). */
+  readonly receiving: number;
   /** Age of the newest price seen, ms, over the samples since the previous mark: worst median of a process, and max (-1 = none). */
   readonly staleP50Ms: number;
   readonly staleMaxMs: number;
@@ -48,6 +52,11 @@ export class ClientFleet {
     this.#exited = children.map(
       (child) => new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal }))),
     );
+  }
+
+  /** Process ids of the client processes (their CPU and memory are read from /proc). */
+  get pids(): readonly number[] {
+    return this.#children.flatMap((child) => (child.pid === undefined ? [] : [child.pid]));
   }
 
   static spawn(processes: number): ClientFleet {
@@ -88,6 +97,7 @@ export class ClientFleet {
     let atMs = 0;
     let cpuUs = 0;
     let open = 0;
+    let receiving = 0;
     let staleP50Ms = -1;
     let staleMaxMs = -1;
     for (const m of marks) {
@@ -99,8 +109,9 @@ export class ClientFleet {
       atMs += m.atMs / marks.length;
       cpuUs += m.cpuUserUs + m.cpuSystemUs;
       open += m.open;
+      receiving += m.receiving;
     }
-    return { frames, events, payloadBytes, atMs, cpuUs, open, staleP50Ms, staleMaxMs };
+    return { frames, events, payloadBytes, atMs, cpuUs, open, receiving, staleP50Ms, staleMaxMs };
   }
 
   /** Closes every client (close frame, then TCP end) and waits for the processes to exit. */
@@ -169,9 +180,9 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, mes
 
 /**
  * Source addresses for `clients` connections: one 127.0.0.x per 20,000 (the ephemeral port range
- * here is 32768–60999 per source address, PERF-NOTES.md).
+ * here is 32768–60999 per source address, PERF-NOTES.md), and at least `atLeast`.
  */
-export function sourceAddressesFor(clients: number): string[] {
-  const count = Math.max(1, Math.ceil(clients / 20_000));
+export function sourceAddressesFor(clients: number, atLeast = 1): string[] {
+  const count = Math.max(1, atLeast, Math.ceil(clients / 20_000));
   return Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
 }

@@ -73,6 +73,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
           localAddress: addresses.length > 0 ? addresses[index % addresses.length] : undefined,
           readBufferBytes: (command.readBytesPerSec ?? 0) > 0 ? 4096 : undefined,
           trackNewestTe: command.trackStaleness === true,
+          watchFirstData: command.watchFirstData === true,
         },
         totals,
       );
@@ -139,7 +140,11 @@ process.on("message", (message: ToClients) => {
     case "mark": {
       const cpu = process.cpuUsage();
       let open = 0;
-      for (const client of clients) if (client.isOpen) open++;
+      let receiving = 0;
+      for (const client of clients) {
+        if (client.isOpen) open++;
+        if (client.newestTeUs > 0) receiving++;
+      }
       const samples = staleSamples.sort((a, b) => a - b);
       staleSamples = [];
       send({
@@ -151,6 +156,7 @@ process.on("message", (message: ToClients) => {
         cpuUserUs: cpu.user,
         cpuSystemUs: cpu.system,
         open,
+        receiving,
         staleP50Ms: samples.length > 0 ? Math.round(samples[Math.floor(samples.length / 2)] as number) : -1,
         staleMaxMs: samples.length > 0 ? Math.round(samples.at(-1) as number) : -1,
       });

@@ -20,6 +20,8 @@ export interface ConnectCommand {
   readonly readBytesPerSec?: number;
   /** Decode what the clients read and sample the age of the newest price each has seen (see MarkReport). */
   readonly trackStaleness?: boolean;
+  /** Decode each client's frames until its first market event, to count the clients that received one. */
+  readonly watchFirstData?: boolean;
 }
 
 export type ToClients = ConnectCommand | { readonly type: "mark" } | { readonly type: "close" };
@@ -37,6 +39,8 @@ export interface MarkReport {
   readonly cpuSystemUs: number;
   /** Clients whose connection is open. */
   readonly open: number;
+  /** Clients that have received at least one market event (with `te`); counted with `watchFirstData` (else 0). */
+  readonly receiving: number;
   /**
    * With `trackStaleness`: the age (ms) of the newest price each client had seen, sampled every 100 ms
    * per client since the previous mark: median and maximum (-1 = no samples).

@@ -39,6 +39,12 @@ export interface WsClientOptions {
    * figure of bench/slow-clients.ts). Costs a decode per frame: for a few slow readers only.
    */
   readonly trackNewestTe?: boolean | undefined;
+  /**
+   * Decode data frames only until the first event with a `te` (a market event, not a reply or a
+   * heartbeat) has been seen: {@link WsClient.newestTeUs} > 0 then says "this client received data".
+   * At most a few decodes per client (bench/connections-100k.ts: did every connection receive?).
+   */
+  readonly watchFirstData?: boolean | undefined;
 }
 
 /** Counters shared by every client of a process (one increment per frame, no per-client sum later). */
@@ -60,6 +66,7 @@ export class WsClient {
   /** Newest `te` (µs since the epoch) among the events read, with `trackNewestTe`; 0 = none yet. */
   newestTeUs = 0;
   readonly #trackNewestTe: boolean;
+  readonly #watchFirstData: boolean;
   /** The data frame payload being collected across reads (with `trackNewestTe`). */
   #collect: Buffer | undefined;
   #collected = 0;
@@ -79,6 +86,7 @@ export class WsClient {
     private readonly totals: FrameTotals,
   ) {
     this.#trackNewestTe = options.trackNewestTe === true;
+    this.#watchFirstData = options.watchFirstData === true;
     let resolveOpened!: () => void;
     let rejectOpened!: (error: Error) => void;
     this.opened = new Promise<void>((resolve, reject) => {
@@ -275,7 +283,10 @@ export class WsClient {
         totals.payloadBytes += payloadLength;
         totals.events += opcode === Opcode.BINARY ? eventsIn(data, i + headerLength, payloadLength) : 1;
         if (this.#onFrame !== undefined) this.#onFrame(this);
-        if (this.#trackNewestTe && opcode === Opcode.BINARY) {
+        if (
+          opcode === Opcode.BINARY &&
+          (this.#trackNewestTe || (this.#watchFirstData && this.newestTeUs === 0))
+        ) {
           this.#collect = Buffer.allocUnsafe(payloadLength);
           this.#collected = 0;
         }
