@@ -39,7 +39,8 @@ function subscribe(context: RequestContext, session: Session, request: RequestOf
   const { table, stats, delivery, access } = context;
   // Entitlements first: a pattern outside the grants gets 4003 and never reaches the table.
   const { allowed, refused } = access.entitled(session, request.topics);
-  const result = table.add(session, allowed);
+  // Wildcard patterns enter their existing topics a chunk at a time (snapshot-pump.ts), never all in this frame.
+  const result = table.add(session, allowed, true);
   if (!result.ok) {
     context.error(session, request.id, result.code, result.msg);
     return;
@@ -52,7 +53,7 @@ function subscribe(context: RequestContext, session: Session, request: RequestOf
   if (policy !== undefined && policy.hz > 0) reply["maxHz"] = policy.hz;
   context.reply(session, { id: request.id, result: reply });
   // Publish never runs inside this call, so anything published later is queued after the snapshot.
-  if (request.snapshot) context.snapshots.send(session, request.id, result.added, result.entered);
+  context.snapshots.send(session, request.id, result.added, result.entered, result.walks, request.snapshot);
 }
 
 function unsubscribe(context: RequestContext, session: Session, request: RequestOf<"unsubscribe">): void {

@@ -24,6 +24,11 @@ export class SnapshotBound {
     return false;
   }
 
+  /** Ends `wait`'s snapshot before every value went (its connection held too many live frames). */
+  cut(wait: SnapshotWait): void {
+    this.#truncated.add(wait);
+  }
+
   truncated(wait: SnapshotWait): boolean {
     return this.#truncated.has(wait);
   }

@@ -25,6 +25,8 @@ import {
 import type { FeedState } from "./feed-state.ts";
 import type { HubStats } from "./stats.ts";
 import { SnapshotBound } from "./snapshot-bound.ts";
+import { SNAPSHOT_CHUNK_TOPICS, SnapshotJob, SnapshotPump } from "./snapshot-pump.ts";
+import type { TopicWalk } from "../subscriptions/index.ts";
 
 /** Frames a session may hold while its snapshot waits for history; past it the wait ends at once. */
 export const MAX_HELD_FRAMES = 8192;
@@ -93,6 +95,9 @@ export class Snapshots {
   readonly #bound: SnapshotBound;
   readonly #history: HistorySource | undefined;
   readonly #feed: FeedState;
+  readonly #pump: SnapshotPump;
+  /** Snapshots still being produced, by their wait (the job lives on in the pump to enter topics). */
+  readonly #walking = new WeakMap<SnapshotWait, SnapshotJob>();
 
   constructor(
     /** Longest wait for feed history, ms, before a snapshot completes without it. */
@@ -107,6 +112,12 @@ export class Snapshots {
     this.#bound = new SnapshotBound(parts.maxValues);
     this.#history = parts.history;
     this.#feed = parts.feed;
+    this.#pump = new SnapshotPump(parts.stats, (job, max) => this.#step(job, max));
+  }
+
+  /** Subscribes whose work (snapshot values, topics to enter) continues in later turns. */
+  get pendingJobs(): number {
+    return this.#pump.pending;
   }
 
   /**
@@ -146,27 +157,111 @@ export class Snapshots {
     for (const topic of topics) this.#lastValues.lapse(topic);
   }
 
-  /** Runs after the subscribe reply was queued; `added` are the request's patterns, `entered` its new topics. */
-  send(session: Session, id: RequestId, added: readonly string[], entered: readonly Topic[]): void {
+  /**
+   * Runs after the subscribe reply was queued; `added` are the request's patterns, `entered` its new
+   * topics, `walks` its new wildcard patterns' topics still to enter (subscription-table.ts). With
+   * `snapshot` false only the topics are entered. The first {@link SNAPSHOT_CHUNK_TOPICS} topics are
+   * handled now, so a small subscribe completes in this call; the rest go to the pump, one chunk per
+   * turn, while the connection's later frames are held as behind a history lookup (issue 11 §2).
+   */
+  send(
+    session: Session,
+    id: RequestId,
+    added: readonly string[],
+    entered: readonly Topic[],
+    walks: readonly TopicWalk<Session, EncodedEvent>[] = [],
+    snapshot = true,
+  ): void {
+    if (!snapshot) {
+      const enter = new SnapshotJob(session, undefined, entered, [...walks]);
+      this.#step(enter, SNAPSHOT_CHUNK_TOPICS);
+      this.#pump.add(enter);
+      return;
+    }
     const concrete = added.filter((p) => !p.includes("*") && !p.includes(">"));
     const wait = new SnapshotWait(id, concrete, added);
-    for (const topic of entered) {
-      const last = topic.last;
-      if (last === undefined) continue;
-      if (!this.#bound.admits(wait)) break;
-      this.#emitSnapshot(session, topic, last);
-      wait.sent.add(topic);
+    const job = new SnapshotJob(session, wait, entered, [...walks]);
+    this.#walking.set(wait, job);
+    this.#step(job, SNAPSHOT_CHUNK_TOPICS);
+    if (this.#walking.has(wait)) {
+      // Too large for one turn: the rest comes from the pump while the session holds.
+      this.#hold(session, wait);
+      if (session.waiting === wait) this.#pump.add(job);
+      return;
     }
-    const askHistory =
-      this.#history === undefined || this.#bound.truncated(wait)
-        ? []
-        : added.filter((p) => !concrete.includes(p) || this.#table.find(p)?.last === undefined);
+    this.#pump.add(job); // topics left to enter, if any
+    const askHistory = this.#historyPatterns(wait);
     if (askHistory.length === 0) {
       this.control(session, this.#snapshotEnd(wait, undefined));
       return;
     }
     this.#hold(session, wait);
     void this.#askHistory(session, wait, askHistory);
+  }
+
+  /** The patterns of a finished walk to look up in the feed history (none when cut short). */
+  #historyPatterns(wait: SnapshotWait): readonly string[] {
+    if (this.#history === undefined || this.#bound.truncated(wait)) return [];
+    const concrete = wait.concrete;
+    return wait.patterns.filter((p) => !concrete.includes(p) || this.#table.find(p)?.last === undefined);
+  }
+
+  /**
+   * Visits up to `max` topics of `job`: enters the session into its walks' topics and, while its
+   * snapshot is being produced, puts each new topic's value into the stream. When the snapshot ends
+   * here, the wait moves on (history, or completion).
+   */
+  #step(job: SnapshotJob, max: number): number {
+    const offer = (topic: Topic): void => this.#offer(job, topic);
+    let visited = 0;
+    while (visited < max && job.next < job.entered.length) {
+      visited++;
+      offer(job.entered[job.next++] as Topic);
+    }
+    while (visited < max && job.walks.length > 0) {
+      const walk = job.walks[0] as TopicWalk<Session, EncodedEvent>;
+      visited += walk.step(max - visited, offer);
+      if (walk.done) job.walks.shift();
+    }
+    if (job.wait !== undefined && job.finished) this.#snapshotWalked(job);
+    return visited;
+  }
+
+  /** One topic of a job: its snapshot, while the job's snapshot is produced and admits one more. */
+  #offer(job: SnapshotJob, topic: Topic): void {
+    const wait = job.wait;
+    if (wait === undefined) return;
+    const last = topic.last;
+    const session = job.session;
+    if (last === undefined || !topic.subscribers.has(session)) return;
+    if (!this.#bound.admits(wait)) {
+      this.#snapshotWalked(job);
+      return;
+    }
+    // At the head of the session's waits the value goes straight out (the session holds only for it).
+    if (session.waiting === wait) this.#putSnapshot(session, topic, last);
+    else this.#emitSnapshot(session, topic, last);
+    wait.sent.add(topic);
+  }
+
+  /**
+   * The job's snapshot has every value it will get from the cache (or was cut): the job only enters
+   * topics from now on. A wait that holds its session asks the feed history, or completes.
+   */
+  #snapshotWalked(job: SnapshotJob): void {
+    const wait = job.wait as SnapshotWait;
+    job.wait = undefined;
+    this.#walking.delete(wait);
+    const session = job.session;
+    if (session.waiting !== wait && !(session.held ?? []).includes(wait)) return; // send() takes it on
+    if (wait.done) return;
+    const askHistory = this.#historyPatterns(wait);
+    if (askHistory.length > 0) {
+      void this.#askHistory(session, wait, askHistory);
+      return;
+    }
+    wait.done = true;
+    if (session.waiting === wait) this.#advance(session);
   }
 
   /**
@@ -223,8 +318,18 @@ export class Snapshots {
   /** Ends every wait of a session that holds too many frames; their history answers are ignored. */
   #overflowed(session: Session): void {
     this.#stats.historyOverflows++;
-    if (session.waiting !== undefined) session.waiting.done = true;
-    for (const item of session.held ?? []) if (item instanceof SnapshotWait) item.done = true;
+    const waits: SnapshotWait[] = session.waiting === undefined ? [] : [session.waiting];
+    for (const item of session.held ?? []) if (item instanceof SnapshotWait) waits.push(item);
+    for (const wait of waits) {
+      wait.done = true;
+      const job = this.#walking.get(wait);
+      if (job === undefined) continue;
+      // A snapshot still being produced is cut here (snapshot_end says truncated); its topics are still entered.
+      this.#bound.cut(wait);
+      this.#walking.delete(wait);
+      job.wait = undefined;
+      this.#pump.add(job);
+    }
     this.#advance(session);
   }
 
@@ -298,6 +403,9 @@ export class Snapshots {
         session.delivered = null;
       }
     }
+    const head = session.waiting;
+    const job = head === undefined ? undefined : this.#walking.get(head);
+    if (job !== undefined) this.#pump.add(job);
   }
 
   /**

@@ -94,6 +94,8 @@ export class HubStats {
   historyValues = 0;
   /** Snapshots cut short at --max-snapshot-values (`snapshot_end` with `truncated: true`). */
   snapshotsTruncated = 0;
+  /** Steps of subscribe work (snapshot values, topics entered) run on a later event-loop turn (snapshot-pump.ts). */
+  snapshotChunks = 0;
   /** Topics nobody held, forgotten past --max-topics (cache-bound.ts). */
   topicsEvicted = 0;
   /** Events the WebSocket layer refused (socket over its backpressure limit). */
@@ -384,6 +386,12 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
     type: "counter",
     help: "Snapshots cut short at --max-snapshot-values (snapshot_end with truncated: true).",
     read: (s) => s.stats.snapshotsTruncated,
+  },
+  {
+    name: "tickwire_snapshot_chunks_total",
+    type: "counter",
+    help: "Steps of a large subscribe (up to 256 topics: snapshot values, topics entered) run on a later event-loop turn.",
+    read: (s) => s.stats.snapshotChunks,
   },
   {
     name: "tickwire_topics_evicted_total",

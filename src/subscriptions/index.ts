@@ -4,6 +4,7 @@ export { SubjectOwner, SubjectOwners } from "./subject-owners.ts";
 export {
   SubscriptionTable,
   TopicEntry,
+  TopicWalk,
   type AddResult,
   type InterestListener,
   type RemoveResult,

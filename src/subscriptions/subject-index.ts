@@ -68,6 +68,43 @@ export class SubjectIndex<V> {
   forEachMatching(pattern: readonly string[], visit: (value: V) => void): void {
     walk(this.#root, pattern, 0, visit);
   }
+
+  /**
+   * The values of the held subjects `pattern` matches, as a resumable iterator: a caller may take a few
+   * and come back in a later event-loop turn. Safe while the index changes between steps (Map iterators
+   * skip entries deleted before they are reached and visit entries added ahead of them); a subject is
+   * checked as held when it is reached, not when the walk starts.
+   */
+  matching(pattern: readonly string[]): Generator<V, void, undefined> {
+    return walkLazily(this.#root, pattern, 0);
+  }
+}
+
+function* walkLazily<V>(
+  node: SubjectNode<V>,
+  pattern: readonly string[],
+  i: number,
+): Generator<V, void, undefined> {
+  if (i === pattern.length) {
+    if (node.held) yield node.value as V;
+    return;
+  }
+  const children = node.children;
+  if (children === undefined) return;
+  const token = pattern[i] as string;
+  if (token === ">") {
+    for (const child of children.values()) yield* everythingLazily(child);
+  } else if (token === "*") {
+    for (const child of children.values()) yield* walkLazily(child, pattern, i + 1);
+  } else {
+    const child = children.get(token);
+    if (child !== undefined) yield* walkLazily(child, pattern, i + 1);
+  }
+}
+
+function* everythingLazily<V>(node: SubjectNode<V>): Generator<V, void, undefined> {
+  if (node.held) yield node.value as V;
+  if (node.children !== undefined) for (const child of node.children.values()) yield* everythingLazily(child);
 }
 
 function deleteFrom<V>(node: SubjectNode<V>, subject: readonly string[], i: number): boolean {

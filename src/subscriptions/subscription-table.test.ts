@@ -37,6 +37,7 @@ describe("SubscriptionTable: add", () => {
       added: ["xnas.AAPL.quote", "xnas.MSFT.trade"],
       errors: [],
       entered: [], // no topic entry exists yet
+      walks: [],
     });
     assert.deepEqual(table.patternsOf("a"), ["xnas.AAPL.quote", "xnas.MSFT.trade"]);
     assert.deepEqual(subscribersOf(table, "xnas.AAPL.quote"), ["a"]);

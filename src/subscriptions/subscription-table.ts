@@ -74,6 +74,11 @@ export type AddResult<S = unknown, V = unknown> =
        * does, each once however many new patterns match it: what a snapshot covers.
        */
       readonly entered: readonly TopicEntry<S, V>[];
+      /**
+       * With `deferWildcards`: one walk per new wildcard pattern, whose matching topics are entered by
+       * the caller in bounded steps ({@link TopicWalk.step}); empty otherwise.
+       */
+      readonly walks: readonly TopicWalk<S, V>[];
     }
   | { readonly ok: false; readonly code: number; readonly msg: string };
 
@@ -88,6 +93,53 @@ export interface TopicError {
   readonly topic: string;
   readonly code: number;
   readonly msg: string;
+}
+
+/**
+ * The topics a newly added wildcard pattern matches, entered a few at a time (issue 11: one `>` subscribe
+ * over 200,000 topics entered them all in one call, 20-70 ms per frame, 20 frames in a turn stalled every
+ * connection). Topics created after the subscribe get the subscriber at creation (the pattern is indexed
+ * at once); the walk enters the ones that existed. It stops for good when the subscriber no longer holds
+ * the pattern (unsubscribe, close).
+ */
+export class TopicWalk<S, V = unknown> {
+  readonly #iterator: Iterator<TopicEntry<S, V>, void, undefined>;
+  #done = false;
+
+  constructor(
+    readonly subscriber: S,
+    readonly pattern: string,
+    private readonly own: ReadonlyMap<string, PatternEntry<S>>,
+    private readonly entry: PatternEntry<S>,
+    topics: SubjectIndex<TopicEntry<S, V>>,
+  ) {
+    this.#iterator = topics.matching(entry.tokens);
+  }
+
+  /** Whether the walk is over: every topic visited, or the pattern is no longer held by its subscriber. */
+  get done(): boolean {
+    if (!this.#done && this.own.get(this.pattern) !== this.entry) this.#done = true;
+    return this.#done;
+  }
+
+  /**
+   * Visits up to `max` more topics, entering the subscriber into each; `entered` gets each one the
+   * subscriber did not receive before. Returns the topics visited (0 once {@link done}).
+   */
+  step(max: number, entered: (topic: TopicEntry<S, V>) => void): number {
+    if (this.done) return 0;
+    let visited = 0;
+    while (visited < max) {
+      const next = this.#iterator.next();
+      if (next.done === true) {
+        this.#done = true;
+        break;
+      }
+      visited++;
+      if (next.value.add(this.subscriber)) entered(next.value);
+    }
+    return visited;
+  }
 }
 
 /**
@@ -169,7 +221,7 @@ export class SubscriptionTable<S, V = unknown> {
    * Subscribes `subscriber` to each valid pattern; invalid ones are reported per topic. Refused whole,
    * changing nothing, when the new patterns would exceed the per-subscriber limit.
    */
-  add(subscriber: S, patterns: readonly unknown[]): AddResult<S, V> {
+  add(subscriber: S, patterns: readonly unknown[], deferWildcards = false): AddResult<S, V> {
     const mine = this.#bySubscriber.get(subscriber);
     const errors: TopicError[] = [];
     const fresh = new Map<string, PatternCheck & { ok: true }>();
@@ -197,6 +249,7 @@ export class SubscriptionTable<S, V = unknown> {
       };
     }
     const entered: TopicEntry<S, V>[] = [];
+    const walks: TopicWalk<S, V>[] = [];
     let own = mine;
     if (own === undefined && fresh.size > 0) {
       own = new Map();
@@ -213,12 +266,16 @@ export class SubscriptionTable<S, V = unknown> {
       entry.subscribers.add(subscriber);
       own!.set(pattern, entry);
       this.#subscriptionCount++;
-      this.#forEachTopic(pattern, entry, (topic) => {
-        if (topic.add(subscriber)) entered.push(topic);
-      });
+      if (deferWildcards && entry.wildcard) {
+        walks.push(new TopicWalk(subscriber, pattern, own!, entry, this.#topicIndex));
+      } else {
+        this.#forEachTopic(pattern, entry, (topic) => {
+          if (topic.add(subscriber)) entered.push(topic);
+        });
+      }
       if (first) this.listener.patternActive(pattern, check.tokens);
     }
-    return { ok: true, added: [...accepted], errors, entered };
+    return { ok: true, added: [...accepted], errors, entered, walks };
   }
 
   /**
@@ -257,7 +314,9 @@ export class SubscriptionTable<S, V = unknown> {
     const left: TopicEntry<S, V>[] = [];
     const mine = this.#bySubscriber.get(subscriber);
     if (mine === undefined) return left;
-    for (const pattern of [...mine.keys()]) this.#removeOne(subscriber, mine, pattern, left);
+    // Every pattern goes: no topic keeps the subscriber, so no topic asks the pattern index whether
+    // another pattern still matches it (that lookup per topic was most of a `>` close's cost).
+    for (const pattern of [...mine.keys()]) this.#removeOne(subscriber, mine, pattern, left, true);
     this.#bySubscriber.delete(subscriber);
     return left;
   }
@@ -287,6 +346,7 @@ export class SubscriptionTable<S, V = unknown> {
     mine: Map<string, PatternEntry<S>>,
     pattern: string,
     left: TopicEntry<S, V>[],
+    all = false,
   ): void {
     const entry = mine.get(pattern);
     if (entry === undefined) return;
@@ -295,6 +355,11 @@ export class SubscriptionTable<S, V = unknown> {
     this.#subscriptionCount--;
     this.#forEachTopic(pattern, entry, (topic) => {
       if (!topic.subscribers.has(subscriber)) return;
+      if (all) {
+        topic.delete(subscriber);
+        left.push(topic);
+        return;
+      }
       // Kept when another of its patterns matches the topic: only the patterns matching it are asked.
       if (this.#patternIndex.some(topic.tokens, (other) => other.subscribers.has(subscriber))) return;
       topic.delete(subscriber);
