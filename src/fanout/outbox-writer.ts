@@ -1,5 +1,5 @@
 import { BatchWriter } from "./batch-writer.ts";
-import { sendProbe } from "./lag-probes.ts";
+import { sendProbe } from "./probe-send.ts";
 import { ControlFrame, type Session } from "./session.ts";
 import { SendResult } from "./sink.ts";
 import type { HubStats } from "./stats.ts";
