@@ -31,8 +31,13 @@ export interface HubOptions extends DeliveryOptions, ControlOptions, LagOptions 
   readonly historyTimeoutMs: number;
   /** Values one subscribe's snapshot carries at most (default 10000); past it `snapshot_end` says `truncated`. */
   readonly maxSnapshotValues?: number;
-  /** Topics kept at most (default 100000); past it topics nobody holds are forgotten (cache-bound.ts). */
+  /**
+   * Topics kept at most (default 100000); past it the least recently updated topics nobody holds by exact
+   * name are forgotten (cache-bound.ts).
+   */
   readonly maxTopics?: number;
+  /** Feed-history lookups one connection may have in flight (default 4); more wait for its own (history-slots.ts). */
+  readonly maxHistoryLookupsPerConnection?: number;
 }
 
 /** What the hub is attached to in the second wiring phase. */
@@ -95,14 +100,17 @@ export class Hub {
     const conflation = new Conflation(options, stats, now);
     const outboxes = new Outboxes(stats, options.slowSoftBytes, conflation, now);
     const lastValues = new LastValues();
+    const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, table, lastValues, stats);
     const snapshots = new Snapshots(options.historyTimeoutMs, {
       table,
+      cacheBound,
       stats,
       outboxes,
       lastValues,
       conflation,
       history: links.history,
       maxValues: options.maxSnapshotValues,
+      maxLookupsPerConnection: options.maxHistoryLookupsPerConnection,
       feed: this.feed,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
@@ -142,7 +150,6 @@ export class Hub {
       now(),
       this.feed,
     );
-    const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, stats);
     this.#parts = {
       table,
       fanout,
@@ -199,6 +206,11 @@ export class Hub {
     return this.#parts?.delivery.pendingRated ?? 0;
   }
 
+  /** Connections with feed-history lookups running or waiting for a slot (per-connection state; history-slots.ts). */
+  get historyLookupConnections(): number {
+    return this.#parts?.snapshots.historyConnections ?? 0;
+  }
+
   /** Bytes accepted for sending but not yet written to the kernel, over all connections (for /metrics). */
   bufferedBytes(): number {
     return this.#parts?.fanout.bufferedBytes() ?? 0;
@@ -245,11 +257,7 @@ export class Hub {
 
   /** Concrete topic entry for ingest: sequence counter plus subscribers. */
   topic(name: string): Topic {
-    const { table, cacheBound } = this.#wired();
-    const before = table.topicCount;
-    const topic = table.topic(name);
-    if (table.topicCount !== before) cacheBound.created(table, topic);
-    return topic;
+    return this.#wired().cacheBound.topic(name);
   }
 
   /**
