@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { EventFlag, type MarketEvent } from "../protocol/index.ts";
+import { EventFlag, patternMatches, type MarketEvent } from "../protocol/index.ts";
 import { StoreHistory, TE, connect, messages, request, setup, turn } from "./hub.test-support.ts";
 
 const stored = (topic: string): MarketEvent => ({
@@ -20,6 +20,16 @@ function store(count: number): Map<string, MarketEvent> {
   const values = new Map<string, MarketEvent>();
   for (let i = 0; i < count; i++) values.set(`pop.S${i}.quote`, stored(`pop.S${i}.quote`));
   return values;
+}
+
+/** The store, also answering `topics` listings (at once), recording what was listed. */
+class ListingHistory extends StoreHistory {
+  readonly listed: string[] = [];
+  topics(pattern: string, tokens: readonly string[], limit: number): Promise<readonly string[]> {
+    this.listed.push(pattern);
+    const names = [...this.store.keys()].filter((t) => patternMatches(tokens, t.split(".")));
+    return Promise.resolve(names.slice(0, limit));
+  }
 }
 
 const patterns = (count: number): string[] => Array.from({ length: count }, (_, i) => `pop.S${i}.*`);
@@ -101,5 +111,27 @@ describe("feed-history lookups in flight per connection are bounded (issue 11 §
     assert.equal(history.asked.length, 4, "the waiting lookups never reached the history");
     assert.equal(hub.stats.historyLookupsDropped, 2);
     assert.equal(hub.historyLookupConnections, 0, "the connection's slot state went with its lookups");
+  });
+
+  it("a topics request takes one of the connection's slots too: it waits for the subscribe's lookups", async () => {
+    const history = new ListingHistory(store(4), true);
+    const { hub } = setup({ maxHistoryLookupsPerConnection: 4 }, history);
+    const { session, sink } = connect(hub, "json");
+    request(hub, session, { method: "subscribe", id: 1, params: { topics: patterns(4) } });
+    request(hub, session, { method: "topics", id: 2, params: { pattern: "pop.>" } });
+    await settle();
+    assert.deepEqual(history.listed, [], "the listing waits for a slot");
+    assert.equal(hub.stats.historyLookupsQueued, 1);
+    history.answer();
+    await settle();
+    await turn();
+    assert.deepEqual(history.listed, ["pop.>"]);
+    const reply = messages(sink).find((m) => m["id"] === 2);
+    assert.deepEqual(reply?.["result"], {
+      pattern: "pop.>",
+      topics: ["pop.S0.quote", "pop.S1.quote", "pop.S2.quote", "pop.S3.quote"],
+      truncated: false,
+    });
+    assert.equal(hub.historyLookupConnections, 0);
   });
 });

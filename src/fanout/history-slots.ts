@@ -16,8 +16,9 @@ interface SlotState {
  * past it, so one connection sending many subscribes with many patterns took every slot and the other
  * connections' snapshots came without history. Past its own bound a connection's lookups wait, in
  * order, for one of its own to finish: its snapshots stay complete when the history is quick, and
- * its flood delays only itself. The wait counts against the subscribe's `--history-timeout-ms`: a lookup
- * whose subscribe stopped waiting (timed out, ended, connection closed) is never started.
+ * its flood delays only itself. The wait counts against the request's `--history-timeout-ms`: a lookup
+ * whose request stopped waiting (timed out, ended, connection closed) is never started. Shared by the
+ * subscribes' snapshots (one lookup per pattern) and the `topics` listings (topic-directory.ts).
  */
 export class HistorySlots {
   readonly #bySession = new Map<Session, SlotState>();

@@ -20,6 +20,7 @@ import type { FrameSink } from "./sink.ts";
 import { Snapshots, type HistorySource } from "./snapshots.ts";
 import { HubStats } from "./stats.ts";
 import { CacheBound, DEFAULT_MAX_TOPICS } from "./cache-bound.ts";
+import { DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION, HistorySlots } from "./history-slots.ts";
 
 /** The fan-out's options; the resolved config's fields of the same names (units in the names). */
 export interface HubOptions extends DeliveryOptions, ControlOptions, LagOptions {
@@ -61,6 +62,7 @@ interface Parts {
   readonly delivery: Delivery;
   readonly conflation: Conflation;
   readonly cacheBound: CacheBound;
+  readonly historySlots: HistorySlots;
   readonly heartbeats: Heartbeats;
   readonly probes: LagProbes;
   readonly snapshots: Snapshots;
@@ -101,6 +103,10 @@ export class Hub {
     const outboxes = new Outboxes(stats, options.slowSoftBytes, conflation, now);
     const lastValues = new LastValues();
     const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, table, lastValues, stats);
+    const historySlots = new HistorySlots(
+      options.maxHistoryLookupsPerConnection ?? DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION,
+      stats,
+    );
     const snapshots = new Snapshots(options.historyTimeoutMs, {
       table,
       cacheBound,
@@ -110,7 +116,7 @@ export class Hub {
       conflation,
       history: links.history,
       maxValues: options.maxSnapshotValues,
-      maxLookupsPerConnection: options.maxHistoryLookupsPerConnection,
+      historySlots,
       feed: this.feed,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
@@ -123,7 +129,7 @@ export class Hub {
       delivery,
       snapshots,
     });
-    const directory = new TopicDirectory(table, links.history, options.historyTimeoutMs);
+    const directory = new TopicDirectory(table, links.history, options.historyTimeoutMs, historySlots);
     const control = new ControlPlane(options, {
       table,
       stats,
@@ -159,6 +165,7 @@ export class Hub {
       heartbeats,
       probes,
       cacheBound,
+      historySlots,
       snapshots,
     };
   }
@@ -208,7 +215,7 @@ export class Hub {
 
   /** Connections with feed-history lookups running or waiting for a slot (per-connection state; history-slots.ts). */
   get historyLookupConnections(): number {
-    return this.#parts?.snapshots.historyConnections ?? 0;
+    return this.#parts?.historySlots.connections ?? 0;
   }
 
   /** Bytes accepted for sending but not yet written to the kernel, over all connections (for /metrics). */

@@ -24,7 +24,7 @@ import {
   type Topic,
 } from "./session.ts";
 import type { FeedState } from "./feed-state.ts";
-import { DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION, HistorySlots } from "./history-slots.ts";
+import type { HistorySlots } from "./history-slots.ts";
 import type { HubStats } from "./stats.ts";
 import { SnapshotBound } from "./snapshot-bound.ts";
 import { SNAPSHOT_CHUNK_TOPICS, SnapshotJob, SnapshotPump } from "./snapshot-pump.ts";
@@ -66,8 +66,8 @@ export interface SnapshotParts {
   readonly conflation: Conflation;
   /** Feed history; undefined = none (snapshots come from the gateway's cache only). */
   readonly history: HistorySource | undefined;
-  /** Feed-history lookups in flight per connection (history-slots.ts); default 4. */
-  readonly maxLookupsPerConnection?: number | undefined;
+  /** The per-connection bound on feed-history lookups (history-slots.ts), shared with the topic directory. */
+  readonly historySlots: HistorySlots;
   /** Values per subscribe at most (snapshot-bound.ts); default DEFAULT_MAX_SNAPSHOT_VALUES. */
   readonly maxValues?: number | undefined;
   /** The feed's state: snapshots the gateway cannot vouch for are flagged STALE. */
@@ -122,15 +122,7 @@ export class Snapshots {
     this.#history = parts.history;
     this.#feed = parts.feed;
     this.#pump = new SnapshotPump(parts.stats, (job, max) => this.#step(job, max));
-    this.#slots = new HistorySlots(
-      parts.maxLookupsPerConnection ?? DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION,
-      parts.stats,
-    );
-  }
-
-  /** Connections with feed-history lookups running or waiting for one of their slots. */
-  get historyConnections(): number {
-    return this.#slots.connections;
+    this.#slots = parts.historySlots;
   }
 
   /** Subscribes whose work (snapshot values, topics to enter) continues in later turns. */
