@@ -17,7 +17,11 @@ describe("history lookup storms are bounded (issue 11 §3)", () => {
   let ticks = 0;
 
   before(async () => {
-    stack = await startStack({ fanout: { historyTimeoutMs: 2000 } }, { jetstream: true });
+    // This test is about the gateway-wide bound: the per-connection one (4) would keep 8 clients under it.
+    stack = await startStack(
+      { fanout: { historyTimeoutMs: 2000, maxHistoryLookupsPerConnection: 32 } },
+      { jetstream: true },
+    );
     const nc = await connect({ servers: stack.nats.url });
     const jsm = await nc.jetstreamManager();
     await jsm.streams.add({

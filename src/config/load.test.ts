@@ -53,6 +53,7 @@ describe("loadConfig: sources", () => {
         retryAfterMs: 1000,
         maxSnapshotValues: 10000,
         maxTopics: 100000,
+        maxHistoryLookupsPerConnection: 4,
       },
       nats: {
         servers: { mode: "embedded" },

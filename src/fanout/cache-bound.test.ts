@@ -1,8 +1,21 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { quote, setup, subscribed } from "./hub.test-support.ts";
+import { EventEncoder, type MarketEvent } from "../protocol/index.ts";
+import { EncodedEvent } from "./encoded-event.ts";
+import type { Hub } from "./hub.ts";
+import { TE, messages, quote, setup, subscribed, turn } from "./hub.test-support.ts";
 
-describe("the topic table is bounded: topics nobody holds are forgotten past maxTopics (issue 11 §2)", () => {
+const encoder = new EventEncoder();
+
+/** One live update as the ingest makes it: the topic (created if need be) and its next q. */
+function live(hub: Hub, name: string): void {
+  const topic = hub.topic(name);
+  const q = ++topic.seq;
+  const event: MarketEvent = { e: "quote", t: name, q, te: TE + q, ts: TE + q, bp: 1, bz: 1, ap: 2, az: 1 };
+  hub.publish(topic, new EncodedEvent(event, encoder.encode(event)));
+}
+
+describe("the topic table is bounded: topics nobody holds by exact name are forgotten past maxTopics (issue 11 §2)", () => {
   it("evicts the oldest unheld topics down to 90 %, counted; never the one just created", () => {
     const { hub } = setup({ maxTopics: 100 });
     for (let i = 0; i < 100; i++) hub.publish(hub.topic(`xnas.T${i}.quote`), quote(`xnas.T${i}.quote`));
@@ -16,18 +29,82 @@ describe("the topic table is bounded: topics nobody holds are forgotten past max
     assert.equal(hub.table.find("xnas.NEW.quote"), newest);
   });
 
-  it("keeps topics a held pattern matches, and scans again only after 10 % more growth", async () => {
+  it("keeps topics held by an exact subscription, and scans again only after 10 % more growth", async () => {
+    const { hub } = setup({ maxTopics: 10, maxTopicsPerConnection: 20 });
+    const exact = Array.from({ length: 10 }, (_, i) => `held.H${i}.quote`);
+    const { session } = await subscribed(hub, exact);
+    for (const name of exact) hub.topic(name);
+    for (let i = 0; i < 3; i++) hub.topic(`free.F${i}.quote`);
+    // F0 finds nothing to evict (itself spared): the next scan waits for 1 more topic; F1 evicts F0, F2 evicts F1.
+    assert.equal(hub.stats.topicsEvicted, 2);
+    assert.equal(hub.stats.topicsEvictedCovered, 0);
+    assert.equal(hub.table.topicCount, 11);
+    for (const name of exact) assert.ok(hub.table.find(name)?.subscribers.has(session), `${name} kept`);
+  });
+
+  it("evicts topics only wildcards cover, counted as covered; an exact subscription beside keeps its topic", async () => {
     const { hub } = setup({ maxTopics: 100 });
-    const { session } = await subscribed(hub, ["held.>"]);
-    for (let i = 0; i < 100; i++) hub.topic(`held.H${i}.quote`);
-    for (let i = 0; i < 30; i++) hub.topic(`free.F${i}.quote`);
-    // F0 finds nothing to evict (itself spared): the next scan waits for 10 more topics; F10 and F20
-    // each evict the unheld ones before them (10 each). Held topics stay above the bound.
-    assert.equal(hub.stats.topicsEvicted, 20);
-    assert.equal(hub.table.topicCount, 110);
-    for (let i = 0; i < 100; i++) {
-      assert.ok(hub.table.find(`held.H${i}.quote`)?.subscribers.has(session), `held.H${i} kept`);
+    await subscribed(hub, ["z.>"]);
+    const { session: honest } = await subscribed(hub, ["z.KEEP.quote"]);
+    live(hub, "z.KEEP.quote");
+    for (let i = 0; i < 200; i++) live(hub, `z.S${i}.quote`);
+    assert.ok(hub.table.topicCount <= 100, `table at ${hub.table.topicCount}, bound 100`);
+    assert.ok(hub.stats.topicsEvictedCovered > 0, "covered topics were evicted");
+    assert.equal(hub.stats.topicsEvicted, hub.stats.topicsEvictedCovered, "every evicted one was covered");
+    assert.ok(hub.table.find("z.KEEP.quote")?.subscribers.has(honest), "the exact one stays");
+    assert.ok(hub.table.find("z.S199.quote") !== undefined, "the newest stay");
+    assert.equal(hub.table.find("z.S0.quote"), undefined, "the oldest went");
+  });
+
+  it("a wildcard subscriber gets a re-created topic's next update, its q above the one it saw", async () => {
+    const { hub } = setup({ maxTopics: 100 });
+    const { sink } = await subscribed(hub, ["z.>"]);
+    live(hub, "z.S0.quote");
+    live(hub, "z.S0.quote");
+    for (let i = 1; i <= 150; i++) live(hub, `z.S${i}.quote`);
+    assert.equal(hub.table.find("z.S0.quote"), undefined, "evicted");
+    live(hub, "z.S0.quote");
+    await turn();
+    const qs = messages(sink)
+      .filter((m) => m["t"] === "z.S0.quote")
+      .map((m) => m["q"] as number);
+    assert.equal(qs.length, 3, "all three updates delivered");
+    assert.deepEqual(qs.slice(0, 2), [1, 2]);
+    assert.ok((qs[2] as number) > 2, `re-created at q ${qs[2]}, above 2`);
+  });
+
+  it("evicts the least recently updated first: a topic updated again outlives older quiet ones", async () => {
+    const { hub } = setup({ maxTopics: 100 });
+    await subscribed(hub, ["z.>"]);
+    for (let i = 0; i < 99; i++) live(hub, `z.S${i}.quote`);
+    // Enough publishes for a sweep between the first updates and S0's second one.
+    for (let i = 0; i < 4200; i++) live(hub, "z.S1.quote");
+    live(hub, "z.S0.quote");
+    live(hub, "z.NEW.quote"); // 100 topics: no scan yet
+    live(hub, "z.NEW2.quote"); // 101: evicts 11
+    assert.equal(hub.stats.topicsEvicted, 11);
+    assert.ok(hub.table.find("z.S0.quote") !== undefined, "S0, updated again, stays");
+    assert.ok(hub.table.find("z.S1.quote") !== undefined, "S1, updated most, stays");
+    assert.equal(hub.table.find("z.S2.quote"), undefined, "S2, quiet since, went");
+    assert.equal(hub.table.find("z.S12.quote"), undefined, "S12 went");
+    assert.ok(hub.table.find("z.S13.quote") !== undefined, "S13 stays");
+  });
+
+  it("keeps a topic whose update maxHz holds back, and drops the rate state of evicted ones", async () => {
+    const { hub, clock } = setup({ maxTopics: 100 });
+    const { session } = await subscribed(hub, ["z.>"], "msgpack", { maxHz: 1 });
+    live(hub, "z.HELD.quote");
+    live(hub, "z.HELD.quote"); // inside the second: held back
+    for (let i = 0; i < 150; i++) live(hub, `z.S${i}.quote`);
+    assert.ok(hub.table.find("z.HELD.quote") !== undefined, "pending rated update: kept");
+    assert.ok((session.rates?.size ?? 0) <= hub.table.topicCount, "no rate state outlives its topic");
+    for (const topic of session.rates?.keys() ?? []) {
+      assert.equal(hub.table.find(topic.name), topic, `${topic.name}'s rate state is for the live entry`);
     }
+    clock.nowMs += 2000;
+    hub.tick(clock.nowMs);
+    for (let i = 150; i < 170; i++) live(hub, `z.S${i}.quote`);
+    assert.equal(hub.table.find("z.HELD.quote"), undefined, "sent: evicted by a later scan");
   });
 
   it("a topic created after an eviction numbers above every forgotten q, so q never goes backwards", () => {

@@ -1,6 +1,7 @@
 import type { SubscriptionTable } from "../subscriptions/index.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
-import type { Session, Topic } from "./session.ts";
+import type { LastValues } from "./last-values.ts";
+import { SessionMode, type Session, type Topic } from "./session.ts";
 import type { HubStats } from "./stats.ts";
 
 /** Default of `--max-topics`: about 100 MB of topic entries and cached values (~1 KB each, issue 11 §2). */
@@ -10,40 +11,148 @@ export const DEFAULT_MAX_TOPICS = 100_000;
  * Bounds the topics the gateway keeps (`--max-topics`). Every subject the feed delivers becomes a topic
  * entry (sequence counter, subscribers, last value, the ingest's per-subject state) that used to be kept
  * for the life of the process: 200,000 subjects published once under a wildcard somebody held once
- * stayed at ~1 KB each after everybody left, and 25,000 new subjects a second ran the heap out
- * (issue 11 §2). Past the bound, topics nobody holds are forgotten, oldest first, down to 90 % of it
- * (counted as `tickwire_topics_evicted_total`); the table numbers topics created afterwards from above
- * every forgotten topic's `q`, so no connection sees a `q` go backwards.
+ * stayed at ~1 KB each after everybody left, and 25,000 new subjects a second under a wildcard held all
+ * along (`z.>`) ran the heap out in 4.5 minutes (issue 11 §2).
  *
- * Topics a held pattern matches are never evicted: they are being delivered. When nothing can be evicted
- * the next scan waits until the table has grown by another 10 % of the bound, so a wildcard held over an
- * ever-growing feed costs one scan per 10 % of growth, not one per new topic.
+ * Past the bound the least recently updated topics go, down to 90 % of it (counted as
+ * `tickwire_topics_evicted_total`): topics nobody holds, and topics held only through wildcard patterns
+ * (also counted as `tickwire_topics_evicted_covered_total`; the pattern stays, so the topic's next
+ * update creates it again and reaches the same subscribers). The table numbers topics created
+ * afterwards from above every forgotten topic's `q`, so no connection sees a `q` repeat or go backwards.
+ *
+ * Never evicted: a topic some connection holds by its exact name, and, for the moment, a topic that a
+ * subscriber still keeps state for whose order depends on the entry (a rated update held back by maxHz,
+ * a value pending in conflation, a snapshot wait holding the connection): with the entry gone, that older
+ * value could follow the re-created topic's newer one. Those are released within a tick or a history
+ * timeout, and the next scan takes them. When nothing can be evicted the next scan waits until the table
+ * has grown by another 10 % of the bound, so exact subscriptions over more topics than the bound cost one
+ * scan per 10 % of growth, not one per new topic.
  */
 export class CacheBound {
   #nextScanAt: number;
 
   constructor(
     readonly maxTopics: number,
+    private readonly table: SubscriptionTable<Session, EncodedEvent>,
+    private readonly lastValues: LastValues,
     private readonly stats: HubStats,
   ) {
     this.#nextScanAt = maxTopics + 1;
   }
 
-  /** A topic was just created (never evicted by this call). */
-  created(table: SubscriptionTable<Session, EncodedEvent>, created: Topic): void {
-    const count = table.topicCount;
-    if (count < this.#nextScanAt) return;
+  /**
+   * The entry for a concrete topic, created on first use (the one door for creating topics: the ingest's
+   * live updates and feed-history values). A creation past the bound evicts others, never the new one.
+   */
+  topic(name: string): Topic {
+    const table = this.table;
+    const before = table.topicCount;
+    const topic = table.topic(name);
+    if (table.topicCount !== before && table.topicCount >= this.#nextScanAt) this.#evict(topic);
+    return topic;
+  }
+
+  /**
+   * Evicts if topics were created past the bound some other way: a completed snapshot seeds feed-history
+   * values into topics it creates with `table.topic` while the connection's held frames are being
+   * released, when an eviction could reorder them, so it calls this once the release is over.
+   */
+  settle(): void {
+    if (this.table.topicCount >= this.#nextScanAt) this.#evict(undefined);
+  }
+
+  /**
+   * Evicts least recently updated topics (ties: oldest first) down to 90 % of the bound. Two passes
+   * over the table: one counts the evictable topics per recency stamp to find the stamp where the
+   * eviction stops, one evicts in table order; no sort of the topics, no array of them. What blocks a
+   * topic is gathered first from the subscribers that keep per-topic state, so a topic's check does not
+   * walk its subscribers (a `>` held by a thousand connections would make that a walk per topic each).
+   */
+  #evict(created: Topic | undefined): void {
+    const table = this.table;
+    this.lastValues.sweep(); // stamps the topics updated since the last sweep
+    const scan = this.#scan();
     const target = Math.floor(this.maxTopics * 0.9);
-    let excess = count - target;
+    let excess = table.topicCount - target;
+    const perStamp = new Map<number, number>();
+    for (const topic of table.topics()) {
+      if (topic !== created && this.#evictable(topic, scan)) {
+        perStamp.set(topic.touched, (perStamp.get(topic.touched) ?? 0) + 1);
+      }
+    }
+    // Every topic stamped below `below` goes, and the first `atStamp` stamped `below`.
+    let below = Number.POSITIVE_INFINITY;
+    let atStamp = 0;
+    let need = excess;
+    for (const stamp of [...perStamp.keys()].sort((a, b) => a - b)) {
+      const count = perStamp.get(stamp) as number;
+      if (count >= need) {
+        below = stamp;
+        atStamp = need;
+        break;
+      }
+      need -= count;
+    }
     for (const topic of table.topics()) {
       if (excess <= 0) break;
-      if (topic === created) continue;
-      if (table.forget(topic)) {
-        this.stats.topicsEvicted++;
-        excess--;
+      const stamp = topic.touched;
+      if (stamp > below || topic === created) continue;
+      if (stamp === below && atStamp <= 0) continue;
+      if (!this.#evictable(topic, scan)) continue;
+      const covered = topic.subscribers.size > 0;
+      if (!table.forget(topic, true)) continue;
+      this.stats.topicsEvicted++;
+      if (covered) {
+        this.stats.topicsEvictedCovered++;
+        this.#forgetRates(topic, scan.rated);
       }
+      if (stamp === below) atStamp--;
+      excess--;
     }
     const step = Math.max(1, Math.floor(this.maxTopics * 0.1));
     this.#nextScanAt = Math.max(this.maxTopics + 1, table.topicCount + (excess > 0 ? step : 1));
   }
+
+  /** What keeps topics from going this scan, from the subscribers that keep per-topic state. */
+  #scan(): Scan {
+    const scan: Scan = { holding: [], rated: [], blocked: new Set() };
+    for (const session of this.table.subscribers()) {
+      if ((session.mode & SessionMode.HOLDING) !== 0) scan.holding.push(session);
+      if (session.pending !== null) for (const topic of session.pending.keys()) scan.blocked.add(topic);
+      if (session.rates !== null && session.rates.size > 0) {
+        scan.rated.push(session);
+        for (const [topic, rate] of session.rates) {
+          if (rate.pending !== undefined || rate.scheduled) scan.blocked.add(topic);
+        }
+      }
+    }
+    return scan;
+  }
+
+  /**
+   * Whether `topic` may go: nobody holds it by its exact name, and no subscriber keeps a value of it in
+   * flight whose order relies on this entry (see the class comment).
+   */
+  #evictable(topic: Topic, scan: Scan): boolean {
+    if (topic.subscribers.size === 0) return true;
+    if (this.table.heldExactly(topic) || scan.blocked.has(topic)) return false;
+    for (const session of scan.holding) if (topic.subscribers.has(session)) return false;
+    return true;
+  }
+
+  /** The evicted topic's rate states go (none pending or scheduled: see {@link #evictable}). */
+  #forgetRates(topic: Topic, rated: readonly Session[]): void {
+    const sessions = rated.length < topic.subscribers.size ? rated : topic.subscribers;
+    for (const session of sessions) session.rates?.delete(topic);
+  }
+}
+
+/** One scan's view of the subscribers that keep per-topic state (see {@link CacheBound}). */
+interface Scan {
+  /** Sessions holding behind a snapshot wait: none of their topics goes this scan. */
+  readonly holding: Session[];
+  /** Sessions with rate states (maxHz): an evicted topic's state goes from them. */
+  readonly rated: Session[];
+  /** Topics with a rated update held back or a conflated value pending for some session. */
+  readonly blocked: Set<Topic>;
 }

@@ -20,6 +20,7 @@ import type { FrameSink } from "./sink.ts";
 import { Snapshots, type HistorySource } from "./snapshots.ts";
 import { HubStats } from "./stats.ts";
 import { CacheBound, DEFAULT_MAX_TOPICS } from "./cache-bound.ts";
+import { DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION, HistorySlots } from "./history-slots.ts";
 
 /** The fan-out's options; the resolved config's fields of the same names (units in the names). */
 export interface HubOptions extends DeliveryOptions, ControlOptions, LagOptions {
@@ -31,8 +32,13 @@ export interface HubOptions extends DeliveryOptions, ControlOptions, LagOptions 
   readonly historyTimeoutMs: number;
   /** Values one subscribe's snapshot carries at most (default 10000); past it `snapshot_end` says `truncated`. */
   readonly maxSnapshotValues?: number;
-  /** Topics kept at most (default 100000); past it topics nobody holds are forgotten (cache-bound.ts). */
+  /**
+   * Topics kept at most (default 100000); past it the least recently updated topics nobody holds by exact
+   * name are forgotten (cache-bound.ts).
+   */
   readonly maxTopics?: number;
+  /** Feed-history lookups one connection may have in flight (default 4); more wait for its own (history-slots.ts). */
+  readonly maxHistoryLookupsPerConnection?: number;
 }
 
 /** What the hub is attached to in the second wiring phase. */
@@ -56,6 +62,7 @@ interface Parts {
   readonly delivery: Delivery;
   readonly conflation: Conflation;
   readonly cacheBound: CacheBound;
+  readonly historySlots: HistorySlots;
   readonly heartbeats: Heartbeats;
   readonly probes: LagProbes;
   readonly snapshots: Snapshots;
@@ -95,14 +102,21 @@ export class Hub {
     const conflation = new Conflation(options, stats, now);
     const outboxes = new Outboxes(stats, options.slowSoftBytes, conflation, now);
     const lastValues = new LastValues();
+    const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, table, lastValues, stats);
+    const historySlots = new HistorySlots(
+      options.maxHistoryLookupsPerConnection ?? DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION,
+      stats,
+    );
     const snapshots = new Snapshots(options.historyTimeoutMs, {
       table,
+      cacheBound,
       stats,
       outboxes,
       lastValues,
       conflation,
       history: links.history,
       maxValues: options.maxSnapshotValues,
+      historySlots,
       feed: this.feed,
     });
     const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
@@ -115,7 +129,7 @@ export class Hub {
       delivery,
       snapshots,
     });
-    const directory = new TopicDirectory(table, links.history, options.historyTimeoutMs);
+    const directory = new TopicDirectory(table, links.history, options.historyTimeoutMs, historySlots);
     const control = new ControlPlane(options, {
       table,
       stats,
@@ -142,7 +156,6 @@ export class Hub {
       now(),
       this.feed,
     );
-    const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, stats);
     this.#parts = {
       table,
       fanout,
@@ -152,6 +165,7 @@ export class Hub {
       heartbeats,
       probes,
       cacheBound,
+      historySlots,
       snapshots,
     };
   }
@@ -197,6 +211,11 @@ export class Hub {
   /** Rated updates waiting for their time under `maxHz` (per-connection state that must go with it). */
   get pendingRatedCount(): number {
     return this.#parts?.delivery.pendingRated ?? 0;
+  }
+
+  /** Connections with feed-history lookups running or waiting for a slot (per-connection state; history-slots.ts). */
+  get historyLookupConnections(): number {
+    return this.#parts?.historySlots.connections ?? 0;
   }
 
   /** Bytes accepted for sending but not yet written to the kernel, over all connections (for /metrics). */
@@ -245,11 +264,7 @@ export class Hub {
 
   /** Concrete topic entry for ingest: sequence counter plus subscribers. */
   topic(name: string): Topic {
-    const { table, cacheBound } = this.#wired();
-    const before = table.topicCount;
-    const topic = table.topic(name);
-    if (table.topicCount !== before) cacheBound.created(table, topic);
-    return topic;
+    return this.#wired().cacheBound.topic(name);
   }
 
   /**

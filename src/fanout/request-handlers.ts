@@ -95,7 +95,7 @@ function topics(context: RequestContext, session: Session, request: RequestOf<"t
     return;
   }
   const limit = request.limit === 0 ? MAX_TOPICS_LISTED : Math.min(request.limit, MAX_TOPICS_LISTED);
-  void context.directory.list(pattern, limit).then((listing) => {
+  void context.directory.list(pattern, limit, session).then((listing) => {
     if (session.closed) return;
     context.reply(session, {
       id: request.id,

@@ -8,6 +8,7 @@ import {
   type RequestId,
 } from "../protocol/index.ts";
 import type { SubscriptionTable } from "../subscriptions/index.ts";
+import type { CacheBound } from "./cache-bound.ts";
 import type { Conflation } from "./conflation.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { LastValues } from "./last-values.ts";
@@ -23,6 +24,7 @@ import {
   type Topic,
 } from "./session.ts";
 import type { FeedState } from "./feed-state.ts";
+import type { HistorySlots } from "./history-slots.ts";
 import type { HubStats } from "./stats.ts";
 import { SnapshotBound } from "./snapshot-bound.ts";
 import { SNAPSHOT_CHUNK_TOPICS, SnapshotJob, SnapshotPump } from "./snapshot-pump.ts";
@@ -55,6 +57,8 @@ export interface HistorySource {
 /** What snapshots work with: each a typed part built before it (no closures, no late assignment). */
 export interface SnapshotParts {
   readonly table: SubscriptionTable<Session, EncodedEvent>;
+  /** The topic bound: told after feed-history values created topics (cache-bound.ts). */
+  readonly cacheBound?: CacheBound | undefined;
   readonly stats: HubStats;
   readonly outboxes: Outboxes;
   readonly lastValues: LastValues;
@@ -62,6 +66,8 @@ export interface SnapshotParts {
   readonly conflation: Conflation;
   /** Feed history; undefined = none (snapshots come from the gateway's cache only). */
   readonly history: HistorySource | undefined;
+  /** The per-connection bound on feed-history lookups (history-slots.ts), shared with the topic directory. */
+  readonly historySlots: HistorySlots;
   /** Values per subscribe at most (snapshot-bound.ts); default DEFAULT_MAX_SNAPSHOT_VALUES. */
   readonly maxValues?: number | undefined;
   /** The feed's state: snapshots the gateway cannot vouch for are flagged STALE. */
@@ -88,6 +94,7 @@ export interface SnapshotParts {
  */
 export class Snapshots {
   readonly #table: SubscriptionTable<Session, EncodedEvent>;
+  readonly #cacheBound: CacheBound | undefined;
   readonly #stats: HubStats;
   readonly #outboxes: Outboxes;
   readonly #lastValues: LastValues;
@@ -96,6 +103,7 @@ export class Snapshots {
   readonly #history: HistorySource | undefined;
   readonly #feed: FeedState;
   readonly #pump: SnapshotPump;
+  readonly #slots: HistorySlots;
   /** Snapshots still being produced, by their wait (the job lives on in the pump to enter topics). */
   readonly #walking = new WeakMap<SnapshotWait, SnapshotJob>();
 
@@ -105,6 +113,7 @@ export class Snapshots {
     parts: SnapshotParts,
   ) {
     this.#table = parts.table;
+    this.#cacheBound = parts.cacheBound;
     this.#stats = parts.stats;
     this.#outboxes = parts.outboxes;
     this.#lastValues = parts.lastValues;
@@ -113,6 +122,7 @@ export class Snapshots {
     this.#history = parts.history;
     this.#feed = parts.feed;
     this.#pump = new SnapshotPump(parts.stats, (job, max) => this.#step(job, max));
+    this.#slots = parts.historySlots;
   }
 
   /** Subscribes whose work (snapshot values, topics to enter) continues in later turns. */
@@ -353,14 +363,23 @@ export class Snapshots {
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(() => resolve(undefined), this.historyTimeoutMs);
     });
+    // At most --max-history-lookups-per-connection of the session's patterns are read at once; the
+    // others wait for its own slots and are never started once this subscribe stopped waiting.
+    let over = false;
+    const abandoned = (): boolean => over || wait.done || session.closed;
     const answers = await Promise.race([
-      Promise.all(patterns.map((p) => history.lastValues(p, p.split("."), wanted))),
+      Promise.all(
+        patterns.map((p) =>
+          this.#slots.run(session, abandoned, () => history.lastValues(p, p.split("."), wanted)),
+        ),
+      ),
       timeout,
     ]);
+    over = true;
     clearTimeout(timer);
     if (answers === undefined) this.#stats.historyTimeouts++;
     if (wait.done || session.closed) return;
-    wait.values = answers?.flat() ?? [];
+    wait.values = answers?.flatMap((values) => values ?? []) ?? [];
     wait.done = true;
     this.#advance(session);
   }
@@ -406,6 +425,9 @@ export class Snapshots {
     const head = session.waiting;
     const job = head === undefined ? undefined : this.#walking.get(head);
     if (job !== undefined) this.#pump.add(job);
+    // Feed-history values may have created topics past the bound; evicting only now, with the held
+    // frames released, keeps an older held value from following a re-created topic's newer one.
+    this.#cacheBound?.settle();
   }
 
   /**

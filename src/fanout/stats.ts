@@ -90,6 +90,10 @@ export class HubStats {
   historyTimeouts = 0;
   /** Snapshot waits ended early because the session held too many frames meanwhile. */
   historyOverflows = 0;
+  /** Feed-history lookups (one per pattern) that waited for one of their connection's slots (history-slots.ts). */
+  historyLookupsQueued = 0;
+  /** Of those, lookups never started: their subscribe stopped waiting first (timeout, end, close). */
+  historyLookupsDropped = 0;
   /** Last values taken from the feed history into the gateway's cache. */
   historyValues = 0;
   /** Snapshots cut short at --max-snapshot-values (`snapshot_end` with `truncated: true`). */
@@ -98,6 +102,8 @@ export class HubStats {
   snapshotChunks = 0;
   /** Topics nobody held, forgotten past --max-topics (cache-bound.ts). */
   topicsEvicted = 0;
+  /** Of those, topics evicted while wildcard patterns (and no exact one) covered them (cache-bound.ts). */
+  topicsEvictedCovered = 0;
   /** Events the WebSocket layer refused (socket over its backpressure limit). */
   dropsBackpressure = 0;
   controlMessages = 0;
@@ -364,6 +370,18 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
     read: (s) => s.stats.historyLookups,
   },
   {
+    name: "tickwire_history_lookups_queued_total",
+    type: "counter",
+    help: "Feed-history lookups (one per pattern) that waited for one of their connection's --max-history-lookups-per-connection slots.",
+    read: (s) => s.stats.historyLookupsQueued,
+  },
+  {
+    name: "tickwire_history_lookups_dropped_total",
+    type: "counter",
+    help: "Feed-history lookups that waited for a connection slot and were never started: their subscribe stopped waiting first.",
+    read: (s) => s.stats.historyLookupsDropped,
+  },
+  {
     name: "tickwire_history_values_total",
     type: "counter",
     help: "Last values taken from the feed history into the gateway's cache.",
@@ -396,7 +414,13 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
   {
     name: "tickwire_topics_evicted_total",
     type: "counter",
-    help: "Topics nobody held, forgotten past --max-topics (their next q starts above every forgotten one).",
+    help: "Topics nobody held by exact name, forgotten past --max-topics (their next q starts above every forgotten one).",
     read: (s) => s.stats.topicsEvicted,
+  },
+  {
+    name: "tickwire_topics_evicted_covered_total",
+    type: "counter",
+    help: "Of tickwire_topics_evicted_total, topics held only through wildcard patterns (re-created by their next update).",
+    read: (s) => s.stats.topicsEvictedCovered,
   },
 ];

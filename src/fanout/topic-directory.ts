@@ -1,6 +1,7 @@
 import type { SubscriptionTable } from "../subscriptions/index.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { Session } from "./session.ts";
+import type { HistorySlots } from "./history-slots.ts";
 import type { HistorySource } from "./snapshots.ts";
 
 /** Most topics one `topics` request lists (PROTOCOL.md "Discovery"); a request may ask for fewer. */
@@ -24,10 +25,15 @@ export class TopicDirectory {
     private readonly history: HistorySource | undefined,
     /** Longest wait for the feed history, ms; past it the cache's topics are listed alone. */
     private readonly historyTimeoutMs: number,
+    /** The per-connection bound on feed-history lookups, shared with snapshots (history-slots.ts). */
+    private readonly slots: HistorySlots,
   ) {}
 
-  /** The known topics matching `pattern` (already checked), at most `limit`. */
-  async list(pattern: string, limit: number): Promise<TopicListing> {
+  /**
+   * The known topics matching `pattern` (already checked), at most `limit`. The feed-history listing
+   * takes one of `session`'s lookup slots; not started when the request has stopped waiting.
+   */
+  async list(pattern: string, limit: number, session: Session): Promise<TopicListing> {
     const tokens = pattern.split(".");
     const found = new Set<string>();
     this.table.forEachTopicMatching(tokens, (topic) => {
@@ -35,15 +41,22 @@ export class TopicDirectory {
     });
     const history = this.history;
     if (history?.topics !== undefined) {
+      const listTopics = history.topics.bind(history);
       let timer: NodeJS.Timeout | undefined;
+      let over = false;
       const stored = await Promise.race([
-        history.topics(pattern, tokens, limit + 1),
-        new Promise<readonly string[]>(
-          (resolve) => (timer = setTimeout(() => resolve([]), this.historyTimeoutMs)),
+        this.slots.run(
+          session,
+          () => over || session.closed,
+          () => listTopics(pattern, tokens, limit + 1),
+        ),
+        new Promise<undefined>(
+          (resolve) => (timer = setTimeout(() => resolve(undefined), this.historyTimeoutMs)),
         ),
       ]);
+      over = true;
       clearTimeout(timer);
-      for (const topic of stored) found.add(topic);
+      for (const topic of stored ?? []) found.add(topic);
     }
     const sorted = [...found].sort();
     return { topics: sorted.slice(0, limit), truncated: sorted.length > limit };

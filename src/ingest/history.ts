@@ -123,6 +123,16 @@ export class JetStreamHistory implements HistorySource {
   /** Topics with a stored message matching `pattern`, at most `limit` (the discovery request). */
   async topics(pattern: string, _tokens: readonly string[], limit: number): Promise<readonly string[]> {
     if (performance.now() < this.#unavailableUntilMs) return [];
+    // One lookup of the gateway's budget, shared with identical listings in flight (history-limits.ts).
+    if (!this.limits.startLookup()) return [];
+    try {
+      return await this.limits.share(`topics ${limit} ${pattern}`, () => this.#topics(pattern, limit));
+    } finally {
+      this.limits.endLookup();
+    }
+  }
+
+  async #topics(pattern: string, limit: number): Promise<readonly string[]> {
     const nc = await this.link.connectedOnce();
     if (nc.isClosed()) return [];
     const { stream, subjectPrefix } = this.options;

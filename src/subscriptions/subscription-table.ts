@@ -24,6 +24,11 @@ export class TopicEntry<S, V = unknown> {
    * a value is; the table only carries it so the per-update lookup stays one map get.
    */
   last: V | undefined = undefined;
+  /**
+   * When the topic's value last changed, in the fan-out's coarse clock (last-values.ts: one step per
+   * sweep of the cache, every few thousand updates; 0 = never). What the cache bound evicts by.
+   */
+  touched = 0;
   readonly #members = new Set<S>();
   #list: S[] | undefined = [];
 
@@ -197,14 +202,25 @@ export class SubscriptionTable<S, V = unknown> {
    * listener is told. A topic created later, this one again included, numbers from above every `q` a
    * forgotten topic reached, so no connection ever sees a `q` go backwards. False (nothing changes) when
    * the topic is held or is not this table's current entry.
+   *
+   * With `evenIfCovered`, a topic whose subscribers all hold it through wildcard patterns only goes too
+   * (the cache bound, issue 11 §2): the patterns stay, so the topic's next update creates it again with
+   * those subscribers (and a `q` above every forgotten one). A topic some subscriber holds by its exact
+   * name ({@link heldExactly}) is never forgotten.
    */
-  forget(entry: TopicEntry<S, V>): boolean {
-    if (entry.subscribers.size > 0 || this.#topics.get(entry.name) !== entry) return false;
+  forget(entry: TopicEntry<S, V>, evenIfCovered = false): boolean {
+    if (this.#topics.get(entry.name) !== entry) return false;
+    if (entry.subscribers.size > 0 && (!evenIfCovered || this.heldExactly(entry))) return false;
     this.#topics.delete(entry.name);
     this.#topicIndex.delete(entry.tokens);
     if (entry.seq + 1 > this.#seqFloor) this.#seqFloor = entry.seq + 1;
     this.listener.topicForgotten?.(entry.name);
     return true;
+  }
+
+  /** Whether some subscriber holds the topic by its exact name (a wildcard-free pattern). */
+  heldExactly(entry: TopicEntry<S, V>): boolean {
+    return this.#patterns.has(entry.name);
   }
 
   /** Every topic entry, oldest first. */
@@ -319,6 +335,11 @@ export class SubscriptionTable<S, V = unknown> {
     for (const pattern of [...mine.keys()]) this.#removeOne(subscriber, mine, pattern, left, true);
     this.#bySubscriber.delete(subscriber);
     return left;
+  }
+
+  /** Every subscriber holding at least one pattern. */
+  subscribers(): IterableIterator<S> {
+    return this.#bySubscriber.keys();
   }
 
   /** Patterns held by a subscriber, in subscription order. */
