@@ -15,8 +15,9 @@
  *   paused-readers  connections that subscribe to a busy wildcard and stop reading (closed 4007)
  *   upgrade-flood   connections past --max-connections (refused with 503)
  *
- * Not included: a feed of ever-new subjects under a held wildcard. The topic table has no eviction yet
- * (issue 11 §2, not done), so that attack grows RSS by design; --new-subjects-per-sec adds it (default 0).
+ *   new-subjects    --new-subjects-per-sec ever-new subjects published under a wildcard one client holds
+ *                   (`new.>`): past --max-topics the gateway evicts topics only wildcards cover, so RSS
+ *                   must stay flat however long it runs (issue 11 §2)
  *
  *   cd bench && node --import tsx soak.ts [--duration-s 600] [--cooldown-s 120] [--smoke]
  */
@@ -45,9 +46,18 @@ const opts = parseOptions(
     historySubjects: 5000,
     cachedTopics: 20_000,
     maxConnections: 400,
-    newSubjectsPerSec: 0,
+    newSubjectsPerSec: 1000,
+    maxTopics: 50_000,
   },
-  { durationS: 8, cooldownS: 4, historySubjects: 300, cachedTopics: 500, metricsPipeline: 200 },
+  {
+    durationS: 8,
+    cooldownS: 4,
+    historySubjects: 300,
+    cachedTopics: 500,
+    metricsPipeline: 200,
+    newSubjectsPerSec: 200,
+    maxTopics: 1000,
+  },
   {
     durationS: { help: "seconds of attacks" },
     cooldownS: { help: "seconds watched after the attackers left (RSS must come back flat)" },
@@ -57,7 +67,8 @@ const opts = parseOptions(
     historySubjects: { help: "subjects stored only in the feed history (for the history storm)" },
     cachedTopics: { help: "topics in the gateway's cache (for the snapshot storm)" },
     maxConnections: { help: "the gateway's --max-connections" },
-    newSubjectsPerSec: { help: "ever-new subjects published under a held wildcard (unbounded: 0 = off)" },
+    newSubjectsPerSec: { help: "ever-new subjects per second published under a held wildcard (0 = off)" },
+    maxTopics: { help: "the gateway's --max-topics (the cache bound the new-subjects attack runs into)" },
   },
 );
 
@@ -134,6 +145,8 @@ const gateway = spawn(
     "1",
     "--slow-close-ms",
     "2000",
+    "--max-topics",
+    String(opts.maxTopics),
   ],
   { stdio: ["ignore", "ignore", "inherit"] },
 );
@@ -301,6 +314,7 @@ interface Sample {
   readonly rssMb: number | undefined;
   readonly lagP99Ms: number | undefined;
   readonly topics: number | undefined;
+  readonly evictedCovered: number | undefined;
   readonly connections: number | undefined;
 }
 const samples: Sample[] = [];
@@ -321,6 +335,7 @@ const sampler = setInterval(() => {
           rssMb: rss === undefined ? undefined : Math.round(rss / 1e6),
           lagP99Ms: lag === undefined ? undefined : Math.round(lag * 1e4) / 10,
           topics: metricOf(text, "tickwire_topics"),
+          evictedCovered: metricOf(text, "tickwire_topics_evicted_covered_total"),
           connections: metricOf(text, "tickwire_connections"),
         });
       },
@@ -379,6 +394,9 @@ const summary = {
     lagP99MsMax: lags("attack").at(-1) ?? 0,
     rssMbMax: Math.max(0, ...rss("attack")),
     rssMbEnd: rss("attack").at(-1) ?? 0,
+    topicsMax: Math.max(0, ...of("attack").map((s) => s.topics ?? 0)),
+    newSubjectsPublished: newSubject,
+    topicsEvictedCovered: Math.max(0, ...samples.map((s) => s.evictedCovered ?? 0)),
     scrapesAnswered: of("attack").length,
   },
   cooldown: {
@@ -400,7 +418,7 @@ const markdown = [
     .map(([k, n]) => `${k} ×${int(n)}`)
     .join(
       ", ",
-    )}), then ${opts.cooldownS} s without. Honest clients: ${opts.honestClients} × ${opts.honestRatePerSec} trades/s; received ${int(summary.honestReceived)}, gaps ${summary.honestGaps}.`,
+    )}), then ${opts.cooldownS} s without. Honest clients: ${opts.honestClients} × ${opts.honestRatePerSec} trades/s; received ${int(summary.honestReceived)}, gaps ${summary.honestGaps}. New subjects under a held wildcard: ${int(summary.attack.newSubjectsPublished)} published, --max-topics ${int(opts.maxTopics)}, the gateway's topics at most ${int(summary.attack.topicsMax)}, ${int(summary.attack.topicsEvictedCovered)} evictions of topics only a wildcard covered (a topic can be evicted again after its next update re-creates it)`,
   "",
   table(
     [
