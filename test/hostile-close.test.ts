@@ -19,14 +19,17 @@ describe("a close frame reaches the client even past the backpressure limit (iss
     stack = await startStack({
       // Lag probes run but only measure (maxLagMs 0): conflation on lag would keep the paused client's
       // bytes out of uWS, and this is about the byte limit; their pings obey it too (Connection.ping).
+      // A snapshot is produced in steps (issue 11 §2) and a conflated connection gets no more steps, so
+      // the first step (256 values, ~25 kB) must take it past the hard limit, which equals uWS's
+      // backpressure limit: the close goes out with the socket over it.
       fanout: {
-        slowSoftBytes: 16 * 1024,
-        slowHardBytes: 64 * 1024,
+        slowSoftBytes: 8 * 1024,
+        slowHardBytes: 16 * 1024,
         slowCloseMs: 60_000,
         heartbeatMs: 0,
         maxLagMs: 0,
       },
-      gateway: { maxBackpressureBytes: 64 * 1024 },
+      gateway: { maxBackpressureBytes: 16 * 1024 },
     });
     honest = await TestClient.connect(stack.wsUrl);
     await stack.subscribe(honest, ["xnas.*.quote", "xnas.AAPL.trade"]);
@@ -49,16 +52,17 @@ describe("a close frame reaches the client even past the backpressure limit (iss
     await slow.request("subscribe", { topics: ["xnas.MSFT.quote"], snapshot: false });
     slow.pause();
     // Fill the kernel's buffers first (they take MBs before uWS buffers a byte), until uWS buffers some.
-    for (let round = 0; round < 4000; round++) {
+    for (let round = 0; round < 16_000; round++) {
       for (let i = 0; i < 20; i++) stack.publish("xnas.MSFT.quote", quote(round, { bz: i }));
-      if (round % 20 === 19) {
+      // Checked every 5 rounds (~10 kB): under the 16 KiB hard limit, so it is not closed before the storm.
+      if (round % 5 === 4) {
         await stack.publisher.flush();
         if ((await stack.metric("tickwire_buffered_bytes")) > 0) break;
       }
     }
     assert.equal(await stack.metric('tickwire_connections_closed_total{reason="slow_consumer"}'), 0);
     assert.ok((await stack.metric("tickwire_buffered_bytes")) > 0, "uWS buffers for the paused client");
-    // The storm: 4000 snapshot values into its outbox in one turn.
+    // The storm: a snapshot of 4000 values, its first step (256) written in the subscribe's turn.
     slow.send("subscribe", { topics: ["xnas.*.quote"], snapshot: true });
     await eventually(
       async () => (await stack.metric('tickwire_connections_closed_total{reason="slow_consumer"}')) === 1,
