@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CloseCode, EventFlag } from "../protocol/index.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
-import { setup, messages, quote, request, subscribed, turn } from "./hub.test-support.ts";
+import { setup, messages, quote, request, resynced, subscribed, turn } from "./hub.test-support.ts";
 
 /** The event as a client decodes it when it stands for `n` updates. */
 const conflated = (update: EncodedEvent, n: number): unknown => ({
@@ -39,6 +39,25 @@ describe("Hub: slow consumers", () => {
     assert.equal(slow.session.eventsSent, 3);
     assert.equal(hub.stats.conflatedSlow, 3);
     assert.equal(hub.slowConnectionCount, 0);
+  });
+
+  it("carries RESYNC from an update merged away into the CONFLATED event that stands for it", async () => {
+    const { hub } = setup({ slowSoftBytes: 1000 });
+    const slow = await subscribed(hub, ["xnas.*.quote"], "json");
+    const aapl = hub.topic("xnas.AAPL.quote");
+    slow.sink.buffered = 1001;
+    hub.publish(aapl, quote("xnas.AAPL.quote"));
+    await turn();
+    slow.sink.frames.length = 0;
+    const afterReconnect = resynced(quote("xnas.AAPL.quote"));
+    const later = [quote("xnas.AAPL.quote"), quote("xnas.AAPL.quote")];
+    hub.publish(aapl, afterReconnect);
+    for (const u of later) hub.publish(aapl, u);
+    slow.sink.buffered = 0;
+    hub.drained(slow.session);
+    assert.deepEqual(messages(slow.sink), [
+      { ...later[1]!.event, f: EventFlag.CONFLATED | EventFlag.RESYNC, n: 3 },
+    ]);
   });
 
   it("keeps one pending entry per topic however many updates arrive (memory bounded by topics)", async () => {

@@ -1,5 +1,5 @@
 import { CloseCode } from "../protocol/index.ts";
-import type { EncodedEvent } from "./encoded-event.ts";
+import { carriedFlags, type EncodedEvent } from "./encoded-event.ts";
 import type { SlowListener } from "./outbox-writer.ts";
 import { SessionMode, SlowCause, type PendingUpdate, type Session, type Topic } from "./session.ts";
 import type { HubStats } from "./stats.ts";
@@ -94,13 +94,17 @@ export class Conflation implements SlowListener {
     this.slow.add(session);
   }
 
-  /** Merges one update (standing for `n` updates) into a conflating session's latest value of its topic. */
-  merge(session: Session, topic: Topic, event: EncodedEvent, n: number): void {
+  /**
+   * Merges one update (standing for `n` updates, carrying `carry` flags of those) into a conflating
+   * session's latest value of its topic; the value it replaces passes its {@link carriedFlags} on.
+   */
+  merge(session: Session, topic: Topic, event: EncodedEvent, n: number, carry: number): void {
     const pending = session.pending as Map<Topic, PendingUpdate>;
     const before = pending.get(topic);
     if (before === undefined) {
-      pending.set(topic, { event, n });
+      pending.set(topic, { event, n, carry });
     } else {
+      before.carry |= carriedFlags(before.event) | carry;
       before.event = event;
       before.n += n;
       session.eventsConflated++;

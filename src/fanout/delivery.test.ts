@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { EventFlag } from "../protocol/index.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
-import { setup, messages, quote, request, subscribed, turn } from "./hub.test-support.ts";
+import { setup, messages, quote, request, resynced, subscribed, turn } from "./hub.test-support.ts";
 
 /** The event as a client decodes it when it stands for `n` updates. */
 const conflated = (update: EncodedEvent, n: number): unknown => ({
@@ -35,6 +35,32 @@ describe("Hub: maxHz", () => {
     assert.deepEqual(messages(a.sink), [conflated(last, 3)], "the latest value, standing for 3 updates");
     assert.equal(a.session.eventsConflated, 2);
     assert.equal(hub.stats.conflatedMaxHz, 2);
+  });
+
+  it("carries RESYNC from an update merged away by the interval into the CONFLATED event, and not into the next one", async () => {
+    const { hub, clock } = setup();
+    const a = await subscribed(hub, ["xnas.AAPL.quote"], "json", { maxHz: 4 });
+    const topic = hub.topic("xnas.AAPL.quote");
+    hub.publish(topic, quote("xnas.AAPL.quote", 1));
+    await turn();
+    a.sink.frames.length = 0;
+    clock.nowMs += 10;
+    hub.publish(topic, resynced(quote("xnas.AAPL.quote", 2)));
+    const last = quote("xnas.AAPL.quote", 3);
+    hub.publish(topic, last);
+    clock.nowMs = 1000 + 250;
+    hub.tick(clock.nowMs);
+    await turn();
+    assert.deepEqual(messages(a.sink), [{ ...last.event, f: EventFlag.CONFLATED | EventFlag.RESYNC, n: 2 }]);
+    a.sink.frames.length = 0;
+    clock.nowMs += 10;
+    hub.publish(topic, quote("xnas.AAPL.quote", 4));
+    const next = quote("xnas.AAPL.quote", 5);
+    hub.publish(topic, next);
+    clock.nowMs += 250;
+    hub.tick(clock.nowMs);
+    await turn();
+    assert.deepEqual(messages(a.sink), [conflated(next, 2)], "the carry went with the event that said it");
   });
 
   it("delivers a single update held back by the interval as it is, unflagged", async () => {

@@ -1,6 +1,6 @@
 import type { SubscriptionTable } from "../subscriptions/index.ts";
 import type { Conflation, ConflationOptions } from "./conflation.ts";
-import type { EncodedEvent } from "./encoded-event.ts";
+import { carriedFlags, type EncodedEvent } from "./encoded-event.ts";
 import type { Outboxes } from "./outboxes.ts";
 import { RateWheel, intervalFor, policyOf } from "./rate-limit.ts";
 import {
@@ -137,20 +137,21 @@ export class Delivery {
   }
 
   /**
-   * Puts one update (standing for `n` updates of its topic) where the session's mode says: held behind
-   * a snapshot wait, merged into the conflation map, or into the outbox.
+   * Puts one update (standing for `n` updates of its topic, carrying `carry` flags of those merged into
+   * it) where the session's mode says: held behind a snapshot wait, merged into the conflation map, or
+   * into the outbox.
    */
-  emit(session: Session, topic: Topic, event: EncodedEvent, n: number): void {
+  emit(session: Session, topic: Topic, event: EncodedEvent, n: number, carry = 0): void {
     const mode = session.mode;
     if ((mode & SessionMode.HOLDING) !== 0) {
-      this.#snapshots.holdEvent(session, topic, event, n);
+      this.#snapshots.holdEvent(session, topic, event, n, carry);
       return;
     }
     if ((mode & SessionMode.CONFLATING) !== 0) {
-      this.#conflation.merge(session, topic, event, n);
+      this.#conflation.merge(session, topic, event, n, carry);
       return;
     }
-    this.#outboxes.enqueueEvent(session, frameOf(session, event, n));
+    this.#outboxes.enqueueEvent(session, frameOf(session, event, n, carry));
   }
 
   /** The socket's send buffer went down: a conflated session at or under the soft watermark is released. */
@@ -198,6 +199,7 @@ export class Delivery {
     } else {
       state.session.eventsConflated++;
       this.#stats.conflatedMaxHz++;
+      state.carry |= carriedFlags(state.pending);
     }
     state.pending = event;
     state.merged++;
@@ -209,18 +211,20 @@ export class Delivery {
     const { session, topic } = state;
     const pending = state.pending;
     const merged = state.merged;
+    const carry = state.carry;
     state.pending = undefined;
     state.merged = 0;
+    state.carry = 0;
     if (pending === undefined || session.closed || session.rates?.get(topic) !== state) return;
     state.lastSentMs = nowMs;
-    this.emit(session, topic, pending, merged);
+    this.emit(session, topic, pending, merged, carry);
   }
 
   /** Back under the soft watermark: the latest value of every topic merged meanwhile goes out now. */
   #releaseConflated(session: Session): void {
     const pending = this.#conflation.release(session);
     if (pending === null) return;
-    for (const [topic, update] of pending) this.emit(session, topic, update.event, update.n);
+    for (const [topic, update] of pending) this.emit(session, topic, update.event, update.n, update.carry);
     this.#outboxes.flushNow(session);
   }
 }

@@ -43,11 +43,12 @@ export class EncodedEvent {
 
   /**
    * This update standing for `n` updates of its topic (itself and the `n - 1` before it since the last
-   * event the connection got): flagged CONFLATED with `n`, same `q` (the newest), `te` and `ts`. Encoded
-   * for the one connection it goes to.
+   * event the connection got): flagged CONFLATED with `n`, same `q` (the newest), `te` and `ts`, plus the
+   * `carry` flags of the updates merged into it ({@link carriedFlags}). Encoded for the one connection
+   * it goes to.
    */
-  conflated(n: number, isBinary: boolean): Uint8Array | string {
-    const merged: MarketEvent = { ...this.event, f: (this.event.f ?? 0) | EventFlag.CONFLATED, n };
+  conflated(n: number, isBinary: boolean, carry = 0): Uint8Array | string {
+    const merged: MarketEvent = { ...this.event, f: (this.event.f ?? 0) | EventFlag.CONFLATED | carry, n };
     return isBinary ? conflatedEncoder.encode(merged) : encodeEventJson(merged);
   }
 
@@ -76,4 +77,13 @@ function snapshotOf(event: MarketEvent, flags: number): EncodedEvent {
   // A copy, not a view of the encoder's 256 KiB slab: a cached snapshot can live for as long as its
   // topic stays quiet, and a view would keep the whole slab alive with it.
   return new EncodedEvent(flagged, new Uint8Array(snapshotEncoder.encode(flagged)));
+}
+
+/**
+ * The flags an update passes on when it is merged away into a later one (conflation, maxHz): RESYNC
+ * ("updates of this topic may have been lost before this one") is about the stream, not the value, so
+ * the CONFLATED event standing for it must say it too (PROTOCOL.md, Feed state).
+ */
+export function carriedFlags(event: EncodedEvent): number {
+  return (event.event.f ?? 0) & EventFlag.RESYNC;
 }

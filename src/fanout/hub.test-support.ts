@@ -5,7 +5,13 @@
 import assert from "node:assert/strict";
 import { after } from "node:test";
 import { Packr, Unpackr } from "msgpackr";
-import { EventEncoder, patternMatches, type Encoding, type MarketEvent } from "../protocol/index.ts";
+import {
+  EventEncoder,
+  EventFlag,
+  patternMatches,
+  type Encoding,
+  type MarketEvent,
+} from "../protocol/index.ts";
 import type { InterestListener } from "../subscriptions/index.ts";
 import { EncodedEvent } from "./encoded-event.ts";
 import { Hub, type HistorySource, type HubOptions } from "./hub.ts";
@@ -174,6 +180,12 @@ export function quote(topic: string, bp = 1.5): EncodedEvent {
     ap: bp + 0.25,
     az: 20,
   };
+  return new EncodedEvent(event, encoder.encode(event));
+}
+
+/** `update` as the ingest marks a topic's first event after a NATS reconnect (flag RESYNC). */
+export function resynced(update: EncodedEvent): EncodedEvent {
+  const event: MarketEvent = { ...update.event, f: (update.event.f ?? 0) | EventFlag.RESYNC };
   return new EncodedEvent(event, encoder.encode(event));
 }
 

@@ -45,6 +45,8 @@ export interface PendingUpdate {
   event: EncodedEvent;
   /** Updates merged into it (1 = none merged). */
   n: number;
+  /** Flags of the updates merged away that the merged event must still carry ({@link carriedFlags}). */
+  carry: number;
 }
 
 /**
@@ -57,6 +59,8 @@ export interface HeldEvent {
   readonly event: EncodedEvent;
   /** Updates it stands for (> 1: released as CONFLATED with `n`). */
   readonly n: number;
+  /** Flags carried from the updates merged into it ({@link carriedFlags}). */
+  readonly carry: number;
 }
 
 /** What a holding session keeps, in order: data events, control frames, and later snapshot waits. */
@@ -80,6 +84,8 @@ export class RateState {
   pending: EncodedEvent | undefined = undefined;
   /** Updates `pending` stands for. */
   merged = 0;
+  /** Flags carried from the updates merged away behind `pending` ({@link carriedFlags}). */
+  carry = 0;
   /** Whether the state sits in the hub's timer wheel. */
   scheduled = false;
   constructor(
@@ -101,6 +107,7 @@ export class RateState {
     if (this.merged > 1) this.session.eventsConflated -= this.merged - 1;
     this.pending = undefined;
     this.merged = 0;
+    this.carry = 0;
   }
 }
 
@@ -224,8 +231,11 @@ export class Session {
   }
 }
 
-/** The bytes of `event` for this session; standing for `n` > 1 updates, its CONFLATED variant. */
-export function frameOf(session: Session, event: EncodedEvent, n = 1): Uint8Array | string {
-  if (n > 1) return event.conflated(n, session.isBinary);
+/**
+ * The bytes of `event` for this session; standing for `n` > 1 updates, its CONFLATED variant with the
+ * `carry` flags of the updates merged into it.
+ */
+export function frameOf(session: Session, event: EncodedEvent, n = 1, carry = 0): Uint8Array | string {
+  if (n > 1) return event.conflated(n, session.isBinary, carry);
   return session.isBinary ? event.msgpack : event.json;
 }

@@ -147,9 +147,9 @@ export class Snapshots {
    * Holds one data event (standing for `n` updates) of a holding session; past MAX_HELD_FRAMES its
    * waits end at once.
    */
-  holdEvent(session: Session, topic: Topic, event: EncodedEvent, n: number): void {
+  holdEvent(session: Session, topic: Topic, event: EncodedEvent, n: number, carry = 0): void {
     const held = session.held as Held[];
-    held.push({ topic, event, n });
+    held.push({ topic, event, n, carry });
     if (held.length > MAX_HELD_FRAMES) this.#overflowed(session);
   }
 
@@ -308,7 +308,7 @@ export class Snapshots {
    * pending (from before the hold) merges into it, so the older value cannot follow the newer one.
    */
   #release(session: Session, item: HeldEvent): void {
-    const { topic, event, n } = item;
+    const { topic, event, n, carry } = item;
     const delivered = session.delivered as Map<Topic, number>;
     const q = event.event.q;
     const before = delivered.get(topic);
@@ -319,10 +319,10 @@ export class Snapshots {
     }
     delivered.set(topic, q);
     if ((session.mode & SessionMode.CONFLATING) !== 0 && session.pending?.has(topic) === true) {
-      this.#conflation.merge(session, topic, event, n);
+      this.#conflation.merge(session, topic, event, n, carry);
       return;
     }
-    this.#outboxes.enqueueEvent(session, frameOf(session, event, n));
+    this.#outboxes.enqueueEvent(session, frameOf(session, event, n, carry));
   }
 
   /** Ends every wait of a session that holds too many frames; their history answers are ignored. */
