@@ -1,25 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { connect, DiscardPolicy, StorageType, type NatsConnection } from "nats";
 import { NatsServerProcess } from "../src/embedded/index.ts";
 import { FeedPublisher } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
 import { CliProcess } from "./helpers/process.ts";
-import { eventually, quote, trade } from "./helpers/stack.ts";
-
-/** The stream a deployment creates for tickwire's snapshots (README: "Feed history"). */
-async function createHistoryStream(nc: NatsConnection): Promise<void> {
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({
-    name: "TICKWIRE_LAST",
-    subjects: ["md.>"],
-    max_msgs_per_subject: 1,
-    storage: StorageType.Memory,
-    discard: DiscardPolicy.Old,
-    allow_direct: true,
-  });
-}
+import { addHistoryStream, eventually, quote, trade } from "./helpers/stack.ts";
 
 describe("snapshots from the feed history (JetStream)", () => {
   let nats: NatsServerProcess;
@@ -28,9 +14,7 @@ describe("snapshots from the feed history (JetStream)", () => {
   let wsUrl: string;
   before(async () => {
     nats = await NatsServerProcess.start({ jetstream: true });
-    const nc = await connect({ servers: nats.url });
-    await createHistoryStream(nc);
-    await nc.close();
+    await addHistoryStream(nats.url);
     publisher = await FeedPublisher.connect(nats.url, "test-feed");
     // Published before any gateway exists: only the stream has these.
     for (const bp of [10, 11, 12]) publisher.publish("md.xnas.NEW.quote", encodeFeedPayload(quote(bp)));

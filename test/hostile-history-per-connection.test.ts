@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { connect, DiscardPolicy, StorageType } from "nats";
 import { TestClient } from "./helpers/client.ts";
-import { eventually, quote, startStack, trade, type Stack } from "./helpers/stack.ts";
+import { addHistoryStream, eventually, quote, startStack, trade, type Stack } from "./helpers/stack.ts";
 
 /**
  * Issue 11 §3: one connection may have at most --max-history-lookups-per-connection (4) feed-history
@@ -21,17 +20,7 @@ describe("feed-history lookups are bounded per connection (issue 11 §3)", () =>
 
   before(async () => {
     stack = await startStack({ fanout: { historyTimeoutMs: 5000 } }, { jetstream: true });
-    const nc = await connect({ servers: stack.nats.url });
-    const jsm = await nc.jetstreamManager();
-    await jsm.streams.add({
-      name: "TICKWIRE_LAST",
-      subjects: ["md.>"],
-      max_msgs_per_subject: 1,
-      storage: StorageType.Memory,
-      discard: DiscardPolicy.Old,
-      allow_direct: true,
-    });
-    await nc.close();
+    await addHistoryStream(stack.nats.url);
     // Stored while nobody subscribes: only the history has them.
     for (let i = 0; i < STORED; i++) stack.publish(`pop.S${i}.quote`, quote(100 + i));
     await stack.publisher.flush();

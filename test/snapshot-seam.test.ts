@@ -1,10 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { connect, DiscardPolicy, StorageType } from "nats";
 import { patternMatches } from "../src/protocol/index.ts";
 import { seamViolations } from "../src/fanout/seam-check.test-support.ts";
 import { TestClient, type Message } from "./helpers/client.ts";
-import { quote, startStack, type Stack } from "./helpers/stack.ts";
+import { addHistoryStream, quote, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
  * Issue 10 §0: several subscribes in flight on one connection (one pattern each, back to back, as the
@@ -57,17 +56,7 @@ for (const withHistory of [true, false]) {
     before(async () => {
       stack = await startStack({}, { jetstream: withHistory });
       if (withHistory) {
-        const nc = await connect({ servers: stack.nats.url });
-        const jsm = await nc.jetstreamManager();
-        await jsm.streams.add({
-          name: "TICKWIRE_LAST",
-          subjects: ["md.>"],
-          max_msgs_per_subject: 1,
-          storage: StorageType.Memory,
-          discard: DiscardPolicy.Old,
-          allow_direct: true,
-        });
-        await nc.close();
+        await addHistoryStream(stack.nats.url);
       }
       let bp = 100;
       // A fast feed: every topic of the round about every 4 ms, in bursts, for as long as the suite runs.

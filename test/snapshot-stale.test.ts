@@ -1,8 +1,14 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { connect, DiscardPolicy, StorageType } from "nats";
 import { TestClient, type Message } from "./helpers/client.ts";
-import { eventually, natsSubscriptionsOfGateway, quote, startStack, type Stack } from "./helpers/stack.ts";
+import {
+  addHistoryStream,
+  eventually,
+  natsSubscriptionsOfGateway,
+  quote,
+  startStack,
+  type Stack,
+} from "./helpers/stack.ts";
 
 /**
  * Issue 10 §0: a value the gateway stopped receiving (its last subscriber left, so NATS interest
@@ -32,17 +38,7 @@ for (const withHistory of [true, false]) {
     before(async () => {
       stack = await startStack({}, { jetstream: withHistory });
       if (!withHistory) return;
-      const nc = await connect({ servers: stack.nats.url });
-      const jsm = await nc.jetstreamManager();
-      await jsm.streams.add({
-        name: "TICKWIRE_LAST",
-        subjects: ["md.>"],
-        max_msgs_per_subject: 1,
-        storage: StorageType.Memory,
-        discard: DiscardPolicy.Old,
-        allow_direct: true,
-      });
-      await nc.close();
+      await addHistoryStream(stack.nats.url);
     });
     after(async () => {
       await stack.close();

@@ -1,6 +1,6 @@
 import { loadConfig, type Config } from "../../src/config/index.ts";
 import { NatsServerProcess } from "../../src/embedded/index.ts";
-import { FeedPublisher } from "../../src/ingest/index.ts";
+import { FeedPublisher, createHistoryStream } from "../../src/ingest/index.ts";
 import { createLogger } from "../../src/logging/index.ts";
 import { startService, type Service } from "../../src/process/index.ts";
 import { encodeFeedPayload } from "../../src/protocol/index.ts";
@@ -164,4 +164,18 @@ export async function publishUntilSlowConsumer(stack: Stack, topic: string, what
   );
   for (let i = 0; i < 200; i++) stack.publish(topic, quote(100 + (i % 50)));
   await stack.publisher.flush();
+}
+
+/**
+ * Creates the feed-history stream a deployment runs beside tickwire (README "Feed history": the last
+ * message of every `md.>` subject, in memory) with the same code as `tickwire history create`.
+ */
+export async function addHistoryStream(natsUrl: string): Promise<void> {
+  await createHistoryStream([natsUrl], {
+    name: "TICKWIRE_LAST",
+    subjectPrefix: "md",
+    storage: "memory",
+    replicas: 1,
+    maxBytes: 256 * 1024 * 1024,
+  });
 }
