@@ -3,9 +3,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { NatsServerProcess } from "../src/embedded/index.ts";
+import type { NatsServerProcess } from "../src/embedded/index.ts";
 import { CliProcess } from "./helpers/process.ts";
-import { makeClientCertificate, makeTestCertificates, type TestCertificates } from "./helpers/tls.ts";
+import {
+  makeClientCertificate,
+  makeTestCertificates,
+  startTlsNats,
+  type TestCertificates,
+} from "./helpers/tls.ts";
 
 // `tickwire history` takes serve's NATS TLS and credential options (the same definitions): a deployment whose
 // NATS needs TLS with a client certificate and a password can create its history stream. Secrets never reach
@@ -31,23 +36,11 @@ describe("tickwire history against NATS over TLS with a client certificate and u
   before(async () => {
     certs = makeTestCertificates(dir);
     client = makeClientCertificate(dir);
-    nats = await NatsServerProcess.start({
-      jetstream: true,
-      extraArgs: [
-        "--tlsverify",
-        "--tlscert",
-        certs.certPath,
-        "--tlskey",
-        certs.keyPath,
-        "--tlscacert",
-        certs.caPath,
-        "--user",
-        "admin",
-        "--pass",
-        PASSWORD,
-      ],
-    });
-    tlsUrl = nats.url.replace("nats://", "tls://");
+    ({ nats, tlsUrl } = await startTlsNats(
+      certs,
+      { user: "admin", password: PASSWORD },
+      { jetstream: true },
+    ));
   });
   after(async () => {
     await nats.dispose();

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { connect, type NatsConnection } from "nats";
-import { NatsServerProcess } from "../src/embedded/index.ts";
+import type { NatsServerProcess } from "../src/embedded/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { TestClient } from "./helpers/client.ts";
 import { GatewayChild } from "./helpers/gateway-child.ts";
@@ -15,6 +15,7 @@ import {
   encryptKey,
   makeClientCertificate,
   makeTestCertificates,
+  startTlsNats,
   type TestCertificates,
 } from "./helpers/tls.ts";
 
@@ -77,22 +78,9 @@ describe("NATS over TLS with a client certificate and user/password, wss with an
     client = makeClientCertificate(dir);
     // The gateway's own certificate with an encrypted key: --tls-passphrase (a secret option) opens it.
     encryptKey(certs.keyPath, passphrase, join(dir, "server-encrypted.key"));
-    nats = await NatsServerProcess.start({
-      extraArgs: [
-        "--tlsverify",
-        "--tlscert",
-        certs.certPath,
-        "--tlskey",
-        certs.keyPath,
-        "--tlscacert",
-        certs.caPath,
-        "--user",
-        "gateway",
-        "--pass",
-        password,
-      ],
-    });
-    const tlsUrl = nats.url.replace("nats://", "tls://");
+    const started = await startTlsNats(certs, { user: "gateway", password });
+    nats = started.nats;
+    const tlsUrl = started.tlsUrl;
     gateway = await GatewayChild.start(tlsUrl, [
       "--history-stream",
       "off",

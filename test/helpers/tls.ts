@@ -2,6 +2,7 @@ import { execFileSync } from "node:child_process";
 import { createHash, X509Certificate } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { NatsServerProcess } from "../../src/embedded/index.ts";
 
 /** A throw-away certificate authority and a server certificate for 127.0.0.1 and localhost. */
 export interface TestCertificates {
@@ -96,4 +97,23 @@ export function makeClientCertificate(dir: string): { readonly certPath: string;
 /** Encrypts the key at `keyPath` with `passphrase` (AES-256) into `outPath`, for `--tls-passphrase`. */
 export function encryptKey(keyPath: string, passphrase: string, outPath: string): void {
   openssl("ec", "-in", keyPath, "-aes256", "-passout", `pass:${passphrase}`, "-out", outPath);
+}
+
+/**
+ * A nats-server that speaks TLS only and requires a client certificate signed by the test CA
+ * (`--tlsverify`) plus a user and password; `tlsUrl` is its `tls://` URL.
+ */
+export async function startTlsNats(
+  certs: TestCertificates,
+  credentials: { readonly user: string; readonly password: string },
+  options: { readonly jetstream?: boolean } = {},
+): Promise<{ readonly nats: NatsServerProcess; readonly tlsUrl: string }> {
+  const nats = await NatsServerProcess.start({
+    ...(options.jetstream === true ? { jetstream: true } : {}),
+    extraArgs: [
+      ...["--tlsverify", "--tlscert", certs.certPath, "--tlskey", certs.keyPath, "--tlscacert", certs.caPath],
+      ...["--user", credentials.user, "--pass", credentials.password],
+    ],
+  });
+  return { nats, tlsUrl: nats.url.replace("nats://", "tls://") };
 }
