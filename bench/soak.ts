@@ -27,10 +27,9 @@ import { createServer, connect as tcpConnect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Unpackr } from "msgpackr";
-import { connect as natsConnect, DiscardPolicy, StorageType } from "nats";
 import WebSocket from "ws";
 import { NatsServerProcess } from "../src/embedded/index.ts";
-import { FeedPublisher } from "../src/ingest/index.ts";
+import { FeedPublisher, createHistoryStream } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { parseOptions } from "./lib/args.ts";
 import { infoMarkdown, int, runInfo, table, writeResults } from "./lib/run-info.ts";
@@ -102,19 +101,14 @@ function percentile(sorted: readonly number[], p: number): number {
 
 const info = runInfo();
 const nats = await NatsServerProcess.start({ jetstream: true });
-{
-  const nc = await natsConnect({ servers: nats.url });
-  const jsm = await nc.jetstreamManager();
-  await jsm.streams.add({
-    name: "TICKWIRE_LAST",
-    subjects: ["md.>"],
-    max_msgs_per_subject: 1,
-    storage: StorageType.Memory,
-    discard: DiscardPolicy.Old,
-    allow_direct: true,
-  });
-  await nc.close();
-}
+// The feed-history stream as `tickwire history create` makes it (in memory here).
+await createHistoryStream([nats.url], {
+  name: "TICKWIRE_LAST",
+  subjectPrefix: "md",
+  storage: "memory",
+  replicas: 1,
+  maxBytes: 256 * 1024 * 1024,
+});
 const publisher = await FeedPublisher.connect(nats.url, "soak-feed");
 const now = (): number => Date.now() * 1000;
 const quote = (bp: number): Uint8Array =>
