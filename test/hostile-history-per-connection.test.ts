@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
-import { addHistoryStream, eventually, quote, startStack, trade, type Stack } from "./helpers/stack.ts";
+import { HonestClient } from "./helpers/honest-client.ts";
+import { addHistoryStream, quote, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
  * Issue 11 §3: one connection may have at most --max-history-lookups-per-connection (4) feed-history
@@ -14,9 +15,7 @@ describe("feed-history lookups are bounded per connection (issue 11 §3)", () =>
   const STORED = 400;
   const PATTERNS = 40;
   let stack: Stack;
-  let honest: TestClient;
-  let pump: NodeJS.Timeout;
-  let ticks = 0;
+  let honest: HonestClient;
 
   before(async () => {
     stack = await startStack({ fanout: { historyTimeoutMs: 5000 } }, { jetstream: true });
@@ -24,17 +23,14 @@ describe("feed-history lookups are bounded per connection (issue 11 §3)", () =>
     // Stored while nobody subscribes: only the history has them.
     for (let i = 0; i < STORED; i++) stack.publish(`pop.S${i}.quote`, quote(100 + i));
     await stack.publisher.flush();
-    honest = await TestClient.connect(stack.wsUrl);
-    await stack.subscribe(honest, ["xnas.AAPL.trade"]);
-    pump = setInterval(() => stack.publish("xnas.AAPL.trade", trade(100 + ticks++)), 5);
+    honest = await HonestClient.start(stack);
   });
   after(async () => {
-    await eventually(() => honest.events.length >= 10, "ten trades for the honest client", 10_000);
-    clearInterval(pump);
-    const seqs = honest.events.map((m) => m["q"] as number);
-    await honest.close();
-    await stack.close();
-    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `gap at ${i}`);
+    try {
+      await honest.finish();
+    } finally {
+      await stack.close();
+    }
   });
 
   it("a subscribe of 40 patterns reads 4 at a time: none refused, its snapshot and another connection's complete; counted", async () => {

@@ -3,7 +3,8 @@ import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
 import { freePort } from "./helpers/free-port.ts";
-import { eventually, metricValue, startStack, trade, type Stack } from "./helpers/stack.ts";
+import { HonestClient } from "./helpers/honest-client.ts";
+import { eventually, metricValue, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
  * Issue 11 §6, §7, §9: a /metrics flood, the connection cap and HTTP edges, each beside an honest client
@@ -50,39 +51,19 @@ async function http(
   return { status: response.status, body: await response.text(), headers: response.headers };
 }
 
-/** An honest client receiving a trade every 5 ms; `check()` asserts it got them all, in order. */
-async function honestClient(stack: Stack, topic: string) {
-  const client = await TestClient.connect(stack.wsUrl);
-  await stack.subscribe(client, [topic]);
-  let n = 0;
-  const pump = setInterval(() => stack.publish(topic, trade(100 + n++)), 5);
-  return {
-    client,
-    async stop(): Promise<number[]> {
-      clearInterval(pump);
-      const seqs = client.events.map((m) => m["q"] as number);
-      await client.close();
-      return seqs;
-    },
-  };
-}
-
-function assertNoGap(seqs: number[]): void {
-  assert.ok(seqs.length >= 10, `the honest client got ${seqs.length} events`);
-  for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `gap at ${i}`);
-}
-
 describe("a /metrics flood on the public port stalls nothing (issue 11 §7)", () => {
   let stack: Stack;
-  let honest: Awaited<ReturnType<typeof honestClient>>;
+  let honest: HonestClient;
   before(async () => {
     stack = await startStack({ gateway: { metricsCacheMs: 3000 } });
-    honest = await honestClient(stack, "xnas.AAPL.trade");
+    honest = await HonestClient.start(stack, "xnas.AAPL.trade");
   });
   after(async () => {
-    const seqs = await honest.stop();
-    await stack.close();
-    assertNoGap(seqs);
+    try {
+      await honest.finish();
+    } finally {
+      await stack.close();
+    }
   });
 
   it("pipelined scrapes past the per-turn budget get 503 and a close, counted; the honest client has no gap", async () => {
@@ -163,15 +144,17 @@ describe("--metrics-port moves /metrics off the public port (issue 11 §7)", () 
 
 describe("--max-connections refuses upgrades past the cap with 503 (issue 11 §6)", () => {
   let stack: Stack;
-  let honest: Awaited<ReturnType<typeof honestClient>>;
+  let honest: HonestClient;
   before(async () => {
     stack = await startStack({ gateway: { maxConnections: 3 } });
-    honest = await honestClient(stack, "xnas.MSFT.trade");
+    honest = await HonestClient.start(stack, "xnas.MSFT.trade");
   });
   after(async () => {
-    const seqs = await honest.stop();
-    await stack.close();
-    assertNoGap(seqs);
+    try {
+      await honest.finish();
+    } finally {
+      await stack.close();
+    }
   });
 
   it("the 4th connection gets 503 with retry-after, counted; HTTP keeps answering; a freed slot is reused", async () => {

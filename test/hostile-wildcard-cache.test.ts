@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
-import { eventually, quote, startStack, trade, type Stack } from "./helpers/stack.ts";
+import { HonestClient } from "./helpers/honest-client.ts";
+import { quote, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
  * Issue 11 §2: one client on `z.>` while the feed publishes ever new subjects used to pin every one of
@@ -13,25 +14,20 @@ describe("topics only a wildcard covers are evicted past --max-topics (issue 11 
   const MAX_TOPICS = 200;
   const SUBJECTS = 2000;
   let stack: Stack;
-  let honest: TestClient;
-  let pump: NodeJS.Timeout;
-  let ticks = 0;
+  let honest: HonestClient;
 
   before(async () => {
     // Lag probes off: the clients share the gateway's process, and a wildcard client conflated for lag
     // keeps its pending topics until released (cache-bound.ts), which would make the bound timing-dependent.
     stack = await startStack({ fanout: { maxTopics: MAX_TOPICS, probeIntervalMs: 0 } });
-    honest = await TestClient.connect(stack.wsUrl);
-    await stack.subscribe(honest, ["xnas.AAPL.trade"]);
-    pump = setInterval(() => stack.publish("xnas.AAPL.trade", trade(100 + ticks++)), 5);
+    honest = await HonestClient.start(stack);
   });
   after(async () => {
-    await eventually(() => honest.events.length >= 10, "ten trades for the honest client", 10_000);
-    clearInterval(pump);
-    const seqs = honest.events.map((m) => m["q"] as number);
-    await honest.close();
-    await stack.close();
-    for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `gap at ${i}`);
+    try {
+      await honest.finish();
+    } finally {
+      await stack.close();
+    }
   });
 
   it("the table stays at the bound under `z.>`, covered evictions are counted, re-created topics reach the subscriber with a larger q", async () => {
