@@ -103,7 +103,8 @@ export class OldSubscriptionTable<S, V = unknown> {
       });
       if (first) this.listener.patternActive(pattern, check.tokens);
     }
-    return { ok: true, added: [...accepted], errors, entered };
+    // The old table walked every topic at once: no walks left for later turns.
+    return { ok: true, added: [...accepted], errors, entered, walks: [] };
   }
 
   /** Unsubscribes from each pattern held; patterns not held are reported per topic. */
