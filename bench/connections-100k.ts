@@ -66,7 +66,8 @@ const opts = parseOptions(
     scrapeMs: 2000,
     sourceAddresses: 0,
     retryAttempts: 8,
-    cpuProfDir: "",
+    gatewayNodeArgs: "",
+    gatewayArgs: "",
     planOnly: 0,
   },
   {
@@ -104,8 +105,11 @@ const opts = parseOptions(
     retryAttempts: {
       help: "retries per client of a connect a real client retries (503, reset or close before the subscribe reply), with backoff; each counted in the results; 0 = the first failure fails the run",
     },
-    cpuProfDir: {
-      help: "write a V8 CPU profile of the gateway's supervisor and of every worker here (node --cpu-prof); empty = none",
+    gatewayNodeArgs: {
+      help: 'options for the gateway\'s node, passed on to its workers, space-separated, given with = (e.g. --gateway-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", "--heapsnapshot-signal=SIGUSR2")',
+    },
+    gatewayArgs: {
+      help: 'more `tickwire serve` flags, space-separated, given with = (e.g. --gateway-args="--probe-interval-ms 5000"); recorded with the results',
     },
     planOnly: { help: "1 = print the plan and the limits it is checked against, start nothing" },
   },
@@ -148,6 +152,7 @@ const parameters = {
   settleS: opts.settleS,
   measureS: opts.measureS,
   perWorkerCap,
+  gatewayArgs: opts.gatewayArgs,
 };
 console.log(`connections-100k: ${JSON.stringify(parameters)}`);
 console.log(`limits (checked before starting):\n${checkTable}`);
@@ -314,9 +319,15 @@ async function reportGateway(target: LocalTarget): Promise<void> {
 
 try {
   gateway = await LocalTarget.start(
-    ["--workers", String(workers), "--heartbeat-ms", String(opts.heartbeatMs)],
+    [
+      "--workers",
+      String(workers),
+      "--heartbeat-ms",
+      String(opts.heartbeatMs),
+      ...opts.gatewayArgs.split(" ").filter((arg) => arg !== ""),
+    ],
     nats.url,
-    opts.cpuProfDir === "" ? [] : ["--cpu-prof", `--cpu-prof-dir=${opts.cpuProfDir}`],
+    opts.gatewayNodeArgs.split(" ").filter((arg) => arg !== ""),
   );
   await waitReady(gateway.port, 60_000);
   const pids = await waitForWorkers(gateway.pid, workers, 30_000);
@@ -463,7 +474,7 @@ try {
     `- parameters: ${int(opts.connections)} connections over \`tickwire serve --workers ${workers}\` ` +
       `(default per-worker cap ${int(perWorkerCap)}), each subscribed to ${opts.topicsPerConnection} of ${opts.topics} topics ` +
       `(${int(parameters.subscribersPerTopic)} subscribers per topic); feed ${opts.feedRate} msgs/s round-robin through nats-server; ` +
-      `heartbeats every ${opts.heartbeatMs} ms; clients in ${clientProcesses} processes from ${sourceAddresses.join(", ")}, ` +
+      `heartbeats every ${opts.heartbeatMs} ms${opts.gatewayArgs === "" ? "" : `; gateway flags \`${opts.gatewayArgs}\``}; clients in ${clientProcesses} processes from ${sourceAddresses.join(", ")}, ` +
       `${opts.concurrency} handshakes in flight; baseline after ${opts.settleS} s idle with the feed on`,
     "",
     "Limits checked before the run:",

@@ -229,4 +229,6 @@ process.on("message", (message: ToClients) => {
 // The parent died or closed the channel: drop everything so this process cannot linger.
 process.on("disconnect", () => {
   for (const client of clients) client.socket.destroy();
+  // Connects still in flight or waiting to retry would keep it alive.
+  process.exit(process.exitCode ?? 0);
 });
