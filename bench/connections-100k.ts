@@ -63,6 +63,7 @@ const opts = parseOptions(
     settleS: 15,
     measureS: 20,
     receiveTimeoutS: 60,
+    connectTimeoutS: 0,
     scrapeMs: 2000,
     sourceAddresses: 0,
     retryAttempts: 8,
@@ -99,6 +100,9 @@ const opts = parseOptions(
     measureS: { help: "seconds of the steady window (CPU, delivered events, loop lag)" },
     receiveTimeoutS: {
       help: "longest wait, after connecting, for every connection to receive a market event",
+    },
+    connectTimeoutS: {
+      help: "longest wait for every client process to have connected its share; 0 = max(120, connections × 5 ms)",
     },
     scrapeMs: { help: "how often /metrics is read in the steady window (lag p99 is per scrape interval)" },
     sourceAddresses: { help: "127.0.0.x source addresses; 0 = one per 20,000 connections" },
@@ -355,7 +359,12 @@ try {
   await sleep(500); // the client processes load their modules
   const connectFrom = cpuSnapshot(pids);
   const connectMs = await fleet
-    .connect(target, 0, opts.connections, Math.max(120_000, opts.connections * 5))
+    .connect(
+      target,
+      0,
+      opts.connections,
+      opts.connectTimeoutS > 0 ? opts.connectTimeoutS * 1000 : Math.max(120_000, opts.connections * 5),
+    )
     .catch(async (error: unknown) => {
       await reportGateway(gateway as LocalTarget);
       throw new Error(
@@ -495,7 +504,11 @@ try {
       }`,
     `- **memory per connection** (Σ over ${workers} workers, minus the baseline, ÷ ${int(opts.connections)}): ` +
       `VmRSS ${kib(rssSettled)} settled (≥ ${opts.settleS} s after connecting), ${kib(rssEarly)} 1 s after; ` +
-      `RssAnon ${kib(anonSettled)} settled, ${kib(anonEarly)} 1 s after. Target ≤ ${TARGET_BYTES} B: **${memoryVerdict}**`,
+      `RssAnon ${kib(anonSettled)} settled, ${kib(anonEarly)} 1 s after. Target ≤ ${TARGET_BYTES} B: **${memoryVerdict}**` +
+      (finalMark.open < opts.connections && finalMark.open > 0
+        ? `. Only ${int(finalMark.open)} were still open when it was settled: ` +
+          `${kib((settled.vmRss - baseline.vmRss) / finalMark.open)} VmRSS per open connection`
+        : ""),
     `- **delivered** in the steady window: ${int(deliveredPerS)} frames/s (market events + heartbeats)`,
     "",
     table(
