@@ -190,10 +190,11 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, mes
 }
 
 /**
- * Source addresses for `clients` connections: one 127.0.0.x per 20,000 (the ephemeral port range
- * here is 32768–60999 per source address, PERF-NOTES.md), and at least `atLeast`.
+ * Source addresses for `clients` connections: one 127.0.0.x per 10,000 (the ephemeral port range
+ * here is 32768–60999 per source address, PERF-NOTES.md; bind() with port 0 slows down past half of it,
+ * kernel-limits.ts), and at least `atLeast`.
  */
 export function sourceAddressesFor(clients: number, atLeast = 1): string[] {
-  const count = Math.max(1, atLeast, Math.ceil(clients / 20_000));
+  const count = Math.max(1, atLeast, Math.ceil(clients / 10_000));
   return Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
 }
