@@ -153,7 +153,11 @@ async function connectAll(command: ConnectCommand): Promise<void> {
   send({ type: "connected", clients: clients.length, ms: performance.now() - started, retried });
 }
 
+/** A `close` command came: the process disconnects when done and ends by itself. */
+let closing = false;
+
 async function closeAll(): Promise<void> {
+  closing = true;
   clearInterval(throttleTimer);
   clearInterval(staleTimer);
   for (const client of throttled) {
@@ -229,6 +233,7 @@ process.on("message", (message: ToClients) => {
 // The parent died or closed the channel: drop everything so this process cannot linger.
 process.on("disconnect", () => {
   for (const client of clients) client.socket.destroy();
-  // Connects still in flight or waiting to retry would keep it alive.
-  process.exit(process.exitCode ?? 0);
+  // Connects still in flight or waiting to retry would keep it alive; after `close` it ends by itself
+  // (exiting at once here could lose the "closed" reply still on its way).
+  if (!closing) process.exit(process.exitCode ?? 0);
 });
