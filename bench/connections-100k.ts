@@ -23,6 +23,7 @@ import {
   connectionsByWorker,
   eventLoopLagByWorker,
   gatewayCpuS,
+  metricByLabel,
   metricValue,
   sampleGateway,
   scrapeMetrics,
@@ -62,8 +63,12 @@ const opts = parseOptions(
     settleS: 15,
     measureS: 20,
     receiveTimeoutS: 60,
+    connectTimeoutS: 0,
     scrapeMs: 2000,
     sourceAddresses: 0,
+    retryAttempts: 8,
+    gatewayNodeArgs: "",
+    gatewayArgs: "",
     planOnly: 0,
   },
   {
@@ -96,8 +101,20 @@ const opts = parseOptions(
     receiveTimeoutS: {
       help: "longest wait, after connecting, for every connection to receive a market event",
     },
+    connectTimeoutS: {
+      help: "longest wait for every client process to have connected its share; 0 = max(120, connections × 5 ms)",
+    },
     scrapeMs: { help: "how often /metrics is read in the steady window (lag p99 is per scrape interval)" },
     sourceAddresses: { help: "127.0.0.x source addresses; 0 = one per 20,000 connections" },
+    retryAttempts: {
+      help: "retries per client of a connect a real client retries (503, reset or close before the subscribe reply), with backoff; each counted in the results; 0 = the first failure fails the run",
+    },
+    gatewayNodeArgs: {
+      help: 'options for the gateway\'s node, passed on to its workers, space-separated, given with = (e.g. --gateway-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof", "--heapsnapshot-signal=SIGUSR2")',
+    },
+    gatewayArgs: {
+      help: 'more `tickwire serve` flags, space-separated, given with = (e.g. --gateway-args="--probe-interval-ms 5000"); recorded with the results',
+    },
     planOnly: { help: "1 = print the plan and the limits it is checked against, start nothing" },
   },
 );
@@ -139,6 +156,7 @@ const parameters = {
   settleS: opts.settleS,
   measureS: opts.measureS,
   perWorkerCap,
+  gatewayArgs: opts.gatewayArgs,
 };
 console.log(`connections-100k: ${JSON.stringify(parameters)}`);
 console.log(`limits (checked before starting):\n${checkTable}`);
@@ -284,10 +302,36 @@ async function markUntilAllReceive(timeoutMs: number): Promise<{ mark: FleetMark
   }
 }
 
+/** Lines of the gateway's log that explain a failed or retried connect: warnings, errors, worker exits. */
+const NOTABLE = /"level":(40|50|60)|worker exited|worker restarted|connection limit|uncaught|FATAL|Error/;
+let reported = false;
+
+/** Prints the gateway's worker restarts and the notable lines of its log (once per run). */
+async function reportGateway(target: LocalTarget): Promise<void> {
+  if (reported) return;
+  reported = true;
+  const restartsNow = await scrapeMetrics(target.port).then(
+    (text) => String(metricValue(text, "tickwire_worker_restarts_total") ?? "n/a"),
+    (error: unknown) => `/metrics unreadable (${String(error)})`,
+  );
+  const lines = target.output.split("\n").filter((line) => NOTABLE.test(line));
+  console.error(
+    `gateway: worker restarts ${restartsNow}; ${lines.length} warning/error lines in its log` +
+      (lines.length === 0 ? "" : ` (last 40):\n${lines.slice(-40).join("\n")}`),
+  );
+}
+
 try {
   gateway = await LocalTarget.start(
-    ["--workers", String(workers), "--heartbeat-ms", String(opts.heartbeatMs)],
+    [
+      "--workers",
+      String(workers),
+      "--heartbeat-ms",
+      String(opts.heartbeatMs),
+      ...opts.gatewayArgs.split(" ").filter((arg) => arg !== ""),
+    ],
     nats.url,
+    opts.gatewayNodeArgs.split(" ").filter((arg) => arg !== ""),
   );
   await waitReady(gateway.port, 60_000);
   const pids = await waitForWorkers(gateway.pid, workers, 30_000);
@@ -310,12 +354,19 @@ try {
     sourceAddresses,
     concurrency: Math.max(8, Math.floor(opts.concurrency / clientProcesses)),
     watchFirstData: true,
+    retryAttempts: opts.retryAttempts,
   };
   await sleep(500); // the client processes load their modules
   const connectFrom = cpuSnapshot(pids);
   const connectMs = await fleet
-    .connect(target, 0, opts.connections, Math.max(120_000, opts.connections * 5))
-    .catch((error: unknown) => {
+    .connect(
+      target,
+      0,
+      opts.connections,
+      opts.connectTimeoutS > 0 ? opts.connectTimeoutS * 1000 : Math.max(120_000, opts.connections * 5),
+    )
+    .catch(async (error: unknown) => {
+      await reportGateway(gateway as LocalTarget);
       throw new Error(
         `connecting ${opts.connections} clients failed (${String(error)}). A 503 means a worker reached its cap ` +
           `(${perWorkerCap}; ${pids.workers.length} workers: raise --workers); EADDRINUSE/EADDRNOTAVAIL, the ` +
@@ -324,11 +375,15 @@ try {
       );
     });
   const connectTo = cpuSnapshot(pids);
+  const retried = fleet.retried;
+  const retriedTotal = Object.values(retried).reduce((a, b) => a + b, 0);
   const connectCpu = phaseCpu(connectFrom, connectTo);
   const connectedAtMs = performance.now();
   console.log(
-    `connected ${int(opts.connections)} in ${int(connectMs)} ms (${int((opts.connections * 1000) / connectMs)}/s); ${bottleneck(connectCpu, CONNECT_IDLE)}`,
+    `connected ${int(opts.connections)} in ${int(connectMs)} ms (${int((opts.connections * 1000) / connectMs)}/s); ` +
+      `connects retried: ${retriedTotal === 0 ? "none" : JSON.stringify(retried)}; ${bottleneck(connectCpu, CONNECT_IDLE)}`,
   );
+  if (retriedTotal > 0) await reportGateway(gateway);
 
   await sleep(1000);
   const early = memory(pids);
@@ -365,6 +420,16 @@ try {
   const byWorker = connectionsByWorker(finalText);
   const heldByGateway = [...byWorker.values()].reduce((a, b) => a + b, 0);
   const restarts = metricValue(finalText, "tickwire_worker_restarts_total") ?? 0;
+  // Connections the gateway saw close during the run (the clients close none before the end), by reason.
+  const closedByReason = Object.fromEntries(
+    [...metricByLabel(finalText, "tickwire_connections_closed_total", "reason")].filter(([, n]) => n > 0),
+  );
+  const closedText =
+    Object.keys(closedByReason).length === 0
+      ? "none"
+      : Object.entries(closedByReason)
+          .map(([reason, n]) => `${int(n)} ${reason}`)
+          .join(", ");
 
   const perConn = (to: MemorySample, read: (m: MemorySample) => number): number =>
     (read(to) - read(baseline)) / opts.connections;
@@ -383,7 +448,10 @@ try {
   const receiveVerdict = everyoneReceived
     ? `every connection received (${int(finalMark.receiving)} of ${int(opts.connections)}, all open)`
     : `NOT every connection: ${int(finalMark.receiving)} received, ${int(finalMark.open)} open, of ${int(opts.connections)}`;
-  console.log(`${receiveVerdict}; VmRSS per connection settled ${int(rssSettled)} B: ${memoryVerdict}`);
+  console.log(
+    `${receiveVerdict}; closed by the gateway: ${closedText}; worker restarts: ${restarts}; ` +
+      `VmRSS per connection settled ${int(rssSettled)} B: ${memoryVerdict}`,
+  );
 
   const lagRows = [...lagSamples.entries()]
     .sort((a, b) => a[0] - b[0])
@@ -415,7 +483,7 @@ try {
     `- parameters: ${int(opts.connections)} connections over \`tickwire serve --workers ${workers}\` ` +
       `(default per-worker cap ${int(perWorkerCap)}), each subscribed to ${opts.topicsPerConnection} of ${opts.topics} topics ` +
       `(${int(parameters.subscribersPerTopic)} subscribers per topic); feed ${opts.feedRate} msgs/s round-robin through nats-server; ` +
-      `heartbeats every ${opts.heartbeatMs} ms; clients in ${clientProcesses} processes from ${sourceAddresses.join(", ")}, ` +
+      `heartbeats every ${opts.heartbeatMs} ms${opts.gatewayArgs === "" ? "" : `; gateway flags \`${opts.gatewayArgs}\``}; clients in ${clientProcesses} processes from ${sourceAddresses.join(", ")}, ` +
       `${opts.concurrency} handshakes in flight; baseline after ${opts.settleS} s idle with the feed on`,
     "",
     "Limits checked before the run:",
@@ -423,11 +491,24 @@ try {
     checkTable,
     "",
     `- **received**: ${receiveVerdict}; all receiving ${int(received.ms)} ms after the 1 s memory sample` +
-      `; the gateway's /metrics counts ${int(heldByGateway)} connections; worker restarts: ${restarts}`,
-    `- **time to connect them all**: ${int(connectMs)} ms (${int((opts.connections * 1000) / connectMs)} connections/s, upgrade + subscribe reply)`,
+      `; the gateway's /metrics counts ${int(heldByGateway)} connections; worker restarts: ${restarts}` +
+      `; connections the gateway saw close before the end: ${closedText}`,
+    `- **time to connect them all**: ${int(connectMs)} ms (${int((opts.connections * 1000) / connectMs)} connections/s, upgrade + subscribe reply); ` +
+      `connects retried (up to ${opts.retryAttempts} per client, with backoff): ` +
+      `${
+        retriedTotal === 0
+          ? "none"
+          : Object.entries(retried)
+              .map(([cause, n]) => `${int(n)} × ${cause}`)
+              .join(", ")
+      }`,
     `- **memory per connection** (Σ over ${workers} workers, minus the baseline, ÷ ${int(opts.connections)}): ` +
       `VmRSS ${kib(rssSettled)} settled (≥ ${opts.settleS} s after connecting), ${kib(rssEarly)} 1 s after; ` +
-      `RssAnon ${kib(anonSettled)} settled, ${kib(anonEarly)} 1 s after. Target ≤ ${TARGET_BYTES} B: **${memoryVerdict}**`,
+      `RssAnon ${kib(anonSettled)} settled, ${kib(anonEarly)} 1 s after. Target ≤ ${TARGET_BYTES} B: **${memoryVerdict}**` +
+      (finalMark.open < opts.connections && finalMark.open > 0
+        ? `. Only ${int(finalMark.open)} were still open when it was settled: ` +
+          `${kib((settled.vmRss - baseline.vmRss) / finalMark.open)} VmRSS per open connection`
+        : ""),
     `- **delivered** in the steady window: ${int(deliveredPerS)} frames/s (market events + heartbeats)`,
     "",
     table(
@@ -491,6 +572,7 @@ try {
       limits,
       checks: checks satisfies LimitCheck[],
       connectMs,
+      retried,
       connectCpu,
       steadyCpu,
       receiving: finalMark.receiving,
@@ -498,6 +580,7 @@ try {
       allReceivingAfterMs: received.ms,
       connectionsByWorker: Object.fromEntries(byWorker),
       restarts,
+      closedByReason,
       eventLoopLagP99SecondsByWorker: Object.fromEntries(lagSamples),
       deliveredFramesPerS: deliveredPerS,
       memory: { baseline, early, settled },
@@ -514,7 +597,13 @@ try {
     markdown,
   );
   console.log(`results: ${files.markdown} and ${files.json}`);
-  if (!everyoneReceived) process.exitCode = 1;
+  if (!everyoneReceived) {
+    await reportGateway(gateway);
+    process.exitCode = 1;
+  }
+} catch (error) {
+  if (gateway !== undefined) await reportGateway(gateway);
+  throw error;
 } finally {
   await fleet?.close(60_000).catch((error: unknown) => {
     console.error(`closing the clients: ${String(error)}`);

@@ -52,7 +52,13 @@ export class LocalTarget {
     private readonly gateway: ChildProcess,
     readonly port: number,
     private readonly exited: Promise<void>,
+    private readonly log: { text: string },
   ) {}
+
+  /** The gateway's stdout and stderr so far (its last ~100 kB): its log, for a run that failed. */
+  get output(): string {
+    return this.log.text;
+  }
 
   get url(): string {
     return `ws://127.0.0.1:${this.port}/v1/stream`;
@@ -62,7 +68,15 @@ export class LocalTarget {
     return this.gateway.pid ?? 0;
   }
 
-  static async start(extraArgs: readonly string[] = [], natsUrl = ""): Promise<LocalTarget> {
+  /**
+   * @param nodeArgs options for the gateway's `node` (e.g. `--cpu-prof`): its workers inherit them
+   *   (`fork` passes the supervisor's execArgv on).
+   */
+  static async start(
+    extraArgs: readonly string[] = [],
+    natsUrl = "",
+    nodeArgs: readonly string[] = [],
+  ): Promise<LocalTarget> {
     const nats = natsUrl === "" ? await NatsServerProcess.start({ monitorPort: 0 }) : undefined;
     const url = nats?.url ?? natsUrl;
     // One process unless extraArgs say otherwise (the last flag wins): the harness measures the server's
@@ -79,37 +93,37 @@ export class LocalTarget {
       "1",
       ...extraArgs,
     ];
-    const child = spawn(process.execPath, ["--import", tsxImport(), CLI, ...args], {
+    const child = spawn(process.execPath, [...nodeArgs, "--import", tsxImport(), CLI, ...args], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    let output = "";
+    const log = { text: "" };
     try {
       const port = await new Promise<number>((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`gateway did not start within 20 s:\n${output}`)),
+          () => reject(new Error(`gateway did not start within 20 s:\n${log.text}`)),
           20_000,
         );
         child.stdout.setEncoding("utf8").on("data", (chunk: string) => {
-          output += chunk;
+          log.text += chunk;
           const match =
             /"port":(\d+)[^\n]*"msg":"gateway listening"|"msg":"gateway listening"[^\n]*"port":(\d+)/.exec(
-              output,
+              log.text,
             );
           if (match !== null) {
             clearTimeout(timer);
             resolve(Number(match[1] ?? match[2]));
           }
           // Keep only the tail: a long run logs little, but never grow without bound.
-          if (output.length > 100_000) output = output.slice(-10_000);
+          if (log.text.length > 100_000) log.text = log.text.slice(-50_000);
         });
-        child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+        child.stderr.setEncoding("utf8").on("data", (chunk: string) => (log.text += chunk));
         child.once("exit", (code) => {
           clearTimeout(timer);
-          reject(new Error(`gateway exited (code ${code}) before listening:\n${output}`));
+          reject(new Error(`gateway exited (code ${code}) before listening:\n${log.text}`));
         });
       });
-      return new LocalTarget(nats, url, child, port, exited);
+      return new LocalTarget(nats, url, child, port, exited, log);
     } catch (error) {
       child.kill("SIGKILL");
       await nats?.dispose();

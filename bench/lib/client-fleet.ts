@@ -21,6 +21,8 @@ export interface FleetTarget {
   readonly trackStaleness?: boolean;
   /** Count the clients that received at least one market event ({@link FleetMark.receiving}). */
   readonly watchFirstData?: boolean;
+  /** Retries per client of a connect a real client would retry (see ConnectCommand.retryAttempts); 0 = none. */
+  readonly retryAttempts?: number;
 }
 
 /** Sum of the marks of every client process. */
@@ -46,6 +48,8 @@ export interface FleetMark {
 export class ClientFleet {
   readonly #children: ChildProcess[];
   readonly #exited: Promise<unknown>[];
+  /** Connects retried by cause, summed over the processes, in the last {@link connect}. */
+  retried: Record<string, number> = {};
 
   private constructor(children: ChildProcess[]) {
     this.#children = children;
@@ -76,7 +80,7 @@ export class ClientFleet {
   async connect(target: FleetTarget, from: number, count: number, timeoutMs: number): Promise<number> {
     const started = performance.now();
     const n = this.#children.length;
-    await Promise.all(
+    const replies = await Promise.all(
       this.#children.map((child, i) => {
         const share = Math.floor(count / n) + (i < count % n ? 1 : 0);
         const offset = from + i * Math.floor(count / n) + Math.min(i, count % n);
@@ -84,6 +88,13 @@ export class ClientFleet {
         return this.#request(child, command, "connected", timeoutMs);
       }),
     );
+    this.retried = {};
+    for (const reply of replies) {
+      if (reply.type !== "connected") continue;
+      for (const [cause, times] of Object.entries(reply.retried)) {
+        this.retried[cause] = (this.retried[cause] ?? 0) + times;
+      }
+    }
     return performance.now() - started;
   }
 
@@ -179,10 +190,11 @@ export async function withTimeout<T>(promise: Promise<T>, timeoutMs: number, mes
 }
 
 /**
- * Source addresses for `clients` connections: one 127.0.0.x per 20,000 (the ephemeral port range
- * here is 32768–60999 per source address, PERF-NOTES.md), and at least `atLeast`.
+ * Source addresses for `clients` connections: one 127.0.0.x per 10,000 (the ephemeral port range
+ * here is 32768–60999 per source address, PERF-NOTES.md; bind() with port 0 slows down past half of it,
+ * kernel-limits.ts), and at least `atLeast`.
  */
 export function sourceAddressesFor(clients: number, atLeast = 1): string[] {
-  const count = Math.max(1, atLeast, Math.ceil(clients / 20_000));
+  const count = Math.max(1, atLeast, Math.ceil(clients / 10_000));
   return Array.from({ length: count }, (_, i) => `127.0.0.${i + 1}`);
 }

@@ -3,6 +3,7 @@
  * server's. Driven over IPC by {@link ClientFleet}; exits by itself after `close` or when the parent
  * goes away.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   subscribeRequest,
   topicsOfClient,
@@ -56,33 +57,90 @@ function send(message: FromClients): void {
   process.send?.(message);
 }
 
+/** First wait before a retried connect, ms; doubles per retry of the same client, at most {@link RETRY_MAX_MS}. */
+const RETRY_FIRST_MS = 250;
+const RETRY_MAX_MS = 4000;
+
+/**
+ * The cause of a failed connect when a real client would retry it (a short label, counted), else
+ * undefined: a 503 (the gateway says "later": at its cap, or draining), a reset or close before the
+ * subscribe reply, a refused or timed-out TCP connect. Anything else (a 4xx, EADDRNOTAVAIL, EMFILE) is
+ * the harness's or the plan's fault and fails the run.
+ */
+function retryableCause(error: unknown): string | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === "ECONNRESET" || code === "ECONNREFUSED" || code === "ETIMEDOUT" || code === "EPIPE")
+    return code;
+  const message = error instanceof Error ? error.message : String(error);
+  if (message.startsWith("upgrade refused: HTTP/1.1 503")) return "503";
+  if (message.startsWith("connection closed before")) return message.slice("connection ".length);
+  return undefined;
+}
+
 /** Opens `count` clients, each subscribing; resolves when every one has its subscribe reply. */
 async function connectAll(command: ConnectCommand): Promise<void> {
   const started = performance.now();
+  const retried: Record<string, number> = {};
+  const retryAttempts = command.retryAttempts ?? 0;
   let next = 0;
+  const openOnce = async (index: number): Promise<WsClient> => {
+    const addresses = command.sourceAddresses;
+    const client = new WsClient(
+      {
+        host: command.host,
+        port: command.port,
+        path: command.path,
+        authorization: command.authorization,
+        localAddress: addresses.length > 0 ? addresses[index % addresses.length] : undefined,
+        readBufferBytes: (command.readBytesPerSec ?? 0) > 0 ? 4096 : undefined,
+        trackNewestTe: command.trackStaleness === true,
+        watchFirstData: command.watchFirstData === true,
+      },
+      totals,
+    );
+    try {
+      await client.opened;
+      let onClose = (): void => undefined;
+      const replied = new Promise<void>((resolve, reject) => {
+        client.onFrame(() => resolve());
+        // A connection closed after the upgrade and before the reply would leave this wait forever.
+        onClose = () => reject(new Error("connection closed before the subscribe reply"));
+        client.socket.once("close", onClose);
+      });
+      client.sendText(subscribeRequest(topicsOfClient(index, command.topicNames, command.topicsPerClient)));
+      await replied;
+      client.socket.off("close", onClose);
+      client.onFrame(undefined);
+      return client;
+    } catch (error) {
+      client.socket.destroy();
+      throw error;
+    }
+  };
   const openOne = async (): Promise<void> => {
     for (; next < command.count;) {
       const index = command.from + next++;
-      const addresses = command.sourceAddresses;
-      const client = new WsClient(
-        {
-          host: command.host,
-          port: command.port,
-          path: command.path,
-          authorization: command.authorization,
-          localAddress: addresses.length > 0 ? addresses[index % addresses.length] : undefined,
-          readBufferBytes: (command.readBytesPerSec ?? 0) > 0 ? 4096 : undefined,
-          trackNewestTe: command.trackStaleness === true,
-          watchFirstData: command.watchFirstData === true,
-        },
-        totals,
-      );
+      let client: WsClient | undefined;
+      for (let attempt = 0; client === undefined; attempt++) {
+        try {
+          client = await openOnce(index);
+        } catch (error) {
+          const cause = retryableCause(error);
+          if (cause === undefined || attempt >= retryAttempts) {
+            const message = error instanceof Error ? error.message : String(error);
+            throw new Error(
+              `client ${index}: ${message}${attempt > 0 ? ` (after ${attempt} retries)` : ""}` +
+                `; retried so far: ${JSON.stringify(retried)}`,
+            );
+          }
+          retried[cause] = (retried[cause] ?? 0) + 1;
+          const backoffMs = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** attempt);
+          // A 503 carries `retry-after: 1`: no sooner than that.
+          const waitMs = backoffMs / 2 + Math.random() * (backoffMs / 2);
+          await sleep(cause === "503" ? Math.max(1000, waitMs) : waitMs);
+        }
+      }
       clients.push(client);
-      const replied = new Promise<void>((resolve) => client.onFrame(() => resolve()));
-      await client.opened;
-      client.sendText(subscribeRequest(topicsOfClient(index, command.topicNames, command.topicsPerClient)));
-      await replied;
-      client.onFrame(undefined);
       if ((command.readBytesPerSec ?? 0) > 0) throttled.push(client);
       if (command.trackStaleness === true) tracked.push(client);
     }
@@ -92,10 +150,14 @@ async function connectAll(command: ConnectCommand): Promise<void> {
   const workers: Promise<void>[] = [];
   for (let w = 0; w < Math.min(command.concurrency, command.count); w++) workers.push(openOne());
   await Promise.all(workers);
-  send({ type: "connected", clients: clients.length, ms: performance.now() - started });
+  send({ type: "connected", clients: clients.length, ms: performance.now() - started, retried });
 }
 
+/** A `close` command came: the process disconnects when done and ends by itself. */
+let closing = false;
+
 async function closeAll(): Promise<void> {
+  closing = true;
   clearInterval(throttleTimer);
   clearInterval(staleTimer);
   for (const client of throttled) {
@@ -171,4 +233,7 @@ process.on("message", (message: ToClients) => {
 // The parent died or closed the channel: drop everything so this process cannot linger.
 process.on("disconnect", () => {
   for (const client of clients) client.socket.destroy();
+  // Connects still in flight or waiting to retry would keep it alive; after `close` it ends by itself
+  // (exiting at once here could lose the "closed" reply still on its way).
+  if (!closing) process.exit(process.exitCode ?? 0);
 });

@@ -22,6 +22,12 @@ export interface ConnectCommand {
   readonly trackStaleness?: boolean;
   /** Decode each client's frames until its first market event, to count the clients that received one. */
   readonly watchFirstData?: boolean;
+  /**
+   * Retries per client of a connect that failed in a way a real client retries (a 503, a reset or a close
+   * before the subscribe reply, a refused or timed-out TCP connect), with backoff: each is counted by cause
+   * in the `connected` reply. 0 or absent = the first failure fails the process (the other benchmarks).
+   */
+  readonly retryAttempts?: number;
 }
 
 export type ToClients = ConnectCommand | { readonly type: "mark" } | { readonly type: "close" };
@@ -50,7 +56,13 @@ export interface MarkReport {
 }
 
 export type FromClients =
-  | { readonly type: "connected"; readonly clients: number; readonly ms: number }
+  | {
+      readonly type: "connected";
+      readonly clients: number;
+      readonly ms: number;
+      /** Connects retried, by cause (with `retryAttempts`). */
+      readonly retried: Readonly<Record<string, number>>;
+    }
   | MarkReport
   | { readonly type: "closed"; readonly destroyed: number }
   | { readonly type: "error"; readonly message: string };

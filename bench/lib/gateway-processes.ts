@@ -111,6 +111,17 @@ export function metricValue(text: string, name: string): number | undefined {
   return undefined;
 }
 
+/** The values of `name{label="x"} value` (one label), by that label's value; other label sets are skipped. */
+export function metricByLabel(text: string, name: string, label: string): Map<string, number> {
+  const out = new Map<string, number>();
+  const pattern = new RegExp(`^${name}\\{${label}="([^"]*)"\\} (\\S+)$`);
+  for (const line of text.split("\n")) {
+    const match = pattern.exec(line);
+    if (match !== null) out.set(match[1] as string, Number(match[2]));
+  }
+  return out;
+}
+
 /** The values of `name{worker="i"} value`, by worker index. */
 export function metricByWorker(text: string, name: string): Map<number, number> {
   const out = new Map<number, number>();

@@ -103,6 +103,7 @@ export class OldSubscriptionTable<S, V = unknown> {
       });
       if (first) this.listener.patternActive(pattern, check.tokens);
     }
+    // The old table walked every topic at once: no walks left for later turns.
     return { ok: true, added: [...accepted], errors, entered, walks: [] };
   }
 

@@ -147,15 +147,7 @@ export class Hub {
       now,
       caughtUp: (session) => delivery.drained(session),
     });
-    const heartbeats = new Heartbeats(
-      options.heartbeatMs,
-      fanout.sessions,
-      outboxes,
-      stats,
-      probes,
-      now(),
-      this.feed,
-    );
+    const heartbeats = new Heartbeats(options.heartbeatMs, outboxes, stats, probes, now(), this.feed);
     this.#parts = {
       table,
       fanout,
@@ -230,6 +222,7 @@ export class Hub {
   open(sink: FrameSink, encoding: Encoding, bearer?: AuthOutcome & { ok: true }): Session {
     const parts = this.#wired();
     const session = parts.fanout.open(sink, encoding);
+    parts.heartbeats.add(session);
     parts.control.access.opened(session);
     if (bearer !== undefined) parts.control.access.adopt(session, bearer);
     if (!this.feed.up) parts.snapshots.control(session, this.feed.event());
@@ -259,6 +252,7 @@ export class Hub {
   closed(session: Session, code: number): void {
     const parts = this.#wired();
     parts.control.access.closed(session);
+    parts.heartbeats.remove(session);
     parts.fanout.closed(session, code);
   }
 

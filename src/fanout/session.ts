@@ -158,6 +158,8 @@ export class Session {
   refilledAtMs: number;
   /** Control messages refused in a row for rate; past the burst the connection is closed. */
   rejectedInARow = 0;
+  /** Heartbeats' wheel slot (the connection's heartbeat phase); -1 = in none. */
+  heartbeatSlot = -1;
 
   // Created on first need, so an idle connection stays small (bench/idle-memory.ts).
   // Delivery's rate limiting (maxHz):

@@ -360,7 +360,7 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
   {
     name: "tickwire_heartbeat_rounds_total",
     type: "counter",
-    help: "Heartbeat rounds (one heartbeat event to every connection each).",
+    help: "Heartbeat periods completed (every connection got one heartbeat in each, at its own phase).",
     read: (s) => s.stats.heartbeats,
   },
   {
