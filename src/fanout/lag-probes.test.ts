@@ -2,7 +2,7 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CloseCode, EventFlag } from "../protocol/index.ts";
 import type { Hub } from "./hub.ts";
-import { PROBE_SWEEP_MS } from "./lag-probes.ts";
+import { PROBE_SWEEP_MS, QUIET_BYTES, quietIntervalMs } from "./lag-probes.ts";
 import {
   connect,
   messages,
@@ -241,6 +241,35 @@ describe("Hub: lag probes", () => {
     await turn();
     assert.equal(beats().length, 2);
     assert.ok((beats()[1]!["lag"] as number) <= 10, "a new window: only prompt answers in it");
+  });
+
+  it("probes a quiet connection (under QUIET_BYTES written since its last probe) less often than a busy one", () => {
+    assert.equal(quietIntervalMs({ probeIntervalMs: 250, maxLagMs: 1000 }), 750, "3 x the period at most");
+    assert.equal(quietIntervalMs({ probeIntervalMs: 250, maxLagMs: 500 }), 500, "max-lag-ms");
+    assert.equal(quietIntervalMs({ probeIntervalMs: 250, maxLagMs: 0 }), 250, "never below the period");
+    const { hub, clock } = setup(LAG);
+    const quiet = connect(hub);
+    const busy = connect(hub);
+    untilProbed(hub, clock, quiet, busy);
+    const firstMs = { quiet: quiet.session.probeSentMs, busy: busy.session.probeSentMs };
+    answer(hub, quiet);
+    answer(hub, busy);
+    busy.session.bytesOut += QUIET_BYTES; // written after its probe went out
+    const secondMs: { quiet?: number; busy?: number } = {};
+    advanceUntil(
+      hub,
+      clock,
+      () => {
+        if (quiet.sink.pings.length === 2) secondMs.quiet ??= quiet.session.probeSentMs;
+        if (busy.sink.pings.length === 2) secondMs.busy ??= busy.session.probeSentMs;
+        return secondMs.quiet !== undefined && secondMs.busy !== undefined;
+      },
+      "the second probes",
+      800,
+    );
+    const quietMs = quietIntervalMs(LAG);
+    assert.ok(secondMs.busy! - firstMs.busy < quietMs, `busy: ${secondMs.busy! - firstMs.busy} ms`);
+    assert.ok(secondMs.quiet! - firstMs.quiet >= quietMs, `quiet: ${secondMs.quiet! - firstMs.quiet} ms`);
   });
 
   it("sends no probes and no lag in heartbeats when probe-interval-ms is 0", async () => {

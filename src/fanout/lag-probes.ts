@@ -47,6 +47,24 @@ const STALL_MS = 100;
  */
 export const PROBE_SWEEP_MS = 50;
 
+/**
+ * A connection written less than this since its last probe is quiet: it can only lag by not reading at
+ * all, which a probe shows just as well a little later, so it is probed every {@link quietIntervalMs}
+ * instead of every probe-interval-ms. At 5,000 mostly idle connections per worker, pings sent alone were
+ * a quarter of the worker's CPU (bench/results/2026-11-30-connections-100k.md).
+ */
+export const QUIET_BYTES = 16 * 1024;
+
+/**
+ * The probe period of a quiet connection, ms: max-lag-ms (a stalled client is then found within about
+ * twice that), never shorter than probe-interval-ms and never longer than 3 × probe-interval-ms, so its
+ * pongs still come well inside the idle timeout (probe-interval-ms is at most a quarter of it).
+ */
+export function quietIntervalMs(options: LagOptions): number {
+  const { probeIntervalMs, maxLagMs } = options;
+  return Math.min(Math.max(probeIntervalMs, maxLagMs), 3 * probeIntervalMs);
+}
+
 /** What the probes work with: each a typed part built before them. */
 export interface LagProbeParts {
   readonly stats: HubStats;
@@ -66,7 +84,8 @@ export interface LagProbeParts {
  * answered only after the client has read everything sent before it (RFC 6455 §5.5.2–3), so a ping
  * carrying its send time measures how far behind the client reads, whatever sits in between.
  *
- * At most one probe is in flight per connection. One falls due `probeIntervalMs` after the last and rides
+ * At most one probe is in flight per connection. One falls due `probeIntervalMs` after the last (a quiet
+ * connection, written less than {@link QUIET_BYTES} since, {@link quietIntervalMs} after it) and rides
  * on the connection's next corked write ({@link sendProbe} from the outbox writer: no syscall or TCP
  * segment of its own, which on a busy gateway is most of a probe's cost); a connection with nothing
  * written by the next sweep gets it alone. A lagging connection gets its next probe with each pong. A connection is lagging when its probe
@@ -117,6 +136,7 @@ export class LagProbes {
     const stalled = this.#stalled;
     this.#stalled = false;
     const { probeIntervalMs, maxLagMs } = this.options;
+    const quietMs = quietIntervalMs(this.options);
     const { conflation, stats } = this.parts;
     for (const session of this.parts.sessions) {
       if (session.closed) continue;
@@ -125,8 +145,10 @@ export class LagProbes {
         if (session.probeDueMs >= 0 || lagging) {
           // Due since the last sweep and no write took it (or lagging: no data is written to ride on).
           sendProbe(session, nowMs, stats);
-        } else if (nowMs - session.lastProbeMs >= probeIntervalMs) {
-          session.probeDueMs = nowMs;
+        } else {
+          const sinceMs = nowMs - session.lastProbeMs;
+          const quiet = session.bytesOut - session.probeBytes < QUIET_BYTES;
+          if (sinceMs >= (quiet ? quietMs : probeIntervalMs)) session.probeDueMs = nowMs;
         }
       }
       if (maxLagMs === 0 || stalled || lagging) continue;
