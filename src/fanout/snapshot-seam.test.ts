@@ -52,6 +52,13 @@ class Feed {
 }
 
 /** Lets the history promises settle and the hub's flush run. */
+/** A hub whose feed history answers when the test says (`history.answer()`), and a feed into both. */
+function withHistory(): { history: StoreHistory; hub: Hub; feed: Feed } {
+  const history = new StoreHistory(new Map(), true);
+  const { hub } = setup({}, history);
+  return { history, hub, feed: new Feed(hub, history) };
+}
+
 async function settle(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1));
   await turn();
@@ -74,9 +81,7 @@ const subscribe = (
 for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[]) {
   describe(`snapshot seam with several subscribes in flight (${encoding})`, () => {
     it("a live event of the first subscribe's topic held behind the second's wait arrives once, not as 1S then 1", async () => {
-      const history = new StoreHistory(new Map(), true);
-      const { hub } = setup({}, history);
-      const feed = new Feed(hub, history);
+      const { history, hub, feed } = withHistory();
       feed.store("xnas.A.quote", 100);
       const { session, sink } = connect(hub, encoding);
       subscribe(hub, session, "a", ["xnas.A.quote"]);
@@ -103,9 +108,7 @@ for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[
     });
 
     it("two live events held behind a later wait never follow their own newer snapshot (no 2S then 1)", async () => {
-      const history = new StoreHistory(new Map(), true);
-      const { hub } = setup({}, history);
-      const feed = new Feed(hub, history);
+      const { history, hub, feed } = withHistory();
       feed.store("xnas.A.quote", 100);
       const { session, sink } = connect(hub, encoding);
       subscribe(hub, session, "a", ["xnas.*.quote"]);
@@ -122,9 +125,7 @@ for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[
     });
 
     it("a topic answered by the history of two overlapping subscribes is snapshotted once (q 0 included)", async () => {
-      const history = new StoreHistory(new Map(), true);
-      const { hub } = setup({}, history);
-      const feed = new Feed(hub, history);
+      const { history, hub, feed } = withHistory();
       feed.store("xnas.A.quote", 100);
       const { session, sink } = connect(hub, encoding);
       subscribe(hub, session, "wide", ["xnas.*.quote"]);
@@ -138,9 +139,7 @@ for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[
     });
 
     it("a history snapshot q 0 is not followed by an older or equal live event held behind a later wait", async () => {
-      const history = new StoreHistory(new Map(), true);
-      const { hub } = setup({}, history);
-      const feed = new Feed(hub, history);
+      const { history, hub, feed } = withHistory();
       feed.store("xnas.A.quote", 100);
       const { session, sink } = connect(hub, encoding);
       subscribe(hub, session, "wide", ["xnas.*.quote"]);
@@ -176,9 +175,7 @@ for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[
     });
 
     it("conflation: a value merged before the hold never follows the newer event released from the hold", async () => {
-      const history = new StoreHistory(new Map(), true);
-      const { hub } = setup({}, history);
-      const feed = new Feed(hub, history);
+      const { history, hub, feed } = withHistory();
       const { session, sink } = connect(hub, encoding);
       subscribe(hub, session, "y", ["xnas.Y.quote"], { snapshot: false });
       await turn();
@@ -207,9 +204,7 @@ for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[
     });
 
     it("an unsubscribe and re-subscribe of the topic while frames are held: no repeat, no step back", async () => {
-      const history = new StoreHistory(new Map(), true);
-      const { hub } = setup({}, history);
-      const feed = new Feed(hub, history);
+      const { history, hub, feed } = withHistory();
       const other = connect(hub, encoding); // keeps the topic watched, so its value stays cached
       subscribe(hub, other.session, "o", ["xnas.A.quote"], { snapshot: false });
       feed.publish("xnas.A.quote", 1);
@@ -232,9 +227,7 @@ for (const encoding of ["json", "msgpack"] as const satisfies readonly Encoding[
     });
 
     it("a snapshot:false subscribe overlapping a holding one adds no snapshot and no repeat", async () => {
-      const history = new StoreHistory(new Map(), true);
-      const { hub } = setup({}, history);
-      const feed = new Feed(hub, history);
+      const { history, hub, feed } = withHistory();
       feed.store("xnas.A.quote", 100);
       const { session, sink } = connect(hub, encoding);
       subscribe(hub, session, "wide", ["xnas.*.quote"]);
