@@ -42,7 +42,7 @@ describe("shutdown when NATS is unreachable (tickwire serve as a child process)"
     assert.equal(line["attempt"], 1);
     assert.doesNotMatch(cli.stdout + cli.stderr, /hunter2/, "the password is never logged");
     cli.child.kill("SIGTERM");
-    assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+    assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
     assert.ok(cli.logs.some((l) => l["msg"] === "stopped"));
     // Bounded rate: attempts every 200 ms, at most one line per 10 s (the first one at once).
     const attempts = cli.logs.filter((l) => l["msg"] === "nats not reachable; retrying");
@@ -66,7 +66,7 @@ describe("shutdown when NATS is unreachable (tickwire serve as a child process)"
         10000,
       );
       cli.child.kill("SIGTERM");
-      assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+      assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
       assert.ok(cli.logs.some((l) => l["msg"] === "stopped"));
     } finally {
       await nats.dispose();

@@ -107,7 +107,7 @@ describe("process lifecycle (tickwire serve as a child process)", () => {
       const closed = await client.closed;
       assert.equal(closed.code, 1001);
       assert.deepEqual(JSON.parse(closed.reason), { msg: "server shutting down", retryAfterMs: 2500 });
-      assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+      assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
       assert.ok(cli.logs.some((l) => l["msg"] === "stopped"));
       assert.equal(await portOpen(port), false, "the gateway port is closed");
     } finally {
@@ -131,7 +131,7 @@ describe("process lifecycle (tickwire serve as a child process)", () => {
       assert.equal(body.draining, true);
       assert.equal(client.ws.readyState, client.ws.OPEN, "clients are not closed during the drain delay");
       assert.equal((await client.closed).code, 1001);
-      assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+      assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
     } finally {
       await nats.dispose();
     }
@@ -160,7 +160,7 @@ describe("process lifecycle (tickwire serve as a child process)", () => {
     assert.ok((quoteEvent["ap"] as number) > (quoteEvent["bp"] as number), "ask above bid");
     cli.child.kill("SIGINT");
     assert.equal((await client.closed).code, 1001);
-    assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+    assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
     const natsPort = Number(new URL(natsUrl.replace("nats:", "http:")).port);
     await eventually(async () => !(await portOpen(natsPort)), "the embedded nats-server to stop");
   });

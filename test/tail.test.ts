@@ -161,7 +161,7 @@ describe("tickwire tail", () => {
     await eventually(() => cli.stdout.includes("\n"), "a first line", 15_000);
     cli.child.stdout?.destroy();
     await feedUntilExit(cli, (i) => stack.publish(T, quote(400 + i)));
-    assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+    assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
     assert.equal(cli.stderr, "", "no EPIPE noise");
   });
 
@@ -207,7 +207,7 @@ describe("tickwire tail", () => {
       30_000,
     );
     cli.child.kill("SIGINT");
-    assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+    assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
   });
 
   it("says on stderr once when its lag goes over --max-lag-ms, and once when it is back under", async () => {
@@ -250,7 +250,7 @@ describe("tickwire tail", () => {
         } else assert.match(line, /^tickwire tail: lag back under 300 ms \(\d+ ms\)$/);
       });
       cli.child.kill("SIGINT");
-      assert.deepEqual(await cli.exit(), { code: 0, signal: null });
+      assert.deepEqual(await cli.exit(), { code: 0, signal: null }, cli.outputTail);
     } finally {
       if (!exited(cli)) cli.child.kill("SIGKILL");
     }

@@ -353,7 +353,7 @@ describe("embedded mode with workers", () => {
         cli.logs.find((l) => l["msg"] === "embedded mode: started a local nats-server")?.["natsUrl"],
       );
       cli.child.kill("SIGTERM");
-      assert.deepEqual(await cli.exit(30_000), { code: 0, signal: null });
+      assert.deepEqual(await cli.exit(30_000), { code: 0, signal: null }, cli.outputTail);
       const natsPort = Number(new URL(natsUrl).port);
       const open = await new Promise<boolean>((resolve) => {
         const socket = createConnection({ host: "127.0.0.1", port: natsPort });

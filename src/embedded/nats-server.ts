@@ -178,6 +178,8 @@ export class NatsServerProcess {
       exited = `exited early (code ${code}, signal ${signal})`;
     };
     child.once("exit", onEarlyExit);
+    // After start-up the only `error` left is a failed kill of an exiting child: its exit decides.
+    child.on("error", () => undefined);
     const fail = (why: string): NatsServerStartError => {
       child.kill("SIGKILL");
       this.#child = undefined;

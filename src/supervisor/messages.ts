@@ -26,6 +26,8 @@ export interface FleetScrape {
   readonly expected: number;
   /** Worker restarts since the supervisor started. */
   readonly restarts: number;
+  /** Supervisor-to-worker messages that could not be delivered (the worker was exiting). */
+  readonly undelivered: number;
 }
 
 export type ToWorker =

@@ -6,6 +6,7 @@ import { WorkerStartError } from "../errors/index.ts";
 import type { Config } from "../config/index.ts";
 import type { Logger } from "../logging/index.ts";
 import type { FleetScrape, FromWorker, ToWorker, WorkerSnapshot } from "./messages.ts";
+import { sendToChild } from "./ipc.ts";
 import { claimPort } from "./port.ts";
 
 /** The worker entry beside this file (`.ts` under tsx, `.js` once built). */
@@ -60,6 +61,8 @@ export class Supervisor {
   readonly #collecting = new Map<number, Collecting>();
   #nextCollectId = 0;
   #restarts = 0;
+  /** IPC messages to workers that failed (the worker was exiting). */
+  #undelivered = 0;
   #stopping = false;
   #workersReady = -1;
   #stopped: Promise<void> | undefined;
@@ -150,7 +153,7 @@ export class Supervisor {
       this.#slots.map(async (slot) => {
         clearTimeout(slot.restartTimer);
         const child = slot.child;
-        if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
+        if (child?.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
         const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
         this.#send(slot, { t: "stop" });
         const timer = setTimeout(() => {
@@ -184,6 +187,14 @@ export class Supervisor {
           reject(new WorkerStartError(slot.index, message.message));
         } else {
           this.#receive(slot, message);
+        }
+      });
+      // A failed spawn, kill or IPC write without a callback: logged, never an unhandled `error` event.
+      child.on("error", (error) => {
+        this.log.warn({ worker: slot.index, err: error }, "worker process error");
+        if (!settled && child.pid === undefined) {
+          settled = true;
+          reject(new WorkerStartError(slot.index, error.message));
         }
       });
       child.once("exit", (code, signal) => {
@@ -282,6 +293,7 @@ export class Supervisor {
       workers: [...collecting.snapshots].sort((a, b) => a.worker - b.worker),
       expected: this.#slots.length,
       restarts: this.#restarts,
+      undelivered: this.#undelivered,
     };
     this.#send(collecting.asker, { t: "scrape-result", id: collecting.askerId, scrape });
   }
@@ -306,6 +318,13 @@ export class Supervisor {
 
   #send(slot: Slot, message: ToWorker): void {
     const child = slot.child;
-    if (child?.connected === true) child.send(message);
+    if (child === undefined) return;
+    sendToChild(child, message, (error) => {
+      this.#undelivered++;
+      this.log.debug(
+        { worker: slot.index, message: message.t, err: error },
+        "message to a worker not delivered",
+      );
+    });
   }
 }

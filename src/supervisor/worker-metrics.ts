@@ -48,6 +48,11 @@ export const WORKER_METRICS: readonly MetricInfo[] = [
     type: "counter",
     help: "Worker processes restarted by the supervisor after they exited.",
   },
+  {
+    name: "tickwire_worker_messages_undelivered_total",
+    type: "counter",
+    help: "Supervisor-to-worker messages that could not be delivered because the worker was exiting.",
+  },
 ];
 
 /** The per-worker numbers of a fleet scrape as one snapshot of {@link WORKER_METRICS}. */
@@ -62,6 +67,7 @@ export function workerSnapshot(scrape: FleetScrape): MetricSnapshot {
     tickwire_workers: scrape.expected,
     tickwire_workers_answering: scrape.workers.length,
     tickwire_worker_restarts_total: scrape.restarts,
+    tickwire_worker_messages_undelivered_total: scrape.undelivered,
   };
 }
 

@@ -135,7 +135,7 @@ export class Worker implements NodeFleet {
   }
 
   #alone(): FleetScrape {
-    return { workers: [this.#snapshot()], expected: this.#fleet.workers, restarts: 0 };
+    return { workers: [this.#snapshot()], expected: this.#fleet.workers, restarts: 0, undelivered: 0 };
   }
 
   #snapshot(): WorkerSnapshot {
@@ -163,8 +163,10 @@ export function workerMain(): void {
     process.exitCode = 2;
     return;
   }
+  // The supervisor can be gone between the check and the write (SIGKILL, a crash): the failure comes
+  // back through the callback instead of an unhandled `error` event; "disconnect" then drains this worker.
   const send = (message: FromWorker): void => {
-    if (process.connected) process.send?.(message);
+    if (process.connected) process.send?.(message, undefined, undefined, () => undefined);
   };
   let worker: Worker | undefined;
   const exitAfterStop = (): void => {

@@ -11,12 +11,19 @@ export class TestClient {
   readonly messages: Message[] = [];
   readonly frames: { binary: boolean; size: number }[] = [];
   readonly closed: Promise<{ code: number; reason: string }>;
+  /** How the connection closed, once it has (code and reason), for failure messages. */
+  closeInfo: { code: number; reason: string } | undefined;
+  /** Errors `ws` reported after the connection opened (a protocol fault it saw in a server frame). */
+  readonly errors: Error[] = [];
   #nextId = 1;
   #waiters: { check: () => boolean; resolve: () => void }[] = [];
 
   private constructor(readonly ws: WebSocket) {
     this.closed = new Promise((resolve) =>
-      ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })),
+      ws.once("close", (code, reason) => {
+        this.closeInfo = { code, reason: reason.toString() };
+        resolve(this.closeInfo);
+      }),
     );
     ws.on("message", (data: Buffer, isBinary) => {
       this.frames.push({ binary: isBinary, size: data.length });
@@ -43,7 +50,7 @@ export class TestClient {
       ws.once("open", () => resolve());
       ws.once("error", reject);
     });
-    ws.on("error", () => undefined);
+    ws.on("error", (error) => client.errors.push(error));
     return client;
   }
 
@@ -114,7 +121,7 @@ export class TestClient {
           else
             reject(
               new Error(
-                `connection closed while waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5))}`,
+                `connection closed (${JSON.stringify(this.closeInfo)}${this.errors.map((e) => `; ws error: ${e.message}`).join("")}) while waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5))}`,
               ),
             );
         },

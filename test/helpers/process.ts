@@ -35,6 +35,11 @@ export class CliProcess {
       .map((line) => JSON.parse(line) as Record<string, unknown>);
   }
 
+  /** The last lines of stdout and stderr, for an assertion's message when the process did not end as expected. */
+  get outputTail(): string {
+    return `stdout (last 8 KiB):\n${this.stdout.slice(-8192)}\nstderr (last 8 KiB):\n${this.stderr.slice(-8192)}`;
+  }
+
   /** Waits for the "gateway listening" log line and returns the port. */
   async port(timeoutMs = 15000): Promise<number> {
     const deadline = Date.now() + timeoutMs;
