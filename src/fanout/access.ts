@@ -73,25 +73,54 @@ export class AccessPolicy {
   }
 
   /**
-   * A connection whose upgrade carried a verified `Authorization: Bearer` token: authenticated from
-   * the start, unless its `sub` is at its connection limit (closed with 4006).
+   * A connection whose upgrade carried `Authorization: Bearer TOKEN`: the token is verified as an `auth`
+   * request's is (frames meanwhile wait, see {@link holds}), with no reply. A refused token closes the
+   * connection with 4001, reason JSON `{"msg":"token rejected: …","reason":REASON}`; a `sub` at its
+   * connection limit closes it with 4006.
+   *
+   * Verified after the upgrade, not before it with an HTTP 401: uWS 20.30's asynchronous upgrade
+   * (`res.cork(() => res.upgrade(…))` after an await) can close the new WebSocket right after `open`
+   * (1006, no close frame; uWebSockets#1929, fixed upstream after our pinned version), seen here on
+   * about 1 Bearer connection in 50 under load. The upgrade handler therefore never waits.
    */
-  adopt(session: Session, outcome: AuthOutcome & { ok: true }): void {
+  bearer(session: Session, token: string, replies: AccessReplies): void {
     const access = session.access;
-    if (access === undefined || access === null) return;
+    const authenticator = this.authenticator;
+    if (access === undefined || access === null || authenticator === undefined) return;
+    access.verifying = true;
+    void authenticator.verify(token, undefined).then(
+      (outcome) => this.#bearerVerified(session, access, outcome, replies),
+      // verify() never rejects by contract; if it does, the connection is not left waiting forever.
+      (error: unknown) =>
+        this.#bearerVerified(
+          session,
+          access,
+          { ok: false, reason: "keys_unavailable", detail: String(error).slice(0, 200) },
+          replies,
+        ),
+    );
+  }
+
+  #bearerVerified(session: Session, access: AccessState, outcome: AuthOutcome, replies: AccessReplies): void {
+    access.verifying = false;
+    if (session.closed) return;
+    if (!outcome.ok) {
+      this.parts.stats.authBearerRejected++;
+      this.#close(
+        session,
+        CloseCode.UNAUTHORISED,
+        closeReason(`token rejected: ${outcome.detail}`, outcome.reason),
+      );
+      return;
+    }
     const refusal = this.#limitRefusal(outcome.identity);
     if (refusal !== undefined) {
       this.parts.stats.authConnectionLimit++;
-      // Not inside the WebSocket layer's open callback, which is still registering this session: a close
-      // there would report the socket gone before the gateway knows its session.
-      queueMicrotask(() => {
-        if (!session.closed) {
-          this.#close(session, CloseCode.LIMIT, JSON.stringify({ msg: refusal, reason: "connection_limit" }));
-        }
-      });
+      this.#close(session, CloseCode.LIMIT, closeReason(refusal, "connection_limit"));
       return;
     }
     this.#authenticate(session, access, outcome);
+    this.#release(session, access, replies);
   }
 
   closed(session: Session): void {
@@ -191,7 +220,11 @@ export class AccessPolicy {
         result: { sub, exp: Math.floor(expiresAtMs / 1000), grants: grantsResult(grants), removed },
       });
     }
-    // Frames that waited, in arrival order; another `auth` among them waits again for its own turn.
+    this.#release(session, access, replies);
+  }
+
+  /** Frames that waited, in arrival order; another `auth` among them waits again for its own turn. */
+  #release(session: Session, access: AccessState, replies: AccessReplies): void {
     while (access.queue !== null && access.queue.length > 0 && !access.verifying && !session.closed) {
       const frame = access.queue.shift() as QueuedFrame;
       replies.process(session, frame.data, frame.isBinary);
@@ -289,15 +322,11 @@ export class AccessPolicy {
         this.#close(
           session,
           CloseCode.UNAUTHORISED,
-          JSON.stringify({ msg: `no valid token within ${ms} ms`, reason: "auth_timeout" }),
+          closeReason(`no valid token within ${ms} ms`, "auth_timeout"),
         );
       } else {
         this.parts.stats.authExpired++;
-        this.#close(
-          session,
-          CloseCode.UNAUTHORISED,
-          JSON.stringify({ msg: "token expired", reason: "expired" }),
-        );
+        this.#close(session, CloseCode.UNAUTHORISED, closeReason("token expired", "expired"));
       }
     }
   }
@@ -306,6 +335,23 @@ export class AccessPolicy {
     this.parts.outboxes.flushNow(session);
     session.sink.close(code, reason);
   }
+}
+
+/** Most bytes of a close frame's reason (RFC 6455 §5.5: a control frame's payload is at most 125 bytes). */
+const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * The reason JSON `{"msg":…,"reason":…}` of a gateway close, with `msg` shortened (on a character
+ * boundary, with "…") until the whole fits {@link MAX_CLOSE_REASON_BYTES}.
+ */
+export function closeReason(msg: string, reason: string): string {
+  const chars = [...msg];
+  let json = JSON.stringify({ msg, reason });
+  while (Buffer.byteLength(json) > MAX_CLOSE_REASON_BYTES && chars.length > 0) {
+    chars.pop();
+    json = JSON.stringify({ msg: `${chars.join("")}…`, reason });
+  }
+  return json;
 }
 
 /** `requested` (0 = every update) under a cap: never above it, and 0 becomes the cap. */

@@ -2,7 +2,7 @@ import { HubWiringError } from "../errors/index.ts";
 import type { Encoding } from "../protocol/index.ts";
 import { reanchorClock } from "../protocol/index.ts";
 import { SubscriptionTable, type InterestListener } from "../subscriptions/index.ts";
-import type { AuthOutcome, Authenticator } from "./access-state.ts";
+import type { Authenticator } from "./access-state.ts";
 import { Conflation } from "./conflation.ts";
 import { TopicDirectory } from "./topic-directory.ts";
 import { ControlPlane, type ControlOptions } from "./control-plane.ts";
@@ -216,15 +216,15 @@ export class Hub {
   }
 
   /**
-   * Registers a new connection. Under `--auth jwt` it starts unauthenticated, unless `bearer` is the
-   * verified outcome of its upgrade's `Authorization: Bearer` token.
+   * Registers a new connection. Under `--auth jwt` it starts unauthenticated; `bearerToken`, from its
+   * upgrade's `Authorization: Bearer` header, is then verified at once (frames wait for it).
    */
-  open(sink: FrameSink, encoding: Encoding, bearer?: AuthOutcome & { ok: true }): Session {
+  open(sink: FrameSink, encoding: Encoding, bearerToken?: string): Session {
     const parts = this.#wired();
     const session = parts.fanout.open(sink, encoding);
     parts.heartbeats.add(session);
     parts.control.access.opened(session);
-    if (bearer !== undefined) parts.control.access.adopt(session, bearer);
+    if (bearerToken !== undefined) parts.control.access.bearer(session, bearerToken, parts.control);
     if (!this.feed.up) parts.snapshots.control(session, this.feed.event());
     return session;
   }

@@ -118,6 +118,8 @@ export class HubStats {
   authTimeouts = 0;
   /** Connections closed with 4001 because their token expired without a refresh. */
   authExpired = 0;
+  /** Connections closed with 4001 because their upgrade's `Authorization: Bearer` token was refused. */
+  authBearerRejected = 0;
   /** Authentications refused with 4006: the `sub` already had `tw.maxConnections` connections. */
   authConnectionLimit = 0;
   /** Subscriptions removed because a refreshed token no longer covered them. */
@@ -230,11 +232,12 @@ export const HUB_METRICS: readonly MetricDescriptor<HubSource>[] = [
     name: "tickwire_auth_closed_total",
     type: "counter",
     help: "Connections closed with 4001 under --auth jwt, by reason.",
-    label: { name: "reason", values: ["auth_timeout", "expired"] },
+    label: { name: "reason", values: ["auth_timeout", "expired", "bearer_rejected"] },
     read: (s) =>
       new Map([
         ["auth_timeout", s.stats.authTimeouts],
         ["expired", s.stats.authExpired],
+        ["bearer_rejected", s.stats.authBearerRejected],
       ]),
   },
   {

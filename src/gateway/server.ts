@@ -1,6 +1,6 @@
 import type { TemplatedApp, WebSocket, us_listen_socket } from "uWebSockets.js";
 import { CloseCode, STREAM_PATH, Subprotocol, type Encoding } from "../protocol/index.ts";
-import { SendResult, type AuthOutcome, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
+import { SendResult, type FrameSink, type Hub, type Session } from "../fanout/index.ts";
 import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
@@ -13,13 +13,7 @@ import { httpRoutes } from "./http-routes.ts";
 import { listenOn } from "./listen.ts";
 import { MetricsListener } from "./metrics-listener.ts";
 import { createApp, type TlsFiles } from "./tls.ts";
-import {
-  bearerToken,
-  checkUpgrade,
-  readUpgradeHeaders,
-  refuse,
-  upgradeWithBearer,
-} from "./upgrade-policy.ts";
+import { bearerToken, checkUpgrade, readUpgradeHeaders, refuse } from "./upgrade-policy.ts";
 import type { Uws } from "./uws.ts";
 import { offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
 
@@ -90,8 +84,8 @@ class Connection implements FrameSink {
     readonly maxBackpressureBytes: number,
     /** The client's address, resolved at the upgrade (client-address.ts). */
     readonly clientAddress: string,
-    /** The upgrade's verified `Authorization: Bearer` token, under `--auth jwt`. */
-    readonly bearer?: AuthOutcome & { ok: true },
+    /** The upgrade's `Authorization: Bearer` token, under `--auth jwt` (verified once open). */
+    readonly bearerToken?: string,
   ) {}
   send(frame: Uint8Array | string, isBinary: boolean): SendResult {
     const ws = this.ws as WebSocket<UserData>;
@@ -255,41 +249,30 @@ export class Gateway {
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
         const refusal = checkUpgrade(headers, options.allowedOrigins ?? [], stats);
         if (refusal !== undefined) return refuse(res, refusal);
-        // uWS's req and res are valid only during this call: both are read here, synchronously (the
-        // Bearer verification below answers later, through res only).
+        // uWS's req and res are valid only during this call, and the upgrade never waits: a Bearer token
+        // is verified once the connection is open (AccessPolicy.bearer says why).
         const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
         const client = this.#trusted.clientAddress(peer, req.getHeader("x-forwarded-for"));
         const protocol = offered.trim() === "" ? "" : chosen;
-        const authenticator = hub.authenticator;
-        const token = authenticator === undefined ? undefined : bearerToken(headers.authorization);
-        if (authenticator === undefined || token === undefined) {
-          res.upgrade(
-            { connection: new Connection(encoding, options.maxBackpressureBytes, client) },
-            key,
-            protocol,
-            extensions,
-            context,
-          );
-        } else if (token === null) {
+        const token = hub.authenticator === undefined ? undefined : bearerToken(headers.authorization);
+        if (token === null) {
           stats.upgradesRejectedBearer++;
           refuse(res, { status: "401 Unauthorized", body: "malformed Authorization header\n" });
-        } else {
-          upgradeWithBearer(res, token, authenticator, stats, (outcome) =>
-            res.upgrade(
-              { connection: new Connection(encoding, options.maxBackpressureBytes, client, outcome) },
-              key,
-              protocol,
-              extensions,
-              context,
-            ),
-          );
+          return;
         }
+        res.upgrade(
+          { connection: new Connection(encoding, options.maxBackpressureBytes, client, token) },
+          key,
+          protocol,
+          extensions,
+          context,
+        );
       },
       open: (ws) => {
         const connection = ws.getUserData().connection;
         connection.ws = ws;
         this.#cap.open++;
-        connection.session = hub.open(connection, connection.encoding, connection.bearer);
+        connection.session = hub.open(connection, connection.encoding, connection.bearerToken);
         this.#ages.add(connection);
         http.opened?.(connection.clientAddress);
       },

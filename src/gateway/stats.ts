@@ -10,7 +10,7 @@ export class GatewayStats {
   upgradesRejectedTokenInUrl = 0;
   /** Browser upgrades from an origin outside --allowed-origins (HTTP 403). */
   upgradesRejectedOrigin = 0;
-  /** Upgrades whose Authorization: Bearer token was refused or malformed (HTTP 401). */
+  /** Upgrades with a malformed `Authorization` header under --auth jwt (HTTP 401; a well-formed Bearer token is verified once open). */
   upgradesRejectedBearer = 0;
   /** Upgrades refused at `--max-connections` (503 + retry-after). */
   upgradesRejectedCapacity = 0;

@@ -1,5 +1,4 @@
 import type { HttpRequest, HttpResponse, us_socket_context_t } from "uWebSockets.js";
-import type { AuthOutcome, Authenticator } from "../fanout/index.ts";
 import type { GatewayStats } from "./stats.ts";
 
 /**
@@ -99,46 +98,6 @@ export function refuse(res: HttpResponse, refusal: Refusal): void {
   res.writeStatus(refusal.status).writeHeader("content-type", "text/plain");
   for (const [name, value] of Object.entries(refusal.headers ?? {})) res.writeHeader(name, value);
   res.end(refusal.body);
-}
-
-/**
- * The async upgrade of a Bearer connection (uWS: headers copied before, `onAborted` set, then `cork` +
- * `upgrade` once the token is verified). `upgrade` is called with the verified outcome; a refused token
- * gets 401 with its reason (counted by the verifier, and as an upgrade refusal here).
- */
-export function upgradeWithBearer(
-  res: HttpResponse,
-  token: string,
-  authenticator: Authenticator,
-  stats: GatewayStats,
-  upgrade: (outcome: AuthOutcome & { ok: true }) => void,
-): void {
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  void authenticator.verify(token, undefined).then(
-    (outcome) => {
-      if (aborted) return;
-      res.cork(() => {
-        if (outcome.ok) {
-          upgrade(outcome);
-          return;
-        }
-        stats.upgradesRejectedBearer++;
-        refuse(res, {
-          status: "401 Unauthorized",
-          body: `token rejected (${outcome.reason}): ${outcome.detail}\n`,
-          headers: { "www-authenticate": `Bearer error="invalid_token"` },
-        });
-      });
-    },
-    (error: unknown) => {
-      if (aborted) return;
-      stats.upgradesRejectedBearer++;
-      res.cork(() => refuse(res, { status: "503 Service Unavailable", body: `${String(error)}\n` }));
-    },
-  );
 }
 
 /** uWS's upgrade context type, re-exported for server.ts's one call. */

@@ -32,6 +32,9 @@ export class TestClient {
       this.#wake();
     });
     ws.on("close", () => this.#wake());
+    // From the start: a fault in a frame that arrived with the handshake's response is reported in the
+    // same turn as "open", before connect() resolves.
+    ws.on("error", (error) => this.errors.push(error));
   }
 
   /**
@@ -50,7 +53,6 @@ export class TestClient {
       ws.once("open", () => resolve());
       ws.once("error", reject);
     });
-    ws.on("error", (error) => client.errors.push(error));
     return client;
   }
 
