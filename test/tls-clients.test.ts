@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -13,6 +14,7 @@ import {
   type StateChange,
   type WebSocketConstructor,
 } from "../src/client/index.ts";
+import { mintTestToken } from "../src/auth/index.ts";
 import { CliProcess } from "./helpers/process.ts";
 import { eventually, natsSubscriptionsOfGateway, quote, startStack, type Stack } from "./helpers/stack.ts";
 import { makeTestCertificates, type TestCertificates } from "./helpers/tls.ts";
@@ -21,6 +23,7 @@ import { makeTestCertificates, type TestCertificates } from "./helpers/tls.ts";
 // trusts the throw-away CA explicitly; without it, the gateway's certificate is refused with a clear reason.
 
 const CLIENT = fileURLToPath(new URL("../clients/python/", import.meta.url));
+const EXAMPLE = fileURLToPath(new URL("../examples/python/subscribe.py", import.meta.url));
 const TOPIC = "xnas.AAPL.quote";
 
 const PY_SCRIPT = `
@@ -138,5 +141,53 @@ describe("wss:// with the Python client and the SDK against a test CA", () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+describe("examples/python/subscribe.py with --token-file and --ca-file (wss, --auth jwt)", () => {
+  const dir = mkdtempSync(join(tmpdir(), "tickwire-tls-example-"));
+  const secret = Buffer.from(randomBytes(32).toString("hex"));
+  const secretFile = join(dir, "jwt.secret");
+  const tokenFile = join(dir, "alice.token");
+  let certs: TestCertificates;
+  let stack: Stack;
+  before(async () => {
+    certs = makeTestCertificates(dir);
+    writeFileSync(secretFile, secret);
+    writeFileSync(
+      tokenFile,
+      `${await mintTestToken({ secret, sub: "alice", grants: { topics: ["xnas.>"] } })}\n`,
+    );
+    stack = await startStack({
+      tls: { certFile: certs.certPath, keyFile: certs.keyPath },
+      auth: { mode: "jwt", jwtSecretFile: secretFile },
+    });
+  });
+  after(async () => {
+    await stack.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("authenticates with the token file, trusts the CA file, and prints live events as JSON lines", async () => {
+    const url = `wss://127.0.0.1:${stack.service.port}/v1/stream`;
+    const args = [EXAMPLE, "--url", url, "--count", "1", "--no-snapshot"];
+    const py = new CliProcess(
+      spawn("/usr/bin/python3", [...args, "--token-file", tokenFile, "--ca-file", certs.caPath, TOPIC], {
+        env: { ...process.env, PYTHONDONTWRITEBYTECODE: "1" },
+        stdio: ["ignore", "pipe", "pipe"],
+      }),
+    );
+    await eventually(
+      async () => {
+        if (py.child.exitCode === null) await stack.publishAndFlush(TOPIC, quote(213));
+        return py.child.exitCode !== null;
+      },
+      `the example to print one event and exit (stdout: ${py.stdout}, stderr: ${py.stderr})`,
+      15_000,
+    );
+    assert.deepEqual(await py.exit(), { code: 0, signal: null }, py.stderr);
+    const event = JSON.parse(py.stdout.trim().split("\n")[0] ?? "") as { t: string; bp: number };
+    assert.equal(event.t, TOPIC);
+    assert.equal(event.bp, 213);
   });
 });

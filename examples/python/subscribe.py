@@ -9,12 +9,22 @@ Uses only Debian's packages: `sudo apt-get install python3-websockets python3-ms
 Frames are plain msgpack (tickwire.v1.msgpack), decoded with the standard `msgpack` library by the
 tickwire client (clients/python: `pip install ./clients/python`, or run from a clone as above), which also
 reconnects, resubscribes and detects gaps; ticks_to_csv.py is the fuller example.
+
+Against a gateway with `--auth jwt` over `wss://` with a private CA:
+
+    /usr/bin/python3 examples/python/subscribe.py --url wss://md.example.net/v1/stream \\
+        --token-file alice.token --ca-file ca.pem 'xnas.*.quote'
+
+The token file is read again whenever a token is needed (each connection, and before the token expires),
+so whatever rotates it on disk keeps the stream authenticated.
 """
 import argparse
 import asyncio
 import json
 import os
 import sys
+from pathlib import Path
+from typing import Callable, Optional
 
 try:
     import tickwire_client  # installed: pip install ./clients/python (see clients/python/README.md)
@@ -24,9 +34,24 @@ except ImportError:  # run from a clone without installing: use the package's so
 from tickwire_client import DataEvent, Gap, TickwireClient, TickwireError, TopicRefused
 
 
-async def stream(url: str, topics: list[str], count: int, snapshot: bool) -> int:
+def token_reader(path: Optional[str]) -> Optional[Callable[[], str]]:
+    """A get_token for TickwireClient that reads the token file (stripped) each time one is needed."""
+    if path is None:
+        return None
+    return lambda: Path(path).read_text(encoding="utf-8").strip()
+
+
+async def stream(args: argparse.Namespace) -> int:
     received = 0
-    async with TickwireClient(url, topics, snapshot=snapshot) as client:
+    client = TickwireClient(
+        args.url,
+        args.topics,
+        snapshot=not args.no_snapshot,
+        get_token=token_reader(args.token_file),
+        ca_file=args.ca_file,
+    )
+    count = args.count
+    async with client:
         try:
             async for event in client:
                 if isinstance(event, DataEvent):
@@ -50,9 +75,11 @@ def main() -> int:
     parser.add_argument("--url", default="ws://127.0.0.1:9000/v1/stream")
     parser.add_argument("--count", type=int, default=0, help="exit after this many events (0 = run until interrupted)")
     parser.add_argument("--no-snapshot", action="store_true")
+    parser.add_argument("--token-file", metavar="PATH", help="file holding the JWT for a gateway with --auth jwt")
+    parser.add_argument("--ca-file", metavar="PATH", help="PEM CA certificate(s) to trust for wss:// (default: the system's)")
     args = parser.parse_args()
     try:
-        return asyncio.run(stream(args.url, args.topics, args.count, not args.no_snapshot))
+        return asyncio.run(stream(args))
     except KeyboardInterrupt:
         return 0
 

@@ -24,7 +24,8 @@ import csv
 import os
 import signal
 import sys
-from typing import IO, Optional
+from pathlib import Path
+from typing import IO, Callable, Optional
 
 try:
     import tickwire_client  # installed: pip install ./clients/python (see clients/python/README.md)
@@ -46,6 +47,13 @@ from tickwire_client import (
 PAYLOAD_KEYS = ("p", "z", "bp", "bz", "ap", "az", "o", "h", "l", "c", "v")
 COLUMNS = ("recv_us", "topic", "type", "q", "te_us", "ts_us", "flags", "n") + PAYLOAD_KEYS
 PROG = "ticks_to_csv"
+
+
+def token_reader(path: Optional[str]) -> Optional[Callable[[], str]]:
+    """A get_token for TickwireClient that reads the token file (stripped) each time one is needed."""
+    if path is None:
+        return None
+    return lambda: Path(path).read_text(encoding="utf-8").strip()
 
 
 def row(event: DataEvent) -> list[object]:
@@ -74,6 +82,8 @@ async def stream(args: argparse.Namespace, out: IO[str]) -> int:
         max_hz=args.max_hz,
         liveness_timeout_s=args.liveness_timeout,
         max_attempts=args.max_attempts,
+        get_token=token_reader(args.token_file),
+        ca_file=args.ca_file,
     )
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[None]] = []  # holds the task: the loop keeps only a weak reference
@@ -148,6 +158,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         help="reconnect after this long without any frame (default: 3 heartbeat periods once the gateway sends heartbeats)",
     )
     parser.add_argument("--max-attempts", type=int, help="give up after this many failed connection attempts in a row")
+    parser.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="file holding the JWT for a gateway with --auth jwt (read again whenever a token is needed)",
+    )
+    parser.add_argument("--ca-file", metavar="PATH", help="PEM CA certificate(s) to trust for wss:// (default: the system's)")
     args = parser.parse_args(argv)
     out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")
     try:
