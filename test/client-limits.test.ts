@@ -96,6 +96,49 @@ describe("SDK: subscribes split to fit the frame limit, closes that would recur 
   }
 });
 
+describe("SDK: an upgrade the real gateway refuses for good stops the client (issue 10 §3)", () => {
+  it("HTTP 403 (Origin) and HTTP 400 (token in the URL): one attempt each, then UnrecoverableCloseError naming the status", async () => {
+    const stack = await startStack({ gateway: { allowedOrigins: ["https://app.example.com"] } });
+    // Node's ws sends no Origin unless told; a class that sends a foreign one, as a misconfigured page would.
+    class ForeignOrigin extends WebSocket {
+      constructor(address: string, protocols?: string | string[]) {
+        super(address, protocols, { origin: "https://evil.example.net" });
+      }
+    }
+    const cases = [
+      { url: stack.wsUrl, WebSocket: ForeignOrigin, status: 403, metric: "origin" },
+      { url: `${stack.wsUrl}?token=abc`, WebSocket: WebSocket, status: 400, metric: "token_in_url" },
+    ];
+    try {
+      for (const c of cases) {
+        const client = connect(c.url, {
+          WebSocket: c.WebSocket as unknown as WebSocketConstructor,
+          initialDelayMs: 1,
+          maxDelayMs: 20,
+        });
+        const errors: Error[] = [];
+        client.on("error", (e) => errors.push(e));
+        try {
+          await assert.rejects(client.subscribe(["xnas.AAPL.quote"]), UnrecoverableCloseError);
+          await eventually(() => client.state === "closed", "the client to stop");
+          // Long enough for several retries at a 1-20 ms backoff, had the client kept trying.
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          const sample = `tickwire_upgrades_rejected_total{reason="${c.metric}"}`;
+          assert.equal(await stack.metric(sample), 1, "one attempt, no reconnect loop");
+          const error = errors[0] as UnrecoverableCloseError;
+          assert.ok(error instanceof UnrecoverableCloseError);
+          assert.equal(error.closeCode, 1006);
+          assert.match(error.message, new RegExp(`could not be opened: .*${c.status}`));
+        } finally {
+          await client.close();
+        }
+      }
+    } finally {
+      await stack.close();
+    }
+  });
+});
+
 describe("SDK: feed state (issue 10 §2)", () => {
   it("client.feed and the feed event follow a NATS restart; snapshots meanwhile are STALE", async () => {
     const stack = await startStack({ nats: { reconnectWaitMs: 100 } });

@@ -12,6 +12,7 @@ import {
   EventFlag,
   type MarketEvent,
   type StateChange,
+  UnrecoverableCloseError,
   type WebSocketConstructor,
 } from "../src/client/index.ts";
 import { mintTestToken } from "../src/auth/index.ts";
@@ -127,17 +128,23 @@ describe("wss:// with the Python client and the SDK against a test CA", () => {
     }
   });
 
-  it("the SDK without the CA never opens: each attempt's state change names the certificate error", async () => {
-    const client = connect(url, { initialDelayMs: 50, maxDelayMs: 200 });
+  it("the SDK without the CA never opens and stops, naming the certificate error (no reconnect loop), as Python does", async () => {
+    const client = connect(url, { initialDelayMs: 1, maxDelayMs: 20 });
     const changes: StateChange[] = [];
+    const errors: Error[] = [];
     client.on("state", (s) => changes.push(s));
+    client.on("error", (e) => errors.push(e));
     try {
-      await eventually(() => changes.filter((s) => s.state === "reconnecting").length >= 2, "two refusals");
+      await assert.rejects(client.subscribe([TOPIC]), UnrecoverableCloseError);
+      await eventually(() => client.state === "closed", "the client to stop");
+      await new Promise((resolve) => setTimeout(resolve, 200)); // room for retries, had it kept trying
       assert.ok(!changes.some((s) => s.state === "open"));
-      const reasons = changes.flatMap((s) => (s.disconnect === undefined ? [] : [s.disconnect.reason]));
-      assert.ok(reasons.length >= 2);
-      for (const reason of reasons)
-        assert.match(reason, /self[- ]signed certificate|unable to verify|certificate/i);
+      assert.equal(changes.filter((s) => s.state === "reconnecting").length, 0, "no second attempt");
+      assert.ok(errors[0] instanceof UnrecoverableCloseError);
+      assert.match(
+        errors[0].message,
+        /could not be opened: .*(self[- ]signed certificate|unable to verify)/i,
+      );
     } finally {
       await client.close();
     }

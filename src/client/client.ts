@@ -9,7 +9,7 @@ import {
   RequestRefusedError,
   UnrecoverableCloseError,
 } from "./errors.ts";
-import { isUnrecoverableClose, lowerLimitFrom } from "./close-policy.ts";
+import { isUnrecoverableClose, isUnrecoverableUpgrade, lowerLimitFrom } from "./close-policy.ts";
 import { DEFAULT_MAX_MESSAGE_BYTES, splitTopics } from "./split-request.ts";
 import {
   CloseCode,
@@ -477,8 +477,10 @@ export class TickwireClient {
 
   /**
    * A close that would recur on every retry (issue 10 §3): a 1009 naming a lower frame limit lowers the
-   * client's and reconnects (with backoff, never immediately); any other such close stops the client with
-   * an {@link UnrecoverableCloseError} (emitted as "error", and rejecting what waits) instead of looping.
+   * client's and reconnects (with backoff, never immediately); any other such close, or a connection
+   * that never opened for a reason every retry meets again (an upgrade refused with 400/401/403/404, an
+   * untrusted TLS certificate: {@link isUnrecoverableUpgrade}, code 1006), stops the client with an
+   * {@link UnrecoverableCloseError} (emitted as "error", and rejecting what waits) instead of looping.
    */
   #stopsHere(disconnect: Disconnect): boolean {
     if (disconnect.cause !== "closed" && disconnect.cause !== "error") return false;
@@ -494,7 +496,8 @@ export class TickwireClient {
     // With a token source, a 4001 was already judged by the token keeper (ws.onclose, #authFailed): it
     // stopped the client, or a new token may help and the client reconnects with it.
     if (code === CloseCode.UNAUTHORISED && this.#tokens !== undefined) return false;
-    if (!isUnrecoverableClose(code)) return false;
+    const neverOpened = disconnect.cause === "error" && code === 1006;
+    if (!isUnrecoverableClose(code) && !(neverOpened && isUnrecoverableUpgrade(reason))) return false;
     const error = new UnrecoverableCloseError(code, reason);
     for (const entry of [...this.#subs.values()]) {
       entry.first?.reject(error);

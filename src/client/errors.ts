@@ -73,7 +73,9 @@ export class AuthRefusedError extends Error {
 
 /**
  * The gateway closed the connection with a code that would recur on every retry (1002, 1003, 1007,
- * 1008, 1009 without a lower limit to learn, 4001, 4003): the client stopped reconnecting and is closed.
+ * 1008, 1009 without a lower limit to learn, 4001, 4003), or (in Node, closeCode 1006) the connection
+ * never opened for a reason every retry meets again: the upgrade refused with HTTP 400, 401, 403 or 404,
+ * or a TLS certificate the client does not trust. The client stopped reconnecting and is closed.
  */
 export class UnrecoverableCloseError extends Error {
   override readonly name = "UnrecoverableCloseError";
@@ -81,11 +83,13 @@ export class UnrecoverableCloseError extends Error {
   constructor(
     /** The WebSocket close code. */
     readonly closeCode: number,
-    /** The close reason the gateway gave (may be empty). */
+    /** The close reason the gateway gave (may be empty), or the connection error of one that never opened. */
     readonly reason: string,
   ) {
     super(
-      `the gateway closed the connection with ${closeCode} ${reason}; retrying cannot help, client stopped`,
+      closeCode === 1006
+        ? `the connection could not be opened: ${reason}; retrying cannot help, client stopped`
+        : `the gateway closed the connection with ${closeCode} ${reason}; retrying cannot help, client stopped`,
     );
   }
 }
