@@ -3,6 +3,7 @@ import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { after, before, describe, it } from "node:test";
 import { parse, parseAllDocuments } from "yaml";
 import { OPTIONS, loadConfig, loadHistoryAdminConfig, type Config } from "../src/config/index.ts";
+import { WORKER_STOP_MARGIN_MS } from "../src/supervisor/index.ts";
 import { startStack, type Stack } from "./helpers/stack.ts";
 
 const url = (path: string): URL => new URL(`../${path}`, import.meta.url);
@@ -115,8 +116,11 @@ describe("Kubernetes manifests (deploy/kubernetes) agree with the service", () =
     assert.equal(command[0], "sleep");
     const preStopMs = Number(command[1]) * 1000;
     assert.ok(preStopMs > 0, "preStop sleeps");
-    // Clients phase and NATS drain are each bounded by --shutdown-grace-ms (src/node/node.ts).
-    const worstStopMs = preStopMs + config.lifecycle.drainDelayMs + 2 * config.lifecycle.shutdownGraceMs;
+    // Clients phase and NATS drain are each bounded by --shutdown-grace-ms (src/node/node.ts); with
+    // workers, the supervisor waits a margin more before it kills a worker that overstays.
+    const margin = config.process.workers === 1 ? 0 : WORKER_STOP_MARGIN_MS;
+    const worstStopMs =
+      preStopMs + config.lifecycle.drainDelayMs + 2 * config.lifecycle.shutdownGraceMs + margin;
     assert.ok(
       pod.terminationGracePeriodSeconds * 1000 > worstStopMs,
       `terminationGracePeriodSeconds ${pod.terminationGracePeriodSeconds} s ≤ worst stop ${worstStopMs} ms`,

@@ -16,6 +16,12 @@ const WORKER_ENTRY = fileURLToPath(
 /** First restart delay after a crash; doubles per crash in a row, up to {@link MAX_RESTART_DELAY_MS}. */
 const FIRST_RESTART_DELAY_MS = 250;
 const MAX_RESTART_DELAY_MS = 10_000;
+/**
+ * On shutdown a worker gets the drain delay, twice the shutdown grace (clients, then NATS) and this
+ * margin (ms) before the supervisor kills it; a deployment's stop timeout must cover the sum.
+ */
+export const WORKER_STOP_MARGIN_MS = 5000;
+
 /** A worker up this long before it exits counts as healthy: its next restart starts from the first delay. */
 const HEALTHY_AFTER_MS = 10_000;
 /** How long the supervisor waits for every worker's numbers for one scrape. */
@@ -148,7 +154,7 @@ export class Supervisor {
   async #stop(): Promise<void> {
     this.#stopping = true;
     const { drainDelayMs, shutdownGraceMs } = this.config.lifecycle;
-    const boundMs = drainDelayMs + 2 * shutdownGraceMs + 5000;
+    const boundMs = drainDelayMs + 2 * shutdownGraceMs + WORKER_STOP_MARGIN_MS;
     await Promise.all(
       this.#slots.map(async (slot) => {
         clearTimeout(slot.restartTimer);
