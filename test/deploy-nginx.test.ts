@@ -1,4 +1,7 @@
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createConnection } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { pino } from "pino";
 import { loadConfig } from "../src/config/index.ts";
@@ -217,6 +220,38 @@ describe("behind nginx (deploy/nginx/tickwire.conf)", () => {
     await client.request("ping");
     await eventually(() => trustingLog.clients.length === before + 1, "the direct connection's opened line");
     assert.equal(trustingLog.clients.at(-1), "127.0.0.2");
+  });
+
+  it("a trusted proxy that adds its own X-Forwarded-For line after the client's: both lines are one list, the forged entry is not believed", async () => {
+    // nginx appends to the client's line; other proxies add a line of their own. uWS's getHeader returns
+    // only the first line, which here is the client's forgery (RFC 9110 §5.3: the lines are one list).
+    const before = trustingLog.clients.length;
+    const socket = createConnection({ host: "127.0.0.1", port: trusting.port });
+    await once(socket, "connect");
+    const response = new Promise<string>((resolve) =>
+      socket.once("data", (d: Buffer) => resolve(d.toString())),
+    );
+    socket.write(
+      [
+        "GET /v1/stream HTTP/1.1",
+        `Host: 127.0.0.1:${trusting.port}`,
+        "Upgrade: websocket",
+        "Connection: Upgrade",
+        `Sec-WebSocket-Key: ${randomBytes(16).toString("base64")}`,
+        "Sec-WebSocket-Version: 13",
+        "X-Forwarded-For: 203.0.113.7",
+        "X-Forwarded-For: 127.0.0.5",
+        "",
+        "",
+      ].join("\r\n"),
+    );
+    try {
+      assert.match(await response, /^HTTP\/1\.1 101/);
+      await eventually(() => trustingLog.clients.length === before + 1, "the connection opened line");
+      assert.equal(trustingLog.clients.at(-1), "127.0.0.5");
+    } finally {
+      socket.destroy();
+    }
   });
 
   it("shutdown's 1001 and retry hint reach the client through nginx", async () => {

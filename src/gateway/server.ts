@@ -15,7 +15,7 @@ import { MetricsListener } from "./metrics-listener.ts";
 import { createApp, type TlsFiles } from "./tls.ts";
 import { bearerToken, checkUpgrade, readUpgradeHeaders, refuse } from "./upgrade-policy.ts";
 import type { Uws } from "./uws.ts";
-import { offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
+import { joinedHeader, offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
 
 export interface GatewayOptions {
   readonly host: string;
@@ -252,7 +252,7 @@ export class Gateway {
         // uWS's req and res are valid only during this call, and the upgrade never waits: a Bearer token
         // is verified once the connection is open (AccessPolicy.bearer says why).
         const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
-        const client = this.#trusted.clientAddress(peer, req.getHeader("x-forwarded-for"));
+        const client = this.#trusted.clientAddress(peer, joinedHeader(req, "x-forwarded-for"));
         const protocol = offered.trim() === "" ? "" : chosen;
         const token = hub.authenticator === undefined ? undefined : bearerToken(headers.authorization);
         if (token === null) {

@@ -11,11 +11,20 @@ import type { HttpRequest } from "uWebSockets.js";
  * the first line (`foo`, then `tickwire.v1.json` got HTTP 400 before).
  */
 export function offeredSubprotocols(req: HttpRequest): string {
-  let offered = "";
+  return joinedHeader(req, "sec-websocket-protocol");
+}
+
+/**
+ * Every line of a list-valued request header (`name` in lower case), joined with ", " as one list
+ * (RFC 9110 §5.3). uWS's `getHeader` returns only the first line: for `X-Forwarded-For`, that would be
+ * a line the client wrote itself when a proxy adds its own line instead of appending to the client's.
+ */
+export function joinedHeader(req: HttpRequest, name: string): string {
+  let joined = "";
   req.forEach((key, value) => {
-    if (key === "sec-websocket-protocol") offered = offered === "" ? value : `${offered}, ${value}`;
+    if (key === name) joined = joined === "" ? value : `${joined}, ${value}`;
   });
-  return offered;
+  return joined;
 }
 
 /** Client protocol faults the gateway can tell apart from a dropped connection. */
