@@ -181,3 +181,48 @@ describe("--max-connections refuses upgrades past the cap with 503 (issue 11 §6
     );
   });
 });
+
+describe("--max-connections-per-ip: one address cannot take every connection", () => {
+  let stack: Stack;
+  before(async () => {
+    stack = await startStack({ gateway: { maxConnectionsPerIp: 2 } });
+  });
+  after(async () => {
+    await stack.close();
+  });
+
+  it("the 3rd connection from 127.0.0.2 gets 429 with retry-after, counted; another address connects; a freed slot is reused", async () => {
+    const from = (address: string): Promise<TestClient> =>
+      TestClient.connect(stack.wsUrl, [], { localAddress: address });
+    const first = await from("127.0.0.2");
+    const second = await from("127.0.0.2");
+    const refused = await from("127.0.0.2").then(() => "accepted", String);
+    assert.match(refused, /429/);
+    const other = await from("127.0.0.3");
+    assert.equal(typeof (await other.request("ping"))["result"], "object");
+    const scrape = await (await fetch(`${stack.httpUrl}/metrics`)).text();
+    assert.equal(metricValue(scrape, 'tickwire_upgrades_rejected_total{reason="per_ip"}'), 1);
+    const response = await new Promise<{ status: number; retryAfter: string | undefined }>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port: stack.service.port, localAddress: "127.0.0.2" }, () =>
+        socket.write(
+          "GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        ),
+      );
+      socket.once("data", (data: Buffer) => {
+        const text = data.toString();
+        socket.destroy();
+        resolve({
+          status: Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1]),
+          retryAfter: /\r\nretry-after: (\d+)/i.exec(text)?.[1],
+        });
+      });
+    });
+    assert.equal(response.status, 429);
+    assert.ok(Number(response.retryAfter) >= 1, `retry-after ${response.retryAfter}`);
+    await first.close();
+    await eventually(() => stack.service.hub.connectionCount === 2, "the slot freed");
+    const again = await from("127.0.0.2");
+    await Promise.all([again.close(), second.close(), other.close()]);
+  });
+});

@@ -32,6 +32,7 @@ describe("loadConfig: sources", () => {
         idleTimeoutMs: 120000,
         maxConnectionAgeMs: 0,
         maxConnections: 0,
+        maxConnectionsPerIp: 0,
         metricsPort: 0,
         metricsHost: "127.0.0.1",
         metricsCacheMs: 1000,

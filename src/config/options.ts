@@ -599,6 +599,17 @@ export const OPTIONS = [
   }),
   option({
     group: "gateway",
+    key: "maxConnectionsPerIp",
+    flag: "max-connections-per-ip",
+    env: ["TICKWIRE_MAX_CONNECTIONS_PER_IP"],
+    kind: "integer",
+    unit: "connections",
+    default: 0,
+    help: "open WebSocket connections at most from one client address (after --trusted-proxies), per process; past it an upgrade gets 429 with retry-after, counted (0 = no limit: offices and mobile carriers put many users behind one address)",
+    check: range(0, 10_000_000),
+  }),
+  option({
+    group: "gateway",
     key: "metricsPort",
     flag: "metrics-port",
     env: ["TICKWIRE_METRICS_PORT"],

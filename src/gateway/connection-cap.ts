@@ -73,3 +73,35 @@ export class ConnectionCap {
     return notice;
   }
 }
+
+/**
+ * Open WebSocket connections per client address, for `--max-connections-per-ip` (0 = no limit, nothing
+ * kept). The address is the one the trusted-proxy rule resolved (client-address.ts); the map holds one
+ * entry per address with an open connection, so it is bounded by the connections themselves.
+ */
+export class AddressLimit {
+  readonly #open = new Map<string, number>();
+
+  constructor(readonly max: number) {}
+
+  /** Whether `address` already has `max` connections open (never, without a limit). */
+  full(address: string): boolean {
+    return this.max > 0 && (this.#open.get(address) ?? 0) >= this.max;
+  }
+
+  opened(address: string): void {
+    if (this.max > 0) this.#open.set(address, (this.#open.get(address) ?? 0) + 1);
+  }
+
+  closed(address: string): void {
+    if (this.max === 0) return;
+    const left = (this.#open.get(address) ?? 1) - 1;
+    if (left <= 0) this.#open.delete(address);
+    else this.#open.set(address, left);
+  }
+
+  /** Addresses with a connection open (for tests and stats). */
+  get addresses(): number {
+    return this.#open.size;
+  }
+}

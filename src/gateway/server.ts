@@ -5,7 +5,7 @@ import { GatewayListenError } from "../errors/index.ts";
 import { GatewayStats } from "./stats.ts";
 import { ConnectionAges } from "./connection-age.ts";
 import { TrustedProxies } from "./client-address.ts";
-import { ConnectionCap, openFileLimit, resolveMaxConnections } from "./connection-cap.ts";
+import { AddressLimit, ConnectionCap, openFileLimit, resolveMaxConnections } from "./connection-cap.ts";
 import type { HttpEndpoints } from "./http-endpoints.ts";
 import { maySend, uwsBackpressureLimit } from "./close-reserve.ts";
 import { HttpTurnBudget } from "./http-respond.ts";
@@ -48,6 +48,11 @@ export interface GatewayOptions {
    * 503 + retry-after. 0 = open-file limit less a reserve.
    */
   readonly maxConnections: number;
+  /**
+   * Open WebSocket connections at most per client address (resolved through `trustedProxies`), in this
+   * process; past it upgrades get 429 + retry-after. 0 or absent = no limit.
+   */
+  readonly maxConnectionsPerIp?: number;
   /** Port of the separate /metrics listener; 0 = none (/metrics stays on the public port). */
   readonly metricsPort: number;
   /** Address of the /metrics listener. */
@@ -122,6 +127,7 @@ export class Gateway {
   readonly #ages: ConnectionAges;
   #metricsListener: MetricsListener | undefined;
   readonly #cap: ConnectionCap;
+  readonly #perAddress: AddressLimit;
   readonly #httpBudget = new HttpTurnBudget();
   readonly #trusted: TrustedProxies;
 
@@ -136,6 +142,7 @@ export class Gateway {
     this.#ages = new ConnectionAges(options.maxConnectionAgeMs ?? 0, reason);
     stats.aged = this.#ages;
     this.#cap = new ConnectionCap(maxConnections);
+    this.#perAddress = new AddressLimit(options.maxConnectionsPerIp ?? 0);
     stats.maxConnections = maxConnections;
     stats.httpBudget = this.#httpBudget;
     this.#trusted = TrustedProxies.parse(options.trustedProxies ?? []);
@@ -253,6 +260,15 @@ export class Gateway {
         // is verified once the connection is open (AccessPolicy.bearer says why).
         const peer = Buffer.from(res.getRemoteAddressAsText()).toString();
         const client = this.#trusted.clientAddress(peer, joinedHeader(req, "x-forwarded-for"));
+        if (this.#perAddress.full(client)) {
+          stats.upgradesRejectedPerIp++;
+          const retryAfterS = Math.max(1, Math.ceil((options.retryAfterMs ?? 1000) / 1000));
+          res
+            .writeStatus("429 Too Many Requests")
+            .writeHeader("retry-after", String(retryAfterS))
+            .end(`too many connections from this address (${this.#perAddress.max})\n`);
+          return;
+        }
         const protocol = offered.trim() === "" ? "" : chosen;
         const token = hub.authenticator === undefined ? undefined : bearerToken(headers.authorization);
         if (token === null) {
@@ -272,6 +288,7 @@ export class Gateway {
         const connection = ws.getUserData().connection;
         connection.ws = ws;
         this.#cap.open++;
+        this.#perAddress.opened(connection.clientAddress);
         connection.session = hub.open(connection, connection.encoding, connection.bearerToken);
         this.#ages.add(connection);
         http.opened?.(connection.clientAddress);
@@ -313,6 +330,7 @@ export class Gateway {
         connection.open = false;
         this.#ages.delete(connection);
         this.#cap.open--;
+        this.#perAddress.closed(connection.clientAddress);
         if (connection.session !== undefined) hub.closed(connection.session, code);
       },
     });

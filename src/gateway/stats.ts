@@ -9,6 +9,8 @@ export class GatewayStats {
   /** Upgrades with a token in the query string (HTTP 400). */
   upgradesRejectedTokenInUrl = 0;
   /** Browser upgrades from an origin outside --allowed-origins (HTTP 403). */
+  /** Upgrades refused with 429: the client address already had --max-connections-per-ip connections. */
+  upgradesRejectedPerIp = 0;
   upgradesRejectedOrigin = 0;
   /** Upgrades with a malformed `Authorization` header under --auth jwt (HTTP 401; a well-formed Bearer token is verified once open). */
   upgradesRejectedBearer = 0;
@@ -46,13 +48,14 @@ export const GATEWAY_METRICS: readonly MetricDescriptor<GatewayStats>[] = [
     help: "WebSocket upgrades refused, by reason.",
     label: {
       name: "reason",
-      values: ["subprotocol", "draining", "capacity", "token_in_url", "origin", "bearer"],
+      values: ["subprotocol", "draining", "capacity", "per_ip", "token_in_url", "origin", "bearer"],
     },
     read: (s) =>
       new Map([
         ["subprotocol", s.upgradesRejectedSubprotocol],
         ["draining", s.upgradesRejectedDraining],
         ["capacity", s.upgradesRejectedCapacity],
+        ["per_ip", s.upgradesRejectedPerIp],
         ["token_in_url", s.upgradesRejectedTokenInUrl],
         ["origin", s.upgradesRejectedOrigin],
         ["bearer", s.upgradesRejectedBearer],
