@@ -248,12 +248,7 @@ for (let round = 1; round <= opts.rounds; round++) {
   if (off !== undefined && on !== undefined && off.allDeliveredPerSec > 0)
     probeRoundRatios.push(Math.round((on.allDeliveredPerSec / off.allDeliveredPerSec) * 1000) / 1000);
 }
-const probeVerdict =
-  probeRatio === null
-    ? "n/a"
-    : probeRatio >= PROBE_TARGET_RATIO
-      ? `met (≥ ${PROBE_TARGET_RATIO}×)`
-      : `MISSED (< ${PROBE_TARGET_RATIO}×)`;
+const probeVerdict = ratioVerdict(opts.smoke, probeRatio, PROBE_TARGET_RATIO);
 const staleP50Ms = median(slowRuns.map((r) => r.staleP50Ms));
 const staleMaxMs = Math.max(...slowRuns.map((r) => r.staleMaxMs));
 const rssGrowthMb = Math.max(...slowRuns.map((r) => Math.round((r.rssEndMb - r.rssStartMb) * 10) / 10));
