@@ -17,7 +17,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdirSync, readFileSync, readdirSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { parseOptions } from "./lib/args.ts";
+import { parseOptions, ratioVerdict } from "./lib/args.ts";
 import { encodeSameProcess, type SameProcessEncode } from "./lib/encode-same-process.ts";
 import { REPO_DIR, infoMarkdown, int, median, runInfo, table, writeResults } from "./lib/run-info.ts";
 
@@ -276,7 +276,7 @@ const e = summary.encode;
 e.speedRatio = r3(e.medianEventEncoderNs.old / e.medianEventEncoderNs.new);
 
 const TARGET = 0.97;
-const verdict = f.deliveredRatio >= TARGET ? `met (≥ ${TARGET}×)` : `MISSED (< ${TARGET}×)`;
+const verdict = ratioVerdict(opts.smoke, f.deliveredRatio, TARGET);
 const sp =
   sameProcess === undefined
     ? undefined
