@@ -83,13 +83,22 @@ describe("a signal during embedded start-up leaves no nats-server and no temp di
     "gateway listening",
     "embedded mode: feed history stream ready",
   ];
-  for (const moment of moments) {
-    it(`SIGINT ${moment === undefined ? "at once" : `after "${moment}"`}`, async (t) => {
+  // With --workers 2 (npm start's default on a multi-core machine): the supervisor owns the nats-server.
+  const cases = [
+    ...moments.map((moment) => ({ moment, workers: "1" })),
+    ...["embedded mode: started a local nats-server", "gateway listening"].map((moment) => ({
+      moment,
+      workers: "2",
+    })),
+  ];
+  for (const { moment, workers } of cases) {
+    it(`SIGINT ${moment === undefined ? "at once" : `after "${moment}"`}${workers === "1" ? "" : `, --workers ${workers}`}`, async (t) => {
       const tmp = mkdtempSync(join(tmpdir(), "tickwire-signal-test-"));
       try {
         const cli = CliProcess.run(["serve", "--port", "0", "--demo-rate", "100"], {
           NATS_URL: "",
           TMPDIR: tmp,
+          TICKWIRE_WORKERS: workers,
         });
         t.after(() => void cli.child.kill("SIGKILL"));
         if (moment !== undefined) {
