@@ -230,6 +230,10 @@ describe("loadConfig: validation", () => {
       'TICKWIRE_PORT="x": must be an integer (port)',
     ]);
     assert.deepEqual(problemsOf(["--port", "70000"]), ['--port="70000": must be between 0 and 65535']);
+    // Under 1 KiB a client could not fit one longest-topic subscribe, however it splits (issue 10 §3).
+    assert.deepEqual(problemsOf(["--max-message-bytes", "512"]), [
+      '--max-message-bytes="512": must be between 1024 and 16777216',
+    ]);
     assert.deepEqual(problemsOf([], { NATS_URL: "http://x:1" }), [
       'NATS_URL="http://x:1": must be nats://host:port[,…]',
     ]);
