@@ -87,22 +87,12 @@ export class AccessPolicy {
     const access = session.access;
     const authenticator = this.authenticator;
     if (access === undefined || access === null || authenticator === undefined) return;
-    access.verifying = true;
-    void authenticator.verify(token, undefined).then(
-      (outcome) => this.#bearerVerified(session, access, outcome, replies),
-      // verify() never rejects by contract; if it does, the connection is not left waiting forever.
-      (error: unknown) =>
-        this.#bearerVerified(
-          session,
-          access,
-          { ok: false, reason: "keys_unavailable", detail: String(error).slice(0, 200) },
-          replies,
-        ),
+    void verifying(authenticator, access, token, undefined).then((outcome) =>
+      this.#bearerVerified(session, access, outcome, replies),
     );
   }
 
   #bearerVerified(session: Session, access: AccessState, outcome: AuthOutcome, replies: AccessReplies): void {
-    access.verifying = false;
     if (session.closed) return;
     if (!outcome.ok) {
       this.parts.stats.authBearerRejected++;
@@ -183,18 +173,8 @@ export class AccessPolicy {
       replies.error(session, id, ErrorCode.UNAUTHORISED, "auth is not enabled on this gateway", "disabled");
       return;
     }
-    access.verifying = true;
-    void authenticator.verify(token, access.identity?.sub).then(
-      (outcome) => this.#verified(session, access, id, outcome, replies),
-      // verify() never rejects by contract; if it does, the connection is not left waiting forever.
-      (error: unknown) =>
-        this.#verified(
-          session,
-          access,
-          id,
-          { ok: false, reason: "keys_unavailable", detail: String(error).slice(0, 200) },
-          replies,
-        ),
+    void verifying(authenticator, access, token, access.identity?.sub).then((outcome) =>
+      this.#verified(session, access, id, outcome, replies),
     );
   }
 
@@ -205,7 +185,6 @@ export class AccessPolicy {
     outcome: AuthOutcome,
     replies: AccessReplies,
   ): void {
-    access.verifying = false;
     if (session.closed) return;
     if (!outcome.ok) {
       replies.error(session, id, ErrorCode.UNAUTHORISED, `token rejected: ${outcome.detail}`, outcome.reason);
@@ -335,6 +314,30 @@ export class AccessPolicy {
     this.parts.outboxes.flushNow(session);
     session.sink.close(code, reason);
   }
+}
+
+/**
+ * Verifies `token` with the connection marked as verifying (its frames wait meanwhile: see
+ * {@link AccessPolicy.holds}) until the outcome is known. verify() never rejects by contract; if it does,
+ * that is a refusal, so the connection is not left waiting forever.
+ */
+function verifying(
+  authenticator: Authenticator,
+  access: AccessState,
+  token: string,
+  sub: string | undefined,
+): Promise<AuthOutcome> {
+  access.verifying = true;
+  return authenticator.verify(token, sub).then(
+    (outcome) => {
+      access.verifying = false;
+      return outcome;
+    },
+    (error: unknown): AuthOutcome => {
+      access.verifying = false;
+      return { ok: false, reason: "keys_unavailable", detail: String(error).slice(0, 200) };
+    },
+  );
 }
 
 /** Most bytes of a close frame's reason (RFC 6455 §5.5: a control frame's payload is at most 125 bytes). */

@@ -99,9 +99,4 @@ export class AddressLimit {
     if (left <= 0) this.#open.delete(address);
     else this.#open.set(address, left);
   }
-
-  /** Addresses with a connection open (for tests and stats). */
-  get addresses(): number {
-    return this.#open.size;
-  }
 }

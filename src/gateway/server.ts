@@ -263,11 +263,11 @@ export class Gateway {
         if (this.#perAddress.full(client)) {
           stats.upgradesRejectedPerIp++;
           const retryAfterS = Math.max(1, Math.ceil((options.retryAfterMs ?? 1000) / 1000));
-          res
-            .writeStatus("429 Too Many Requests")
-            .writeHeader("retry-after", String(retryAfterS))
-            .end(`too many connections from this address (${this.#perAddress.max})\n`);
-          return;
+          return refuse(res, {
+            status: "429 Too Many Requests",
+            body: `too many connections from this address (${this.#perAddress.max})\n`,
+            headers: { "retry-after": String(retryAfterS) },
+          });
         }
         const protocol = offered.trim() === "" ? "" : chosen;
         const token = hub.authenticator === undefined ? undefined : bearerToken(headers.authorization);
