@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
-import { HonestClient } from "./helpers/honest-client.ts";
+import { HonestClient, finishThenClose } from "./helpers/honest-client.ts";
 import { eventually, quote, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
@@ -17,13 +17,7 @@ describe("topics nobody holds are forgotten past --max-topics (issue 11 §2)", (
     stack = await startStack({ fanout: { maxTopics: 100 } });
     honest = await HonestClient.start(stack);
   });
-  after(async () => {
-    try {
-      await honest.finish();
-    } finally {
-      await stack.close();
-    }
-  });
+  after(() => finishThenClose(honest, stack));
 
   async function fill(prefix: string, count: number): Promise<TestClient> {
     const holder = await TestClient.connect(stack.wsUrl);

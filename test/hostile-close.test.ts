@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { HonestClient } from "./helpers/honest-client.ts";
+import { HonestClient, finishThenClose } from "./helpers/honest-client.ts";
 import { RawClient } from "./helpers/raw-client.ts";
 import { eventually, quote, startStack, type Stack } from "./helpers/stack.ts";
 
@@ -35,13 +35,7 @@ describe("a close frame reaches the client even past the backpressure limit (iss
     const quotes = (): number => honest.client.events.filter((m) => m["e"] === "quote").length;
     await honest.client.until(() => quotes() >= CACHED, 20_000, "the cache filled");
   });
-  after(async () => {
-    try {
-      await honest.finish();
-    } finally {
-      await stack.close();
-    }
-  });
+  after(() => finishThenClose(honest, stack));
 
   it("a paused client whose wildcard snapshot overflows its buffer is closed with 4007, and sees it", async () => {
     const slow = await RawClient.connect(stack.service.port);

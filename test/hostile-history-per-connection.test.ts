@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
-import { HonestClient } from "./helpers/honest-client.ts";
+import { HonestClient, finishThenClose } from "./helpers/honest-client.ts";
 import { addHistoryStream, quote, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
@@ -25,13 +25,7 @@ describe("feed-history lookups are bounded per connection (issue 11 §3)", () =>
     await stack.publisher.flush();
     honest = await HonestClient.start(stack);
   });
-  after(async () => {
-    try {
-      await honest.finish();
-    } finally {
-      await stack.close();
-    }
-  });
+  after(() => finishThenClose(honest, stack));
 
   it("a subscribe of 40 patterns reads 4 at a time: none refused, its snapshot and another connection's complete; counted", async () => {
     const flood = await TestClient.connect(stack.wsUrl);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
-import { HonestClient } from "./helpers/honest-client.ts";
+import { HonestClient, finishThenClose } from "./helpers/honest-client.ts";
 import { addHistoryStream, quote, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
@@ -26,13 +26,7 @@ describe("history lookup storms are bounded (issue 11 §3)", () => {
     await stack.publisher.flush();
     honest = await HonestClient.start(stack);
   });
-  after(async () => {
-    try {
-      await honest.finish();
-    } finally {
-      await stack.close();
-    }
-  });
+  after(() => finishThenClose(honest, stack));
 
   it("48 concurrent wildcard subscribes: some refused at the bound, overlapping reads shared, every snapshot ends", async () => {
     const clients = await Promise.all(Array.from({ length: 8 }, () => TestClient.connect(stack.wsUrl)));

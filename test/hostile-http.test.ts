@@ -3,7 +3,7 @@ import { connect } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
 import { freePort } from "./helpers/free-port.ts";
-import { HonestClient } from "./helpers/honest-client.ts";
+import { HonestClient, finishThenClose } from "./helpers/honest-client.ts";
 import { eventually, metricValue, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
@@ -58,13 +58,7 @@ describe("a /metrics flood on the public port stalls nothing (issue 11 §7)", ()
     stack = await startStack({ gateway: { metricsCacheMs: 3000 } });
     honest = await HonestClient.start(stack, "xnas.AAPL.trade");
   });
-  after(async () => {
-    try {
-      await honest.finish();
-    } finally {
-      await stack.close();
-    }
-  });
+  after(() => finishThenClose(honest, stack));
 
   it("pipelined scrapes past the per-turn budget get 503 and a close, counted; the honest client has no gap", async () => {
     const port = stack.service.port;
@@ -149,13 +143,7 @@ describe("--max-connections refuses upgrades past the cap with 503 (issue 11 §6
     stack = await startStack({ gateway: { maxConnections: 3 } });
     honest = await HonestClient.start(stack, "xnas.MSFT.trade");
   });
-  after(async () => {
-    try {
-      await honest.finish();
-    } finally {
-      await stack.close();
-    }
-  });
+  after(() => finishThenClose(honest, stack));
 
   it("the 4th connection gets 503 with retry-after, counted; HTTP keeps answering; a freed slot is reused", async () => {
     const second = await TestClient.connect(stack.wsUrl);

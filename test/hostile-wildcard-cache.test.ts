@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { TestClient } from "./helpers/client.ts";
-import { HonestClient } from "./helpers/honest-client.ts";
+import { HonestClient, finishThenClose } from "./helpers/honest-client.ts";
 import { quote, startStack, type Stack } from "./helpers/stack.ts";
 
 /**
@@ -22,13 +22,7 @@ describe("topics only a wildcard covers are evicted past --max-topics (issue 11 
     stack = await startStack({ fanout: { maxTopics: MAX_TOPICS, probeIntervalMs: 0 } });
     honest = await HonestClient.start(stack);
   });
-  after(async () => {
-    try {
-      await honest.finish();
-    } finally {
-      await stack.close();
-    }
-  });
+  after(() => finishThenClose(honest, stack));
 
   it("the table stays at the bound under `z.>`, covered evictions are counted, re-created topics reach the subscriber with a larger q", async () => {
     const wild = await TestClient.connect(stack.wsUrl);

@@ -49,3 +49,18 @@ export class HonestClient {
     for (let i = 1; i < seqs.length; i++) assert.equal(seqs[i], seqs[i - 1]! + 1, `gap at ${i}`);
   }
 }
+
+/**
+ * The `after` of a hostile-input suite: the honest client's verdict ({@link HonestClient.finish}), then
+ * the stack closed whatever that verdict was (either may be missing when `before` failed early).
+ */
+export async function finishThenClose(
+  honest: HonestClient | undefined,
+  stack: Stack | undefined,
+): Promise<void> {
+  try {
+    await honest?.finish();
+  } finally {
+    await stack?.close();
+  }
+}
