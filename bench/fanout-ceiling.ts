@@ -15,9 +15,16 @@
  * The clients (bench/lib/ws-client.ts) run in child processes and only walk frame headers, so the
  * server keeps one of the 2 cores to itself. Target (issue): tickwire ≥ 0.9× raw uWS.
  *
+ * `--client-wait busy-poll` keeps the client processes polling instead of sleeping: every write to a
+ * sleeping co-located client costs the server a wake-up inside its `sendto`, which clients on other
+ * machines never cost it. Anything that makes the clients idle more (their own replies, such as the
+ * pongs of lag probes) then shows up as server cost; busy-polling clients measure the server alone
+ * (bench/results/2026-11-30-probe-cost-analysis.md).
+ *
  *   cd bench && node --import tsx fanout-ceiling.ts [--rounds 5] [--variants raw-uws,tickwire] [--smoke]
  *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-auth
  *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-no-probes
+ *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-no-probes --client-wait busy-poll
  */
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -73,6 +80,7 @@ const opts = parseOptions(
     clientProcesses: 1,
     variants: "raw-uws,tickwire",
     probeIntervalMs: -1,
+    clientWait: "sleep",
   },
   { clients: 50, warmupS: 0.5, durationS: 1, rounds: 1 },
   {
@@ -86,10 +94,17 @@ const opts = parseOptions(
     clientProcesses: { help: "child processes the clients are spread over" },
     variants: { help: `comma-separated, of ${VARIANTS.join(", ")}` },
     probeIntervalMs: { help: "--probe-interval-ms of the tickwire variants (-1: tickwire's default)" },
+    clientWait: {
+      help: "sleep (client processes sleep when idle) or busy-poll (they poll without sleeping: no wake-ups charged to the server)",
+    },
   },
 );
 /** Extra `tickwire serve` flags of the tickwire variants other than tickwire-no-probes. */
 const probeArgs = opts.probeIntervalMs >= 0 ? ["--probe-interval-ms", String(opts.probeIntervalMs)] : [];
+if (opts.clientWait !== "sleep" && opts.clientWait !== "busy-poll") {
+  throw new Error(`--client-wait: "${opts.clientWait}" is neither sleep nor busy-poll`);
+}
+const busyPoll = opts.clientWait === "busy-poll";
 const variants = opts.variants.split(",").map((v) => v.trim()) as Variant[];
 for (const v of variants) {
   if (!VARIANTS.includes(v))
@@ -239,6 +254,7 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
         topicsPerClient: opts.topicsPerClient,
         sourceAddresses: sourceAddressesFor(opts.clients),
         concurrency: 256,
+        busyPoll,
       },
       0,
       opts.clients,
@@ -360,6 +376,7 @@ const parameters = {
   durationS: opts.durationS,
   rounds: opts.rounds,
   clientProcesses: opts.clientProcesses,
+  clientWait: opts.clientWait,
   variants,
   limits: (({ fanout, gateway }) => ({
     maxBackpressureBytes: gateway.maxBackpressureBytes,
@@ -458,7 +475,9 @@ const markdown = [
   `- parameters: ${opts.clients} clients × ${opts.topicsPerClient} of ${opts.topics} topics ` +
     `(${parameters.subscribersPerTopic} subscribers per topic), ${opts.publishesPerTurn} publishes per ` +
     `setImmediate turn, ${opts.warmupS} s warm-up + ${opts.durationS} s counted, ${opts.rounds} round(s), ` +
-    `clients in ${opts.clientProcesses} child process(es); limits ${JSON.stringify(parameters.limits)}`,
+    `clients in ${opts.clientProcesses} child process(es)` +
+    (busyPoll ? " busy-polling (their CPU % is then ~100 by construction)" : "") +
+    `; limits ${JSON.stringify(parameters.limits)}`,
   "",
   table(
     ["server variant", "delivered msgs/s (median)", "min–max", "vs raw uWS", "server CPU ns/msg (median)"],

@@ -23,6 +23,8 @@ export interface FleetTarget {
   readonly watchFirstData?: boolean;
   /** Retries per client of a connect a real client would retry (see ConnectCommand.retryAttempts); 0 = none. */
   readonly retryAttempts?: number;
+  /** The client processes poll without sleeping until `close` (see ConnectCommand.busyPoll). */
+  readonly busyPoll?: boolean;
 }
 
 /** Sum of the marks of every client process. */

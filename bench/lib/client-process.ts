@@ -53,6 +53,18 @@ function throttleReads(bytesPerSec: number): void {
   }, THROTTLE_WINDOW_MS);
 }
 
+/** While true, a `setImmediate` chain keeps libuv polling with a zero timeout (ConnectCommand.busyPoll). */
+let polling = false;
+
+function busyPoll(): void {
+  if (polling) return;
+  polling = true;
+  const spin = (): void => {
+    if (polling) setImmediate(spin);
+  };
+  spin();
+}
+
 function send(message: FromClients): void {
   process.send?.(message);
 }
@@ -145,6 +157,7 @@ async function connectAll(command: ConnectCommand): Promise<void> {
       if (command.trackStaleness === true) tracked.push(client);
     }
   };
+  if (command.busyPoll === true) busyPoll();
   if (command.trackStaleness === true) sampleStaleness();
   if ((command.readBytesPerSec ?? 0) > 0) throttleReads(command.readBytesPerSec ?? 0);
   const workers: Promise<void>[] = [];
@@ -158,6 +171,7 @@ let closing = false;
 
 async function closeAll(): Promise<void> {
   closing = true;
+  polling = false;
   clearInterval(throttleTimer);
   clearInterval(staleTimer);
   for (const client of throttled) {
@@ -188,6 +202,7 @@ async function closeAll(): Promise<void> {
 }
 
 function fail(error: unknown): void {
+  polling = false;
   send({ type: "error", message: error instanceof Error ? error.message : String(error) });
   for (const client of clients) client.socket.destroy();
   process.exitCode = 1;
@@ -232,6 +247,7 @@ process.on("message", (message: ToClients) => {
 
 // The parent died or closed the channel: drop everything so this process cannot linger.
 process.on("disconnect", () => {
+  polling = false;
   for (const client of clients) client.socket.destroy();
   // Connects still in flight or waiting to retry would keep it alive; after `close` it ends by itself
   // (exiting at once here could lose the "closed" reply still on its way).

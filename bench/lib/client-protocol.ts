@@ -23,6 +23,14 @@ export interface ConnectCommand {
   /** Decode each client's frames until its first market event, to count the clients that received one. */
   readonly watchFirstData?: boolean;
   /**
+   * The process never sleeps in `epoll_wait`: a `setImmediate` chain keeps libuv polling with a zero
+   * timeout until `close`, so the process holds a core. On one machine, a server's write to a sleeping
+   * client pays for waking it (on a VM, a cross-CPU interrupt inside the server's `sendto`); clients on
+   * other machines cost the server no such thing. Busy-polling clients take that cost out of the server's
+   * figures. Absent or false = the process sleeps when it has nothing to read (the other benchmarks).
+   */
+  readonly busyPoll?: boolean;
+  /**
    * Retries per client of a connect that failed in a way a real client retries (a 503, a reset or a close
    * before the subscribe reply, a refused or timed-out TCP connect), with backoff: each is counted by cause
    * in the `connected` reply. 0 or absent = the first failure fails the process (the other benchmarks).

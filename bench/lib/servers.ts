@@ -52,7 +52,7 @@ export async function startTickwire(
 ): Promise<TickwireServer> {
   const interest = new CountingInterest();
   const internalErrors: unknown[] = [];
-  const hub = new Hub(config.fanout);
+  const hub = new Hub({ ...config.fanout, idleTimeoutMs: config.gateway.idleTimeoutMs });
   hub.attach({ interest, authenticator });
   hub.start();
   const gateway = await Gateway.start(

@@ -366,7 +366,7 @@ export const OPTIONS = [
     kind: "integer",
     unit: "ms",
     default: 250,
-    help: "period of the lag probes (WebSocket pings, one in flight per connection; they replace uWS's automatic pings); a connection written under 16 KiB since its last probe is probed every max-lag-ms, at most 3 × this; 0 = no probes and no lag rule",
+    help: "period of the lag probes (WebSocket pings, one in flight per connection; they replace uWS's automatic pings) of a connection not known to keep up; one written under 16 KiB since its last probe, or whose last probe came back within a quarter of max-lag-ms, is probed every max-lag-ms (at most a third of idle-timeout-ms); 0 = no probes and no lag rule",
     check: (v) => (v === 0 || (v >= 10 && v <= 60_000) ? undefined : "must be 0 or 10 to 60000"),
   }),
   option({

@@ -107,6 +107,8 @@ export const OPTIONS: HubOptions = {
   // Lag probes off unless a test turns them on (they would need a client answering pings).
   maxLagMs: 1000,
   probeIntervalMs: 0,
+  // No idle timeout: relaxed probe periods are max-lag-ms (lag-probes.ts relaxedIntervalMs).
+  idleTimeoutMs: 0,
 };
 
 /** The hub's clock in a test: moves only when the test says. */

@@ -2,7 +2,13 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CloseCode, EventFlag } from "../protocol/index.ts";
 import type { Hub } from "./hub.ts";
-import { PROBE_SWEEP_MS, QUIET_BYTES, quietIntervalMs } from "./lag-probes.ts";
+import {
+  LAG_FLOOR_BYTES,
+  LAG_FLOOR_MEASURED_BYTES,
+  PROBE_SWEEP_MS,
+  QUIET_BYTES,
+  relaxedIntervalMs,
+} from "./lag-probes.ts";
 import {
   connect,
   messages,
@@ -157,16 +163,17 @@ describe("Hub: lag probes", () => {
     untilProbed(hub, clock, reader);
     answer(hub, reader); // baseline
     const baselineMs = clock.nowMs;
-    // 20 kB written, then a probe answered 150 ms after it was sent (behind: ≥ a quarter of max-lag-ms).
-    reader.session.bytesOut += 20_000;
+    // 40 kB written, then a probe answered 150 ms after it was sent (behind: ≥ a quarter of max-lag-ms).
+    reader.session.bytesOut += 40_000;
     untilProbed(hub, clock, reader);
     advance(hub, clock, 150);
     answer(hub, reader);
     assert.equal(reader.session.readRateIsLimit, true);
-    const rate = 20_000 / (clock.nowMs - baselineMs);
+    const rate = 40_000 / (clock.nowMs - baselineMs);
     assert.equal(reader.session.readBytesPerMs, rate);
     // Allowance: rate × max-lag-ms beyond what it read since the answer (nothing in flight is late yet).
     const allowance = rate * LAG.maxLagMs;
+    assert.ok(allowance > LAG_FLOOR_MEASURED_BYTES, "above the floor, so the rate is what counts");
     const readBy = (ms: number): number => reader.session.ackedBytes + rate * (ms - reader.session.ackedAtMs);
     reader.session.bytesOut = Math.floor(readBy(clock.nowMs) + allowance) - 100;
     advance(hub, clock, PROBE_SWEEP_MS);
@@ -243,33 +250,83 @@ describe("Hub: lag probes", () => {
     assert.ok((beats()[1]!["lag"] as number) <= 10, "a new window: only prompt answers in it");
   });
 
-  it("probes a quiet connection (under QUIET_BYTES written since its last probe) less often than a busy one", () => {
-    assert.equal(quietIntervalMs({ probeIntervalMs: 250, maxLagMs: 1000 }), 750, "3 x the period at most");
-    assert.equal(quietIntervalMs({ probeIntervalMs: 250, maxLagMs: 500 }), 500, "max-lag-ms");
-    assert.equal(quietIntervalMs({ probeIntervalMs: 250, maxLagMs: 0 }), 250, "never below the period");
+  it("relaxes the probe period to max-lag-ms, under a third of the idle timeout, never under probe-interval-ms", () => {
+    const at = (probeIntervalMs: number, maxLagMs: number, idleTimeoutMs: number): number =>
+      relaxedIntervalMs({ probeIntervalMs, maxLagMs, idleTimeoutMs });
+    assert.equal(at(250, 1000, 120_000), 1000, "the defaults: max-lag-ms");
+    assert.equal(at(250, 60_000, 120_000), 40_000, "a third of the idle timeout at most");
+    assert.equal(at(250, 60_000, 0), 60_000, "no idle timeout: max-lag-ms");
+    assert.equal(
+      at(2000, 60_000, 8000),
+      2666,
+      "the smallest idle timeout (probe-interval-ms at most a quarter)",
+    );
+    assert.equal(at(250, 0, 120_000), 250, "max-lag-ms 0: never below the period");
+    assert.equal(at(250, 100, 120_000), 250, "never below the period");
+  });
+
+  it("probes a quiet connection, or one whose last probe came back promptly, every relaxed period; a busy one that answered late every probe-interval-ms", () => {
     const { hub, clock } = setup(LAG);
     const quiet = connect(hub);
-    const busy = connect(hub);
-    untilProbed(hub, clock, quiet, busy);
-    const firstMs = { quiet: quiet.session.probeSentMs, busy: busy.session.probeSentMs };
+    const keepingUp = connect(hub);
+    const late = connect(hub);
+    untilProbed(hub, clock, quiet, keepingUp, late);
     answer(hub, quiet);
-    answer(hub, busy);
-    busy.session.bytesOut += QUIET_BYTES; // written after its probe went out
-    const secondMs: { quiet?: number; busy?: number } = {};
+    answer(hub, keepingUp);
+    // Answered a quarter of max-lag-ms after it was sent: behind when probed, though not lagging.
+    clock.nowMs = late.session.probeSentMs + LAG.maxLagMs / 4;
+    answer(hub, late);
+    assert.ok(keepingUp.session.lagMs < LAG.maxLagMs / 4 && late.session.lagMs === LAG.maxLagMs / 4);
+    const firstMs = {
+      quiet: quiet.session.lastProbeMs,
+      keepingUp: keepingUp.session.lastProbeMs,
+      late: late.session.lastProbeMs,
+    };
+    // Written after their probes went out: neither is quiet.
+    keepingUp.session.bytesOut += QUIET_BYTES;
+    late.session.bytesOut += QUIET_BYTES;
+    const secondMs: { quiet?: number; keepingUp?: number; late?: number } = {};
     advanceUntil(
       hub,
       clock,
       () => {
         if (quiet.sink.pings.length === 2) secondMs.quiet ??= quiet.session.probeSentMs;
-        if (busy.sink.pings.length === 2) secondMs.busy ??= busy.session.probeSentMs;
-        return secondMs.quiet !== undefined && secondMs.busy !== undefined;
+        if (keepingUp.sink.pings.length === 2) secondMs.keepingUp ??= keepingUp.session.probeSentMs;
+        if (late.sink.pings.length === 2) secondMs.late ??= late.session.probeSentMs;
+        return Object.keys(secondMs).length === 3;
       },
       "the second probes",
       800,
     );
-    const quietMs = quietIntervalMs(LAG);
-    assert.ok(secondMs.busy! - firstMs.busy < quietMs, `busy: ${secondMs.busy! - firstMs.busy} ms`);
-    assert.ok(secondMs.quiet! - firstMs.quiet >= quietMs, `quiet: ${secondMs.quiet! - firstMs.quiet} ms`);
+    const relaxedMs = relaxedIntervalMs({ ...LAG, idleTimeoutMs: 0 });
+    assert.equal(relaxedMs, LAG.maxLagMs);
+    const gap = (which: keyof typeof firstMs): number => secondMs[which]! - firstMs[which];
+    assert.ok(gap("late") < relaxedMs, `late: ${gap("late")} ms`);
+    assert.ok(gap("late") >= LAG.probeIntervalMs, `late: ${gap("late")} ms`);
+    assert.ok(gap("quiet") >= relaxedMs, `quiet: ${gap("quiet")} ms`);
+    assert.ok(gap("keepingUp") >= relaxedMs, `keeping up: ${gap("keepingUp")} ms`);
+  });
+
+  it("probes at once a connection whose traffic outpaces its measured throughput, instead of conflating it on a stale rate", () => {
+    const { hub, clock } = setup(LAG);
+    const client = connect(hub);
+    untilProbed(hub, clock, client);
+    answer(hub, client); // keeping up, nothing written: a relaxed period, and no throughput measured yet
+    const answeredMs = clock.nowMs;
+    // A burst past half the allowance (the 64 KiB floor), within it.
+    client.session.bytesOut += LAG_FLOOR_BYTES / 2 + 1000;
+    advanceUntil(hub, clock, () => client.session.probeSentMs >= 0, "a probe", 2 * PROBE_SWEEP_MS + 10);
+    assert.ok(
+      clock.nowMs - answeredMs < relaxedIntervalMs({ ...LAG, idleTimeoutMs: 0 }),
+      "before its period",
+    );
+    assert.equal(hub.laggingConnectionCount, 0);
+    answer(hub, client);
+    assert.ok(client.session.readBytesPerMs > 0, "its throughput measured over the burst");
+    // As much again: what it has read is known from the answer, so it is not lagging.
+    client.session.bytesOut += LAG_FLOOR_BYTES / 2 + 1000;
+    advance(hub, clock, PROBE_SWEEP_MS);
+    assert.equal(hub.laggingConnectionCount, 0);
   });
 
   it("sends no probes and no lag in heartbeats when probe-interval-ms is 0", async () => {

@@ -10,8 +10,17 @@ export interface LagOptions {
    * more bytes written than the client has shown it reads in this long. 0 = probes only measure.
    */
   readonly maxLagMs: number;
-  /** Period of the lag probes (WebSocket pings), ms (default 250); 0 = no probes, no lag rule. */
+  /**
+   * Period of the lag probes (WebSocket pings), ms (default 250), of a connection not yet shown to keep
+   * up (see {@link relaxedIntervalMs}); 0 = no probes, no lag rule.
+   */
   readonly probeIntervalMs: number;
+  /**
+   * The WebSocket idle timeout, ms (the gateway's `--idle-timeout-ms`; 0 = none). While probes run, uWS
+   * sends no pings of its own and the probes' pongs are what keep an answering client from being idle,
+   * so no probe period is longer than a third of it.
+   */
+  readonly idleTimeoutMs: number;
 }
 
 /**
@@ -49,20 +58,26 @@ export const PROBE_SWEEP_MS = 50;
 
 /**
  * A connection written less than this since its last probe is quiet: it can only lag by not reading at
- * all, which a probe shows just as well a little later, so it is probed every {@link quietIntervalMs}
+ * all, which a probe shows just as well a little later, so it is probed every {@link relaxedIntervalMs}
  * instead of every probe-interval-ms. At 5,000 mostly idle connections per worker, pings sent alone were
  * a quarter of the worker's CPU (bench/results/2026-11-30-connections-100k.md).
  */
 export const QUIET_BYTES = 16 * 1024;
 
 /**
- * The probe period of a quiet connection, ms: max-lag-ms (a stalled client is then found within about
- * twice that), never shorter than probe-interval-ms and never longer than 3 × probe-interval-ms, so its
- * pongs still come well inside the idle timeout (probe-interval-ms is at most a quarter of it).
+ * The probe period, ms, of a connection that is quiet ({@link QUIET_BYTES}) or keeping up (its last probe
+ * came back within {@link BEHIND_FRACTION} of max-lag-ms): max-lag-ms. A client that stops reading is then
+ * found within about twice max-lag-ms, the bound the lag rule promises anyway, and a gateway of busy,
+ * healthy connections answers a quarter of the pongs it would at probe-interval-ms (each costs the
+ * gateway a receive, and on one machine waking its client: bench/results/2026-11-30-probe-cost-analysis.md).
+ * Never shorter than probe-interval-ms, and never longer than a third of the idle timeout, so the pongs
+ * still come well inside it.
  */
-export function quietIntervalMs(options: LagOptions): number {
-  const { probeIntervalMs, maxLagMs } = options;
-  return Math.min(Math.max(probeIntervalMs, maxLagMs), 3 * probeIntervalMs);
+export function relaxedIntervalMs(options: LagOptions): number {
+  const { probeIntervalMs, maxLagMs, idleTimeoutMs } = options;
+  const relaxed = Math.max(probeIntervalMs, maxLagMs);
+  if (idleTimeoutMs <= 0) return relaxed;
+  return Math.min(relaxed, Math.max(probeIntervalMs, Math.floor(idleTimeoutMs / 3)));
 }
 
 /** What the probes work with: each a typed part built before them. */
@@ -84,8 +99,9 @@ export interface LagProbeParts {
  * answered only after the client has read everything sent before it (RFC 6455 §5.5.2–3), so a ping
  * carrying its send time measures how far behind the client reads, whatever sits in between.
  *
- * At most one probe is in flight per connection. One falls due `probeIntervalMs` after the last (a quiet
- * connection, written less than {@link QUIET_BYTES} since, {@link quietIntervalMs} after it) and rides
+ * At most one probe is in flight per connection. One falls due `probeIntervalMs` after the last (a
+ * connection written less than {@link QUIET_BYTES} since, or whose last probe came back within a quarter
+ * of `maxLagMs`, {@link relaxedIntervalMs} after it) and rides
  * on the connection's next corked write ({@link sendProbe} from the outbox writer: no syscall or TCP
  * segment of its own, which on a busy gateway is most of a probe's cost); a connection with nothing
  * written by the next sweep gets it alone. A lagging connection gets its next probe with each pong. A connection is lagging when its probe
@@ -136,7 +152,8 @@ export class LagProbes {
     const stalled = this.#stalled;
     this.#stalled = false;
     const { probeIntervalMs, maxLagMs } = this.options;
-    const quietMs = quietIntervalMs(this.options);
+    const relaxedMs = relaxedIntervalMs(this.options);
+    const keepingUpMs = BEHIND_FRACTION * maxLagMs;
     const { conflation, stats } = this.parts;
     for (const session of this.parts.sessions) {
       if (session.closed) continue;
@@ -147,8 +164,12 @@ export class LagProbes {
           sendProbe(session, nowMs, stats);
         } else {
           const sinceMs = nowMs - session.lastProbeMs;
-          const quiet = session.bytesOut - session.probeBytes < QUIET_BYTES;
-          if (sinceMs >= (quiet ? quietMs : probeIntervalMs)) session.probeDueMs = nowMs;
+          const relaxed =
+            session.bytesOut - session.probeBytes < QUIET_BYTES ||
+            (session.lagMs >= 0 && session.lagMs < keepingUpMs);
+          if (sinceMs >= (relaxed ? relaxedMs : probeIntervalMs) || this.#outpaced(session, nowMs)) {
+            session.probeDueMs = nowMs;
+          }
         }
       }
       if (maxLagMs === 0 || stalled || lagging) continue;
@@ -206,13 +227,33 @@ export class LagProbes {
 
   /** Lagging by the probe in flight's age, or by the bytes written past what the client reads in max-lag-ms. */
   #behind(session: Session, nowMs: number): boolean {
-    const maxLagMs = this.options.maxLagMs;
-    if (session.probeSentMs >= 0 && nowMs - session.probeSentMs > maxLagMs) return true;
-    // Until the client has been seen behind, its throughput is only a lower bound (what it was offered):
-    // the larger floor leaves a fast client room for bursts.
-    const rate = session.readBytesPerMs;
+    if (session.probeSentMs >= 0 && nowMs - session.probeSentMs > this.options.maxLagMs) return true;
+    return this.#unreadBeyondRate(session, nowMs) > this.#allowance(session);
+  }
+
+  /**
+   * Written past half the allowance: the traffic outpaces what the client has shown it reads (a ramp, a
+   * burst, or a rate still measured from quiet times), so it is probed now rather than at its period. A
+   * client that keeps up answers at once and its throughput is measured again, long before the
+   * allowance is spent; one that does not is conflated when it is. Without this, a connection on a
+   * relaxed period whose traffic jumps would be conflated on a stale rate though it reads everything.
+   */
+  #outpaced(session: Session, nowMs: number): boolean {
+    return this.options.maxLagMs > 0 && this.#unreadBeyondRate(session, nowMs) > this.#allowance(session) / 2;
+  }
+
+  /** Bytes written to the connection beyond what it has read by now at its measured throughput. */
+  #unreadBeyondRate(session: Session, nowMs: number): number {
+    return session.bytesOut - (session.ackedBytes + session.readBytesPerMs * (nowMs - session.ackedAtMs));
+  }
+
+  /**
+   * What the client reads in max-lag-ms at its measured throughput, bytes, with a floor: until the client
+   * has been seen behind, its throughput is only a lower bound (what it was offered), and the larger
+   * floor leaves a fast client room for bursts.
+   */
+  #allowance(session: Session): number {
     const floor = session.readRateIsLimit ? LAG_FLOOR_MEASURED_BYTES : LAG_FLOOR_BYTES;
-    const readByNow = session.ackedBytes + rate * (nowMs - session.ackedAtMs);
-    return session.bytesOut - readByNow > Math.max(rate * maxLagMs, floor);
+    return Math.max(session.readBytesPerMs * this.options.maxLagMs, floor);
   }
 }

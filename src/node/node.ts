@@ -79,7 +79,8 @@ export class TickwireNode {
       },
       log,
     );
-    this.hub = new Hub(fanout);
+    // The lag probes' longest period stays under the idle timeout their pongs keep from firing.
+    this.hub = new Hub({ ...fanout, idleTimeoutMs: config.gateway.idleTimeoutMs });
     this.ingest = new NatsIngest(
       link,
       { subjectPrefix: nats.subjectPrefix, maxFeedPayloadBytes: nats.maxFeedPayloadBytes },
