@@ -1,17 +1,21 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { chromium, type Browser } from "playwright-core";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { mintTestToken } from "../src/auth/index.ts";
 import { GatewayChild } from "./helpers/gateway-child.ts";
 import { findChromium } from "./helpers/chromium.ts";
 
 /**
- * The README's JavaScript snippets run as written against a live gateway (embedded mode, demo feed); the one
- * change is the gateway's address, `127.0.0.1:9000` in the README, here the test gateway's free port.
+ * The README's JavaScript and HTML snippets run as written against a live gateway (embedded mode, demo feed);
+ * the one change is the gateway's address (`127.0.0.1:9000`, or `wss://md.example.com` for the getToken one),
+ * here the test gateway's free port. The getToken snippet, a fragment, gets the SDK's import before it and a
+ * subscribe after it. The TLS (`ts`) snippet runs in test/tls-clients.test.ts, against a test CA.
  */
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 
@@ -23,6 +27,31 @@ function snippetAfter(marker: string): string {
   assert.ok(code !== undefined, `a js block after "${marker}"`);
   assert.ok(code.includes("127.0.0.1:9000"), "the snippet names the README's gateway address");
   return code;
+}
+
+/** The first fenced block of `language` after `marker` in the README. */
+function blockAfter(marker: string, language: string): string {
+  const start = readme.indexOf(marker);
+  assert.ok(start >= 0, `README has "${marker}"`);
+  const code = new RegExp("```" + language + "\\n([\\s\\S]*?)```").exec(readme.slice(start))?.[1];
+  assert.ok(code !== undefined, `a ${language} block after "${marker}"`);
+  return code;
+}
+
+/** Console lines of `page`, as text, collected as they come. */
+function consoleLines(page: Page): string[] {
+  const lines: string[] = [];
+  page.on("console", (message) => lines.push(message.text()));
+  return lines;
+}
+
+/** Polls until `done` holds; fails after `timeoutMs` with `what()` (called then, so it can show the state). */
+async function until(done: () => boolean, what: () => string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!done()) {
+    assert.ok(Date.now() < deadline, `${what()} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }
 
 describe("README snippets (run as written against a gateway)", () => {
@@ -78,6 +107,98 @@ describe("README snippets (run as written against a gateway)", () => {
       assert.equal(logged.filter(Array.isArray).length, 0, "arrays are logged event by event, not as arrays");
     } finally {
       await page.close();
+    }
+  });
+
+  it("the <script type=module> snippet, in a page the gateway's origin serves, logs its states and quotes", async () => {
+    const html = blockAfter("pages use callbacks:", "html");
+    assert.ok(html.includes('<script type="module">') && html.includes('from "/client.js"'), html);
+    const page = await browser.newPage();
+    try {
+      const lines = consoleLines(page);
+      // The page is the snippet as written, in a document of the gateway's origin (its /client.js, shown as
+      // text, runs nothing): `location.host`, /client.js and the WebSocket are the gateway's. A document the
+      // test answered itself (page.route) would count as public and Chromium's local network access checks
+      // would block its WebSocket to 127.0.0.1.
+      await page.goto(`${gateway.httpUrl}/client.js`);
+      await page.setContent(`<!doctype html>\n${html}`);
+      const quotes = (): string[] => lines.filter((l) => /^xnas\.[^. ]+\.quote \d/.test(l));
+      await until(
+        () => quotes().length >= 10,
+        () => `10 quotes logged (console: ${lines.slice(0, 10).join(" | ")})`,
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith("open")),
+        `a state line: ${lines.slice(0, 5).join(" | ")}`,
+      );
+      assert.ok(!lines.some((l) => l.includes("undefined")), lines.slice(0, 20).join("\n"));
+    } finally {
+      await page.close();
+    }
+  });
+
+  it("the getToken snippet, in a page whose site hands out tokens, authenticates and subscribes", async () => {
+    const code = blockAfter("For a gateway running `--auth jwt`", "js");
+    assert.ok(code.includes('fetch("/api/tickwire-token")') && code.includes("wss://md.example.com"), code);
+    const secret = Buffer.from(randomBytes(32).toString("hex"));
+    const dir = mkdtempSync(join(tmpdir(), "tickwire-readme-auth-"));
+    const secretFile = join(dir, "jwt.secret");
+    writeFileSync(secretFile, secret, { mode: 0o600 });
+    const authGateway = await GatewayChild.embedded([
+      "--demo-rate",
+      "500",
+      "--auth",
+      "jwt",
+      "--jwt-secret-file",
+      secretFile,
+    ]);
+    let tokensServed = 0;
+    // The site of the page: its own /api/tickwire-token, as the snippet assumes.
+    const site = createServer((req, res) => {
+      if (req.url === "/api/tickwire-token") {
+        tokensServed++;
+        void mintTestToken({ secret, sub: "readme", grants: { topics: ["xnas.>"] } }).then((token) =>
+          res.writeHead(200, { "content-type": "text/plain" }).end(token),
+        );
+        return;
+      }
+      res
+        .writeHead(200, { "content-type": "text/html" })
+        .end(
+          '<!doctype html>\n<script type="module">\n' +
+            `import { connect } from ${JSON.stringify(`${authGateway.httpUrl}/client.js`)};\n` +
+            code.replace("wss://md.example.com", `ws://127.0.0.1:${authGateway.port}`) +
+            'client.subscribe(["xnas.*.quote"]).then((r) => console.log("subscribed", JSON.stringify(r)));\n' +
+            'client.on("quote", (q) => console.log("quote", q.t));\n' +
+            "</script>\n",
+        );
+    });
+    await new Promise<void>((resolve) => site.listen(0, "127.0.0.1", resolve));
+    const address = site.address();
+    const page = await browser.newPage();
+    try {
+      const lines = consoleLines(page);
+      await page.goto(
+        `http://127.0.0.1:${typeof address === "object" && address !== null ? address.port : 0}/`,
+      );
+      await until(
+        () => lines.filter((l) => l.startsWith("quote xnas.")).length >= 5,
+        () => `5 quotes after auth (console: ${lines.slice(0, 10).join(" | ")})`,
+      );
+      assert.ok(
+        lines.some((l) => l.startsWith("subscribed")),
+        lines.slice(0, 10).join("\n"),
+      );
+      assert.ok(tokensServed >= 1, "the token came from the site's /api/tickwire-token");
+      assert.ok(
+        !lines.some((l) => l.includes("no longer entitled")),
+        "a token covering the topics removed none",
+      );
+    } finally {
+      await page.close();
+      await new Promise((resolve) => site.close(resolve));
+      await authGateway.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { after, before, describe, it } from "node:test";
-import WebSocket from "ws";
-import {
-  connect,
-  EventFlag,
-  type MarketEvent,
-  type StateChange,
-  UnrecoverableCloseError,
-  type WebSocketConstructor,
-} from "../src/client/index.ts";
+import { connect, type StateChange, UnrecoverableCloseError } from "../src/client/index.ts";
 import { mintTestToken } from "../src/auth/index.ts";
 import { CliProcess } from "./helpers/process.ts";
 import { eventually, natsSubscriptionsOfGateway, quote, startStack, type Stack } from "./helpers/stack.ts";
@@ -26,6 +18,8 @@ import { makeTestCertificates, type TestCertificates } from "./helpers/tls.ts";
 const CLIENT = fileURLToPath(new URL("../clients/python/", import.meta.url));
 const EXAMPLE = fileURLToPath(new URL("../examples/python/subscribe.py", import.meta.url));
 const TOPIC = "xnas.AAPL.quote";
+/** Scratch files that must sit inside the checkout (to resolve `ws` and tsx from its node_modules); git ignores it. */
+const ARTIFACTS = fileURLToPath(new URL("./artifacts/", import.meta.url));
 
 const PY_SCRIPT = `
 import asyncio, os, sys
@@ -103,28 +97,45 @@ describe("wss:// with the Python client and the SDK against a test CA", () => {
     assert.match(py.stdout, /give ca_file/);
   });
 
-  it("the SDK (Node, ws with the CA as its `ca` option) subscribes over wss and receives a live event", async () => {
-    // The SDK's way to TLS options in Node: a WebSocket class that passes them to ws (README, Client SDK).
-    const ca = certs.ca;
-    class TrustingWebSocket extends WebSocket {
-      constructor(address: string, protocols?: string | string[]) {
-        super(address, protocols, { ca });
-      }
-    }
-    const client = connect(url, { WebSocket: TrustingWebSocket as unknown as WebSocketConstructor });
+  it("the README's SDK TLS snippet (ws with the CA as its `ca` option) runs as written: subscribes over wss, receives a live event", async () => {
+    // README, Client SDK: the ```ts block after "TLS options in Node". What changes: the CA's path and the
+    // gateway's address; what is added: the import of `connect` (the README's earlier snippet has it) and
+    // a subscribe that prints the first live event.
+    const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+    const at = readme.indexOf("TLS options in Node");
+    assert.ok(at >= 0, "README has its TLS options paragraph");
+    const snippet = /```ts\n([\s\S]*?)```/.exec(readme.slice(at))?.[1];
+    assert.ok(snippet !== undefined, "a ts block after it");
+    assert.ok(
+      snippet.includes('"/etc/tickwire/ca.crt"') && snippet.includes("wss://md.internal:9000"),
+      snippet,
+    );
+    const script = join(ARTIFACTS, `readme-tls-${process.pid}.ts`);
+    mkdirSync(ARTIFACTS, { recursive: true });
+    writeFileSync(
+      script,
+      `import { connect } from ${JSON.stringify(fileURLToPath(new URL("../src/client/index.ts", import.meta.url)))};\n` +
+        snippet
+          .replace('"/etc/tickwire/ca.crt"', JSON.stringify(certs.caPath))
+          .replace("wss://md.internal:9000", `wss://127.0.0.1:${stack.service.port}`) +
+        `const sub = await client.subscribe([${JSON.stringify(TOPIC)}]);\n` +
+        "for await (const ev of sub) {\n" +
+        "  if (((ev.f ?? 0) & 1) === 0) { console.log('event', ev.t); break; }\n" +
+        "}\n" +
+        "await client.close();\n",
+    );
+    const child = new CliProcess(
+      spawn(process.execPath, ["--import", "tsx", script], { stdio: ["ignore", "pipe", "pipe"] }),
+    );
     try {
-      const live: MarketEvent[] = [];
-      client.on("event", (e) => {
-        if (((e.f ?? 0) & EventFlag.SNAPSHOT) === 0) live.push(e);
-      });
-      await client.subscribe([TOPIC]);
       await eventually(async () => {
         await stack.publishAndFlush(TOPIC, quote(212));
-        return live.length > 0;
-      }, "a live event over wss");
-      assert.equal(live[0]?.t, TOPIC);
+        return child.stdout.includes(`event ${TOPIC}`);
+      }, "a live event over wss, printed by the snippet's client");
+      assert.deepEqual(await child.exit(), { code: 0, signal: null }, child.stderr);
     } finally {
-      await client.close();
+      child.child.kill();
+      rmSync(script, { force: true });
     }
   });
 
