@@ -127,6 +127,16 @@ describe("tickwire serve --workers 2 (a supervisor and two worker processes on o
     assert.equal(metricValue(text, "tickwire_workers_answering"), 2);
     const again = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.equal(metricValue(again, "tickwire_connections"), CLIENTS, "whichever worker answers");
+    // Descriptors are counted off the event loop, one scrape behind: this scrape reports the last one's.
+    const fds = perWorker(await scrape(), "tickwire_worker_open_fds");
+    const maxFds = perWorker(again, "tickwire_worker_max_fds");
+    for (const w of [0, 1]) {
+      assert.ok(
+        (fds[w] ?? 0) >= (connections[w] ?? 1),
+        `worker ${w}: ${fds[w]} fds, ${connections[w]} connections`,
+      );
+      assert.ok((maxFds[w] ?? 0) >= (fds[w] ?? 1), `worker ${w}: limit ${maxFds[w]}`);
+    }
   });
 
   it("a killed worker: its clients reconnect and resnapshot, the others never notice, the supervisor restarts it", async () => {

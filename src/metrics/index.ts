@@ -7,4 +7,5 @@ export {
   type MetricSnapshot,
   type MetricSource,
 } from "./descriptor.ts";
+export { OpenFds, processOpenFds } from "./open-fds.ts";
 export { ScrapeCache } from "./scrape-cache.ts";

@@ -17,6 +17,10 @@ export interface WorkerSnapshot {
   readonly residentMemoryBytes: number;
   /** User plus system CPU time of the process, in seconds. */
   readonly cpuSeconds: number;
+  /** Open file descriptors of the process (one per WebSocket, among others); -1 where /proc is missing. */
+  readonly openFds: number;
+  /** The process's soft limit on open file descriptors; -1 where /proc is missing. */
+  readonly maxFds: number;
 }
 
 /** A fleet-wide scrape's numbers: the snapshots of every worker that answered in time. */

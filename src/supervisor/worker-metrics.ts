@@ -1,5 +1,11 @@
 import { monitorEventLoopDelay, type IntervalHistogram } from "node:perf_hooks";
-import { sumSnapshots, type MetricInfo, type MetricSnapshot, type MetricSource } from "../metrics/index.ts";
+import {
+  processOpenFds,
+  sumSnapshots,
+  type MetricInfo,
+  type MetricSnapshot,
+  type MetricSource,
+} from "../metrics/index.ts";
 import type { FleetScrape, WorkerSnapshot } from "./messages.ts";
 
 const PER_WORKER = { name: "worker", values: [] } as const;
@@ -34,6 +40,18 @@ export const WORKER_METRICS: readonly MetricInfo[] = [
     label: PER_WORKER,
   },
   {
+    name: "tickwire_worker_open_fds",
+    type: "gauge",
+    help: "Open file descriptors of each worker process (one per WebSocket connection, among others).",
+    label: PER_WORKER,
+  },
+  {
+    name: "tickwire_worker_max_fds",
+    type: "gauge",
+    help: "Limit on open file descriptors of each worker process: past it, new connections fail.",
+    label: PER_WORKER,
+  },
+  {
     name: "tickwire_workers",
     type: "gauge",
     help: "Worker processes the supervisor runs.",
@@ -59,11 +77,16 @@ export const WORKER_METRICS: readonly MetricInfo[] = [
 export function workerSnapshot(scrape: FleetScrape): MetricSnapshot {
   const by = (read: (w: WorkerSnapshot) => number): Record<string, number> =>
     Object.fromEntries(scrape.workers.map((w) => [String(w.worker), read(w)]));
+  // -1: not measurable on this platform (no /proc); the series is left out rather than reported wrong.
+  const known = (values: Record<string, number>): Record<string, number> =>
+    Object.fromEntries(Object.entries(values).filter(([, v]) => v >= 0));
   return {
     tickwire_worker_connections: by((w) => w.connections),
     tickwire_worker_event_loop_lag_p99_seconds: by((w) => w.eventLoopLagP99Seconds),
     tickwire_worker_resident_memory_bytes: by((w) => w.residentMemoryBytes),
     tickwire_worker_cpu_seconds_total: by((w) => w.cpuSeconds),
+    tickwire_worker_open_fds: known(by((w) => w.openFds)),
+    tickwire_worker_max_fds: known(by((w) => w.maxFds)),
     tickwire_workers: scrape.expected,
     tickwire_workers_answering: scrape.workers.length,
     tickwire_worker_restarts_total: scrape.restarts,
@@ -98,12 +121,14 @@ export function fleetSources(
 /** The process-level numbers of this worker (event-loop delay measured from creation). */
 export class ProcessProbe {
   readonly #delay: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 });
+  /** Counted off the event loop: the previous scrape's count (see OpenFds). */
+  readonly #fds = processOpenFds();
   constructor() {
     this.#delay.enable();
   }
 
-  /** Event-loop delay p99 since the previous call (seconds), RSS and CPU time. */
-  read(): { eventLoopLagP99Seconds: number; residentMemoryBytes: number; cpuSeconds: number } {
+  /** Event-loop delay p99 since the previous call (seconds), RSS, CPU time and file descriptors. */
+  read(): Omit<WorkerSnapshot, "worker" | "sources" | "connections"> {
     const p99 = this.#delay.count > 0 ? this.#delay.percentile(99) / 1e9 : 0;
     this.#delay.reset();
     const cpu = process.cpuUsage();
@@ -111,6 +136,7 @@ export class ProcessProbe {
       eventLoopLagP99Seconds: p99,
       residentMemoryBytes: process.memoryUsage.rss(),
       cpuSeconds: (cpu.user + cpu.system) / 1e6,
+      ...this.#fds.read(),
     };
   }
 
