@@ -18,8 +18,12 @@
  * `--client-wait busy-poll` keeps the client processes polling instead of sleeping: every write to a
  * sleeping co-located client costs the server a wake-up inside its `sendto`, which clients on other
  * machines never cost it. Anything that makes the clients idle more (their own replies, such as the
- * pongs of lag probes) then shows up as server cost; busy-polling clients measure the server alone
- * (bench/results/2026-11-30-probe-cost-analysis.md).
+ * pongs of lag probes) then shows up as server cost; busy-polling clients take that part out.
+ *
+ * Clients that answer pings also leave their ACKs to delayed-ACK timers, which loopback runs on the
+ * server's CPU: `tickwire ÷ tickwire-no-probes` measures the probes' own cost only with
+ * `sysctl -w net.ipv4.tcp_pingpong_thresh=255` for the run (recorded in the results' header; bench/README,
+ * bench/results/2026-11-30-probe-cost-analysis.md).
  *
  *   cd bench && node --import tsx fanout-ceiling.ts [--rounds 5] [--variants raw-uws,tickwire] [--smoke]
  *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-auth

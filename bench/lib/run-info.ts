@@ -24,6 +24,8 @@ export interface RunInfo {
   readonly loadAverage1m: number;
   /** The command as run from the repository root. */
   readonly command: string;
+  /** The kernel's `net.ipv4.tcp_pingpong_thresh` (see {@link tcpPingpongThresh}); null where unknown. */
+  readonly tcpPingpongThresh: number | null;
 }
 
 export function runInfo(): RunInfo {
@@ -40,7 +42,24 @@ export function runInfo(): RunInfo {
     memoryGiB: Math.round(totalmem() / 2 ** 30),
     loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     command: commandLine(),
+    tcpPingpongThresh: tcpPingpongThresh(),
   };
+}
+
+/**
+ * The kernel's `net.ipv4.tcp_pingpong_thresh` (default 1), recorded with every run. A client socket that
+ * answers pings (the lag probes) enters TCP's interactive ("pingpong") mode and leaves its ACKs to the
+ * delayed-ACK timer, armed on the CPU that delivered the data: on loopback, the server's. Those ACKs are
+ * then sent and processed (socket lookup, `tcp_ack`, freeing the acked buffers) as server CPU, which on a
+ * network is the client host's. 255 keeps the clients' sockets out of that mode
+ * (bench/results/2026-11-30-probe-cost-analysis.md). null where /proc does not have it.
+ */
+function tcpPingpongThresh(): number | null {
+  try {
+    return Number(readFileSync("/proc/sys/net/ipv4/tcp_pingpong_thresh", "utf8").trim());
+  } catch {
+    return null;
+  }
 }
 
 function gitCommit(): string {
@@ -126,7 +145,8 @@ export function writeResults(
 export function infoMarkdown(info: RunInfo): string {
   return [
     `- commit: \`${info.commit}\`; Node ${info.node} (V8 ${info.v8}), ${info.platform}`,
-    `- CPU: ${info.cpuModel}, ${info.cores} cores, ${info.memoryGiB} GiB; load average at start ${info.loadAverage1m}`,
+    `- CPU: ${info.cpuModel}, ${info.cores} cores, ${info.memoryGiB} GiB; load average at start ${info.loadAverage1m}` +
+      (info.tcpPingpongThresh !== null ? `; net.ipv4.tcp_pingpong_thresh ${info.tcpPingpongThresh}` : ""),
     `- command: \`${info.command}\``,
   ].join("\n");
 }
