@@ -158,6 +158,7 @@ export class LagProbes {
     for (const session of this.parts.sessions) {
       if (session.closed) continue;
       const lagging = (session.slowCause & SlowCause.LAG) !== 0;
+      const used = maxLagMs > 0 && !lagging ? this.#allowanceUsed(session, nowMs) : 0;
       if (session.probeSentMs < 0) {
         if (session.probeDueMs >= 0 || lagging) {
           // Due since the last sweep and no write took it (or lagging: no data is written to ride on).
@@ -167,13 +168,17 @@ export class LagProbes {
           const relaxed =
             session.bytesOut - session.probeBytes < QUIET_BYTES ||
             (session.lagMs >= 0 && session.lagMs < keepingUpMs);
-          if (sinceMs >= (relaxed ? relaxedMs : probeIntervalMs) || this.#outpaced(session, nowMs)) {
-            session.probeDueMs = nowMs;
-          }
+          // Past half its allowance, the traffic outpaces what the client has shown it reads (a ramp, a
+          // burst, or a rate measured in quiet times): probed now, not at its period. A client that keeps
+          // up answers at once and is measured again long before the allowance is spent; without this, a
+          // connection on a relaxed period whose traffic jumps would be conflated on a stale rate.
+          if (sinceMs >= (relaxed ? relaxedMs : probeIntervalMs) || used > 0.5) session.probeDueMs = nowMs;
         }
       }
       if (maxLagMs === 0 || stalled || lagging) continue;
-      if (this.#behind(session, nowMs)) conflation.lagging(session);
+      // Lagging by the probe in flight's age, or by the bytes written past what it reads in max-lag-ms.
+      const late = session.probeSentMs >= 0 && nowMs - session.probeSentMs > maxLagMs;
+      if (late || used > 1) conflation.lagging(session);
     }
   }
 
@@ -225,35 +230,16 @@ export class LagProbes {
     }
   }
 
-  /** Lagging by the probe in flight's age, or by the bytes written past what the client reads in max-lag-ms. */
-  #behind(session: Session, nowMs: number): boolean {
-    if (session.probeSentMs >= 0 && nowMs - session.probeSentMs > this.options.maxLagMs) return true;
-    return this.#unreadBeyondRate(session, nowMs) > this.#allowance(session);
-  }
-
   /**
-   * Written past half the allowance: the traffic outpaces what the client has shown it reads (a ramp, a
-   * burst, or a rate still measured from quiet times), so it is probed now rather than at its period. A
-   * client that keeps up answers at once and its throughput is measured again, long before the
-   * allowance is spent; one that does not is conflated when it is. Without this, a connection on a
-   * relaxed period whose traffic jumps would be conflated on a stale rate though it reads everything.
+   * The share of its byte allowance the connection has used: the bytes written to it beyond what it has
+   * read by now at its measured throughput, over what it reads in max-lag-ms at that throughput, with a
+   * floor. Until the client has been seen behind, its throughput is only a lower bound (what it was
+   * offered), and the larger floor leaves a fast client room for bursts.
    */
-  #outpaced(session: Session, nowMs: number): boolean {
-    return this.options.maxLagMs > 0 && this.#unreadBeyondRate(session, nowMs) > this.#allowance(session) / 2;
-  }
-
-  /** Bytes written to the connection beyond what it has read by now at its measured throughput. */
-  #unreadBeyondRate(session: Session, nowMs: number): number {
-    return session.bytesOut - (session.ackedBytes + session.readBytesPerMs * (nowMs - session.ackedAtMs));
-  }
-
-  /**
-   * What the client reads in max-lag-ms at its measured throughput, bytes, with a floor: until the client
-   * has been seen behind, its throughput is only a lower bound (what it was offered), and the larger
-   * floor leaves a fast client room for bursts.
-   */
-  #allowance(session: Session): number {
+  #allowanceUsed(session: Session, nowMs: number): number {
+    const rate = session.readBytesPerMs;
+    const unread = session.bytesOut - (session.ackedBytes + rate * (nowMs - session.ackedAtMs));
     const floor = session.readRateIsLimit ? LAG_FLOOR_MEASURED_BYTES : LAG_FLOOR_BYTES;
-    return Math.max(session.readBytesPerMs * this.options.maxLagMs, floor);
+    return unread / Math.max(rate * this.options.maxLagMs, floor);
   }
 }
