@@ -17,6 +17,9 @@ import { bearerToken, checkUpgrade, readUpgradeHeaders, refuse } from "./upgrade
 import type { Uws } from "./uws.ts";
 import { joinedHeader, offeredSubprotocols, protocolFaultOf } from "./websocket-edges.ts";
 
+/** `retry-after` of a refusal that a moment will lift (draining elsewhere, a free slot). */
+const RETRY_SOON: Readonly<Record<string, string>> = { "retry-after": "1" };
+
 export interface GatewayOptions {
   readonly host: string;
   /** TCP port; 0 picks a free one (read it back from {@link Gateway.port}). */
@@ -128,6 +131,8 @@ export class Gateway {
   #metricsListener: MetricsListener | undefined;
   readonly #cap: ConnectionCap;
   readonly #perAddress: AddressLimit;
+  /** `retry-after` of a per-address refusal: --retry-after-ms in whole seconds, at least 1. */
+  readonly #retryPerAddress: Readonly<Record<string, string>>;
   readonly #httpBudget = new HttpTurnBudget();
   readonly #trusted: TrustedProxies;
 
@@ -143,6 +148,9 @@ export class Gateway {
     stats.aged = this.#ages;
     this.#cap = new ConnectionCap(maxConnections);
     this.#perAddress = new AddressLimit(options.maxConnectionsPerIp ?? 0);
+    this.#retryPerAddress = {
+      "retry-after": String(Math.max(1, Math.ceil((options.retryAfterMs ?? 1000) / 1000))),
+    };
     stats.maxConnections = maxConnections;
     stats.httpBudget = this.#httpBudget;
     this.#trusted = TrustedProxies.parse(options.trustedProxies ?? []);
@@ -229,29 +237,26 @@ export class Gateway {
         const { key, extensions } = headers;
         if (this.#listenSocket === undefined) {
           stats.upgradesRejectedDraining++;
-          res.writeStatus("503 Service Unavailable").writeHeader("retry-after", "1").end("draining\n");
-          return;
+          return refuse(res, { status: "503 Service Unavailable", body: "draining\n", headers: RETRY_SOON });
         }
         if (this.#cap.full) {
           // Below the descriptor limit, so /healthz and /metrics keep answering (issue 11 §6).
           stats.upgradesRejectedCapacity++;
           const notice = this.#cap.refuse();
           if (notice !== undefined) http.connectionCapReached(notice);
-          res
-            .writeStatus("503 Service Unavailable")
-            .writeHeader("retry-after", "1")
-            .end(`connection limit reached (${this.#cap.max})\n`);
-          return;
+          return refuse(res, {
+            status: "503 Service Unavailable",
+            body: `connection limit reached (${this.#cap.max})\n`,
+            headers: RETRY_SOON,
+          });
         }
         const chosen = chooseSubprotocol(offered);
         if (chosen === undefined) {
           stats.upgradesRejectedSubprotocol++;
-          res
-            .writeStatus("400 Bad Request")
-            .end(
-              `unsupported subprotocol "${offered.slice(0, 100)}"; use ${Subprotocol.MSGPACK} or ${Subprotocol.JSON}\n`,
-            );
-          return;
+          return refuse(res, {
+            status: "400 Bad Request",
+            body: `unsupported subprotocol "${offered.slice(0, 100)}"; use ${Subprotocol.MSGPACK} or ${Subprotocol.JSON}\n`,
+          });
         }
         const encoding: Encoding = chosen === Subprotocol.JSON ? "json" : "msgpack";
         const refusal = checkUpgrade(headers, options.allowedOrigins ?? [], stats);
@@ -262,11 +267,10 @@ export class Gateway {
         const client = this.#trusted.clientAddress(peer, joinedHeader(req, "x-forwarded-for"));
         if (this.#perAddress.full(client)) {
           stats.upgradesRejectedPerIp++;
-          const retryAfterS = Math.max(1, Math.ceil((options.retryAfterMs ?? 1000) / 1000));
           return refuse(res, {
             status: "429 Too Many Requests",
             body: `too many connections from this address (${this.#perAddress.max})\n`,
-            headers: { "retry-after": String(retryAfterS) },
+            headers: this.#retryPerAddress,
           });
         }
         const protocol = offered.trim() === "" ? "" : chosen;
