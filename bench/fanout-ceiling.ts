@@ -30,6 +30,7 @@
  *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-no-probes
  *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-no-probes --client-wait busy-poll
  */
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { availableParallelism, tmpdir } from "node:os";
@@ -55,7 +56,16 @@ import {
   type RawUwsServer,
   type TickwireServer,
 } from "./lib/servers.ts";
-import { infoMarkdown, int, machineCpuTicks, median, runInfo, table, writeResults } from "./lib/run-info.ts";
+import {
+  infoMarkdown,
+  int,
+  machineCpuTicks,
+  median,
+  runInfo,
+  table,
+  tcpExtCounters,
+  writeResults,
+} from "./lib/run-info.ts";
 
 /** Garbage-collection pauses of this (the server) process, summed as they are reported. */
 const gc = { count: 0, ms: 0 };
@@ -85,6 +95,10 @@ const opts = parseOptions(
     variants: "raw-uws,tickwire",
     probeIntervalMs: -1,
     clientWait: "sleep",
+    seriesS: 0,
+    clientCpus: "",
+    startAtMs: 0,
+    serveArgs: "",
   },
   { clients: 50, warmupS: 0.5, durationS: 1, rounds: 1 },
   {
@@ -101,10 +115,25 @@ const opts = parseOptions(
     clientWait: {
       help: "sleep (client processes sleep when idle) or busy-poll (they poll without sleeping: no wake-ups charged to the server)",
     },
+    seriesS: {
+      help: "also sample every this many seconds, warm-up included (0: no series): delivered/s, server ns/msg, the kernel's delayed and pure ACKs/s",
+    },
+    serveArgs: {
+      help: 'more `tickwire serve` flags for the tickwire variants, space-separated (e.g. --serve-args="--max-lag-ms 4000"); tickwire-no-probes keeps --probe-interval-ms 0',
+    },
+    clientCpus: { help: "pin the client processes to these CPUs (taskset list, e.g. 1; empty: not pinned)" },
+    startAtMs: {
+      help: "start publishing at this wall-clock time (ms since the epoch; 0: once connected), so that two runs side by side count the same seconds (paired-ceiling.ts)",
+    },
   },
 );
+/** `--serve-args`: extra `tickwire serve` flags of every tickwire variant. */
+const serveArgs = opts.serveArgs.split(" ").filter((arg) => arg !== "");
 /** Extra `tickwire serve` flags of the tickwire variants other than tickwire-no-probes. */
-const probeArgs = opts.probeIntervalMs >= 0 ? ["--probe-interval-ms", String(opts.probeIntervalMs)] : [];
+const probeArgs = [
+  ...serveArgs,
+  ...(opts.probeIntervalMs >= 0 ? ["--probe-interval-ms", String(opts.probeIntervalMs)] : []),
+];
 if (opts.clientWait !== "sleep" && opts.clientWait !== "busy-poll") {
   throw new Error(`--client-wait: "${opts.clientWait}" is neither sleep nor busy-poll`);
 }
@@ -211,12 +240,32 @@ interface VariantRun {
   readonly probesPerSec: number;
   readonly lagEpisodesInWindow: number;
   readonly meanProbeLagMs: number | null;
+  /** `--series-s`: the round in slices, warm-up included (empty without it). */
+  readonly series: readonly SeriesPoint[];
+}
+
+/**
+ * One slice of a round (`--series-s`). A cost that builds up over a round (state that grows, a kernel
+ * mode the clients' sockets reach after many exchanges) shows as a trend within each round of one
+ * variant, which this machine's drift between rounds (±15–20%) hides in the rounds' totals.
+ */
+interface SeriesPoint {
+  /** End of the slice, seconds since publishing started. */
+  readonly atS: number;
+  readonly deliveredPerSec: number;
+  readonly serverCpuNsPerEvent: number;
+  /** Machine-wide TcpExt counters per second: ACKs sent by delayed-ACK timers, and pure ACKs received. */
+  readonly delayedAcksPerSec: number;
+  readonly pureAcksPerSec: number;
+  readonly probesPerSec: number;
 }
 
 async function runVariant(variant: Variant, round: number): Promise<VariantRun> {
   const uws = loadUws();
   const config =
-    variant === "tickwire-no-probes" ? defaultConfig(["--probe-interval-ms", "0"]) : defaultConfig(probeArgs);
+    variant === "tickwire-no-probes"
+      ? defaultConfig([...serveArgs, "--probe-interval-ms", "0"])
+      : defaultConfig(probeArgs);
   const names = topicNames(opts.topics);
   let tickwire: TickwireServer | undefined;
   let raw: RawUwsServer | undefined;
@@ -247,6 +296,9 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
   }
   const port = (tickwire ?? raw)!.port;
   const fleet = ClientFleet.spawn(Math.max(1, opts.clientProcesses));
+  if (opts.clientCpus !== "") {
+    for (const pid of fleet.pids) execFileSync("taskset", ["-a", "-p", "-c", opts.clientCpus, String(pid)]);
+  }
   try {
     const connectMs = await fleet.connect(
       {
@@ -283,12 +335,32 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
         gcMs: gc.ms,
       };
     };
+    if (opts.startAtMs > 0) {
+      const waitMs = opts.startAtMs - Date.now();
+      if (waitMs < 0)
+        console.error(`fanout-ceiling: connected ${Math.round(-waitMs)} ms after --start-at-ms`);
+      await sleep(Math.max(0, waitMs));
+    }
     const before = await fleet.mark();
     publisher.start();
-    await sleep(opts.warmupS * 1000);
+    const startMs = performance.now();
+    const series: SeriesPoint[] = [];
+    let slice = { client: before, server: serverMark(), tcp: tcpExtCounters() };
+    /** Waits `ms`, taking a series point every `--series-s` meanwhile. */
+    const observe = async (ms: number): Promise<void> => {
+      const endMs = performance.now() + ms;
+      while (opts.seriesS > 0 && endMs - performance.now() > opts.seriesS * 1000) {
+        await sleep(opts.seriesS * 1000);
+        const next = { client: await fleet.mark(), server: serverMark(), tcp: tcpExtCounters() };
+        series.push(seriesPoint(slice, next, startMs));
+        slice = next;
+      }
+      await sleep(Math.max(0, endMs - performance.now()));
+    };
+    await observe(opts.warmupS * 1000);
     const c0 = await fleet.mark();
     const s0 = serverMark();
-    await sleep(opts.durationS * 1000);
+    await observe(opts.durationS * 1000);
     const c1 = await fleet.mark();
     const s1 = serverMark();
     publisher.stop();
@@ -336,6 +408,7 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
         s1.probes.lagCount > s0.probes.lagCount
           ? round3((s1.probes.lagSumMs - s0.probes.lagSumMs) / (s1.probes.lagCount - s0.probes.lagCount))
           : null,
+      series,
     };
     await fleet.close();
     if (tickwire !== undefined && tickwire.internalErrors.length > 0) {
@@ -353,6 +426,30 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
   }
 }
 
+interface SliceMark {
+  readonly client: FleetMark;
+  readonly server: ServerMark;
+  readonly tcp: ReadonlyMap<string, number>;
+}
+
+function seriesPoint(from: SliceMark, to: SliceMark, startMs: number): SeriesPoint {
+  const clientS = (to.client.atMs - from.client.atMs) / 1000;
+  const serverS = (to.server.atMs - from.server.atMs) / 1000;
+  const events = to.client.events - from.client.events;
+  const perSec = (name: string): number =>
+    Math.round(((to.tcp.get(name) ?? 0) - (from.tcp.get(name) ?? 0)) / serverS);
+  return {
+    atS: round3((to.server.atMs - startMs) / 1000),
+    deliveredPerSec: Math.round(events / clientS),
+    serverCpuNsPerEvent: Math.round(
+      ((to.server.cpuUs - from.server.cpuUs) * 1000 * (clientS / serverS)) / Math.max(1, events),
+    ),
+    delayedAcksPerSec: perSec("DelayedACKs"),
+    pureAcksPerSec: perSec("TCPPureAcks"),
+    probesPerSec: Math.round((to.server.probes.sent - from.server.probes.sent) / serverS),
+  };
+}
+
 /** After the publisher stops: waits (≤ 5 s) until the clients have read everything in flight. */
 async function settle(fleet: ClientFleet, last: FleetMark): Promise<FleetMark> {
   let previous = last;
@@ -363,6 +460,16 @@ async function settle(fleet: ClientFleet, last: FleetMark): Promise<FleetMark> {
     previous = mark;
   }
   return previous;
+}
+
+/** `t s: delivered/s ns/msg delayed-ACKs/s` per slice, for the console and the markdown. */
+function seriesLine(series: readonly SeriesPoint[]): string {
+  return series
+    .map(
+      (p) =>
+        `${p.atS.toFixed(1)}s ${int(p.deliveredPerSec)}/${p.serverCpuNsPerEvent}ns/${int(p.delayedAcksPerSec)}dack`,
+    )
+    .join(", ");
 }
 
 function round3(n: number): number {
@@ -381,6 +488,10 @@ const parameters = {
   rounds: opts.rounds,
   clientProcesses: opts.clientProcesses,
   clientWait: opts.clientWait,
+  seriesS: opts.seriesS,
+  clientCpus: opts.clientCpus,
+  startAtMs: opts.startAtMs,
+  serveArgs: opts.serveArgs,
   variants,
   limits: (({ fanout, gateway }) => ({
     maxBackpressureBytes: gateway.maxBackpressureBytes,
@@ -405,6 +516,7 @@ for (let round = 1; round <= opts.rounds; round++) {
         ` ${run.messagesPerClientPerTurn} msgs/client/turn, ${run.meanPayloadBytes} B payload,` +
         ` ${run.probesPerSec} probes/s, ${run.lagEpisodesInWindow} lag episodes, mean lag ${run.meanProbeLagMs ?? "n/a"} ms)`,
     );
+    if (run.series.length > 0) console.log(`  series: ${seriesLine(run.series)}`);
   }
 }
 
@@ -553,6 +665,15 @@ const markdown = [
       r.meanProbeLagMs ?? "n/a",
     ]),
   ),
+  ...(opts.seriesS > 0
+    ? [
+        "",
+        `Series (\`--series-s ${opts.seriesS}\`, warm-up included): seconds since publishing started, delivered ` +
+          "msgs/s / server CPU ns per msg / the machine's ACKs sent by delayed-ACK timers per second.",
+        "",
+        ...runs.map((r) => `- round ${r.round} ${r.variant}: ${seriesLine(r.series)}`),
+      ]
+    : []),
 ]
   .join("\n")
   .replace(/\n{3,}/g, "\n\n");

@@ -169,6 +169,27 @@ export function median(values: readonly number[]): number {
     : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/**
+ * The kernel's TCP extension counters (`/proc/net/netstat`, the `TcpExt:` lines: `DelayedACKs`,
+ * `TCPPureAcks`, …), machine-wide; only differences of two readings are meaningful. Empty where /proc
+ * does not have them.
+ */
+export function tcpExtCounters(): ReadonlyMap<string, number> {
+  const counters = new Map<string, number>();
+  try {
+    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+    for (let i = 0; i + 1 < lines.length; i += 2) {
+      const names = lines[i]!.split(/\s+/);
+      const values = lines[i + 1]!.split(/\s+/);
+      if (names[0] !== "TcpExt:" || values[0] !== "TcpExt:") continue;
+      for (let k = 1; k < names.length; k++) counters.set(names[k]!, Number(values[k]));
+    }
+  } catch {
+    // No /proc: no counters.
+  }
+  return counters;
+}
+
 /** Machine-wide CPU time from /proc/stat (Linux), in clock ticks; `undefined` elsewhere. */
 export function machineCpuTicks(): { readonly busy: number; readonly total: number } | undefined {
   try {
