@@ -26,6 +26,8 @@ export interface RunInfo {
   readonly command: string;
   /** The kernel's `net.ipv4.tcp_pingpong_thresh` (see {@link tcpPingpongThresh}); null where unknown. */
   readonly tcpPingpongThresh: number | null;
+  /** Receive steering on loopback (see {@link loopbackSteering}); null where unknown. */
+  readonly loopbackSteering: string | null;
 }
 
 export function runInfo(): RunInfo {
@@ -43,6 +45,7 @@ export function runInfo(): RunInfo {
     loadAverage1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
     command: commandLine(),
     tcpPingpongThresh: tcpPingpongThresh(),
+    loopbackSteering: loopbackSteering(),
   };
 }
 
@@ -51,12 +54,34 @@ export function runInfo(): RunInfo {
  * answers pings (the lag probes) enters TCP's interactive ("pingpong") mode and leaves its ACKs to the
  * delayed-ACK timer, armed on the CPU that delivered the data: on loopback, the server's. Those ACKs are
  * then sent and processed (socket lookup, `tcp_ack`, freeing the acked buffers) as server CPU, which on a
- * network is the client host's. 255 keeps the clients' sockets out of that mode
- * (bench/results/2026-11-30-probe-cost-analysis.md). null where /proc does not have it.
+ * network is the client host's. 255 keeps the clients' sockets out of that mode almost always (the count
+ * of such exchanges stops at 255, so a socket reaches it after 255 pongs, and the next delayed ACK resets
+ * it) (bench/results/2026-11-30-probe-cost-analysis.md). null where /proc does not have it.
  */
 function tcpPingpongThresh(): number | null {
   try {
     return Number(readFileSync("/proc/sys/net/ipv4/tcp_pingpong_thresh", "utf8").trim());
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Receive steering on loopback, recorded with every run: `off`, or lo's `rps_cpus` mask and the flow
+ * tables' sizes. Without it, a packet sent on loopback is received on the sending CPU, inside the
+ * sender's `sendto`: the server's CPU does its clients' TCP receive work, which on a network is the
+ * client hosts'. With RFS (`rps_sock_flow_entries` and lo's `rps_flow_cnt` set, `rps_cpus` covering the
+ * CPUs) each socket's packets are received on the CPU that reads it, as on two hosts
+ * (bench/README.md, "Where loopback puts the clients' kernel work").
+ */
+function loopbackSteering(): string | null {
+  try {
+    const read = (path: string): string => readFileSync(path, "utf8").trim();
+    const cpus = read("/sys/class/net/lo/queues/rx-0/rps_cpus");
+    const flows = Number(read("/proc/sys/net/core/rps_sock_flow_entries"));
+    const queueFlows = Number(read("/sys/class/net/lo/queues/rx-0/rps_flow_cnt"));
+    if (/^[0,]*$/.test(cpus)) return "off";
+    return `rps_cpus ${cpus}, rps_sock_flow_entries ${flows}, rps_flow_cnt ${queueFlows}`;
   } catch {
     return null;
   }
@@ -146,7 +171,8 @@ export function infoMarkdown(info: RunInfo): string {
   return [
     `- commit: \`${info.commit}\`; Node ${info.node} (V8 ${info.v8}), ${info.platform}`,
     `- CPU: ${info.cpuModel}, ${info.cores} cores, ${info.memoryGiB} GiB; load average at start ${info.loadAverage1m}` +
-      (info.tcpPingpongThresh !== null ? `; net.ipv4.tcp_pingpong_thresh ${info.tcpPingpongThresh}` : ""),
+      (info.tcpPingpongThresh !== null ? `; net.ipv4.tcp_pingpong_thresh ${info.tcpPingpongThresh}` : "") +
+      (info.loopbackSteering !== null ? `; loopback receive steering ${info.loopbackSteering}` : ""),
     `- command: \`${info.command}\``,
   ].join("\n");
 }
