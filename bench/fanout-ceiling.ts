@@ -21,9 +21,13 @@
  * pongs of lag probes) then shows up as server cost; busy-polling clients take that part out.
  *
  * Clients that answer pings also leave their ACKs to delayed-ACK timers, which loopback runs on the
- * server's CPU: `tickwire ÷ tickwire-no-probes` measures the probes' own cost only with
- * `sysctl -w net.ipv4.tcp_pingpong_thresh=255` for the run (recorded in the results' header; bench/README,
- * bench/results/2026-11-30-probe-cost-analysis.md).
+ * server's CPU: `tickwire ÷ tickwire-no-probes` measures the probes' own cost only with the clients' kernel
+ * work put where a network puts it (bench/README "Where loopback puts the clients' kernel work"), and
+ * to the few percent it is only side by side: paired-ceiling.ts runs two of these processes at once.
+ *
+ * `--series-s N` samples every N s (delivered/s, server ns/msg, the kernel's delayed ACKs/s), so a cost
+ * that builds up within a round shows as a trend; `--start-at-ms`, `--client-cpus` and `--serve-args` are
+ * what paired-ceiling.ts drives it with.
  *
  *   cd bench && node --import tsx fanout-ceiling.ts [--rounds 5] [--variants raw-uws,tickwire] [--smoke]
  *   cd bench && node --import tsx fanout-ceiling.ts --variants tickwire,tickwire-auth
