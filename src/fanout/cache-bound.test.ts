@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { EventEncoder, type MarketEvent } from "../protocol/index.ts";
+import { CacheBound } from "./cache-bound.ts";
 import { EncodedEvent } from "./encoded-event.ts";
 import type { Hub } from "./hub.ts";
+import { LastValues } from "./last-values.ts";
 import { TE, messages, quote, setup, subscribed, turn } from "./hub.test-support.ts";
 
 const encoder = new EventEncoder();
@@ -124,5 +126,53 @@ describe("the topic table is bounded: topics nobody holds by exact name are forg
     for (let i = 0; i <= 100; i++) hub.topic(`xnas.T${i}.quote`);
     assert.equal(forgotten.length, 11);
     assert.equal(forgotten[0], "xnas.T0.quote");
+  });
+
+  describe("a scan evicts in chunks, so no call holds the event loop for all of it", () => {
+    /** A bound of 1,000 over the hub's table evicting 50 at a time, with its own recency clock. */
+    function chunked(): { hub: Hub; bound: CacheBound; lastValues: LastValues; names: string[] } {
+      const { hub } = setup({ maxTopics: 1_000_000 });
+      const lastValues = new LastValues();
+      const bound = new CacheBound(1000, hub.table, lastValues, hub.stats, 50);
+      const names = Array.from({ length: 1000 }, (_, i) => `free.T${i}.quote`);
+      for (const name of names) bound.topic(name);
+      return { hub, bound, lastValues, names };
+    }
+
+    it("evicts one chunk per call, oldest first, and the rest on the next creations or settle()", () => {
+      const { hub, bound, names } = chunked();
+      assert.equal(hub.stats.topicsEvicted, 0);
+      const newest = bound.topic("free.NEW1.quote"); // 1,001 topics: 101 to go, 50 now
+      assert.equal(hub.stats.topicsEvicted, 50);
+      assert.equal(hub.table.find(names[49]!), undefined, "the oldest 50 went");
+      assert.ok(hub.table.find(names[50]!) !== undefined, "the 51st waits for the next chunk");
+      bound.topic("free.NEW2.quote"); // the next creation continues the same scan
+      assert.equal(hub.stats.topicsEvicted, 100);
+      bound.settle(); // the hub's tick: the last one
+      assert.equal(hub.stats.topicsEvicted, 101);
+      assert.equal(hub.table.find(names[100]!), undefined);
+      assert.ok(hub.table.find(names[101]!) !== undefined);
+      assert.equal(hub.table.find("free.NEW1.quote"), newest, "never the topic that set it off");
+      assert.ok(hub.table.find("free.NEW2.quote") !== undefined, "nor one created during it");
+      bound.settle();
+      assert.equal(hub.stats.topicsEvicted, 101, "done: nothing more until the bound is crossed again");
+      assert.equal(hub.table.topicCount, 901);
+    });
+
+    it("a topic updated or held by its exact name between two chunks stays", async () => {
+      const { hub, bound, lastValues, names } = chunked();
+      bound.topic("free.NEW.quote");
+      assert.equal(hub.stats.topicsEvicted, 50);
+      const updated = hub.table.find(names[60]!)!;
+      lastValues.remember(updated, quote(updated.name)); // stamped newer at the next chunk's sweep
+      await subscribed(hub, [names[70]!]);
+      bound.settle();
+      bound.settle();
+      assert.equal(hub.stats.topicsEvicted, 101, "still 101 in all: two younger ones went instead");
+      assert.equal(hub.table.find(names[60]!), updated, "updated after the scan: kept");
+      assert.ok(hub.table.find(names[70]!) !== undefined, "held exactly after the scan: kept");
+      assert.equal(hub.table.find(names[102]!), undefined, "the next oldest went in their place");
+      assert.ok(hub.table.find(names[103]!) !== undefined);
+    });
   });
 });

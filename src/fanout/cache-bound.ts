@@ -8,6 +8,14 @@ import type { HubStats } from "./stats.ts";
 export const DEFAULT_MAX_TOPICS = 100_000;
 
 /**
+ * Most topics one call evicts. An eviction costs ~2 µs a topic, most of it the subject index; at the
+ * default bound one scan evicts 10,000, which in one go held the event loop 40–90 ms (measured
+ * 2026-11-30, 100,000 topics under a held `z.>`). In chunks of this size each call holds it a few ms and
+ * the rest follows on the next topic created, or the hub's next tick.
+ */
+export const EVICT_CHUNK = 2_000;
+
+/**
  * Bounds the topics the gateway keeps (`--max-topics`). Every subject the feed delivers becomes a topic
  * entry (sequence counter, subscribers, last value, the ingest's per-subject state) that used to be kept
  * for the life of the process: 200,000 subjects published once under a wildcard somebody held once
@@ -27,15 +35,23 @@ export const DEFAULT_MAX_TOPICS = 100_000;
  * timeout, and the next scan takes them. When nothing can be evicted the next scan waits until the table
  * has grown by another 10 % of the bound, so exact subscriptions over more topics than the bound cost one
  * scan per 10 % of growth, not one per new topic.
+ *
+ * A scan evicts at most `chunk` topics ({@link EVICT_CHUNK}) at once; the rest of it continues on the next
+ * topic created or {@link settle} (the hub's tick), from where it stopped, with what blocks a topic
+ * gathered afresh and the recency stamps read afresh, so a topic updated or held meanwhile stays. Until
+ * it is done the table may stand a few chunks' worth of creations above the bound.
  */
 export class CacheBound {
   #nextScanAt: number;
+  /** The scan whose evictions are not all done yet (see the class comment). */
+  #pending: Eviction | undefined;
 
   constructor(
     readonly maxTopics: number,
     private readonly table: SubscriptionTable<Session, EncodedEvent>,
     private readonly lastValues: LastValues,
     private readonly stats: HubStats,
+    private readonly chunk = EVICT_CHUNK,
   ) {
     this.#nextScanAt = maxTopics + 1;
   }
@@ -48,38 +64,49 @@ export class CacheBound {
     const table = this.table;
     const before = table.topicCount;
     const topic = table.topic(name);
-    if (table.topicCount !== before && table.topicCount >= this.#nextScanAt) this.#evict(topic);
+    if (table.topicCount !== before) this.#due(topic);
     return topic;
   }
 
   /**
-   * Evicts if topics were created past the bound some other way: a completed snapshot seeds feed-history
-   * values into topics it creates with `table.topic` while the connection's held frames are being
-   * released, when an eviction could reorder them, so it calls this once the release is over.
+   * Evicts if topics were created past the bound some other way, or a scan has evictions left: a
+   * completed snapshot seeds feed-history values into topics it creates with `table.topic` while the
+   * connection's held frames are being released, when an eviction could reorder them, so it calls this
+   * once the release is over; the hub's tick calls it so that a scan's last chunks do not wait for the
+   * next new topic.
    */
   settle(): void {
-    if (this.table.topicCount >= this.#nextScanAt) this.#evict(undefined);
+    this.#due(undefined);
+  }
+
+  #due(created: Topic | undefined): void {
+    if (this.#pending !== undefined) this.#continue(this.#pending, created, undefined);
+    else if (this.table.topicCount >= this.#nextScanAt) this.#evict(created);
   }
 
   /**
    * Evicts least recently updated topics (ties: oldest first) down to 90 % of the bound. Two passes
    * over the table: one counts the evictable topics per recency stamp to find the stamp where the
-   * eviction stops, one evicts in table order; no sort of the topics, no array of them. What blocks a
-   * topic is gathered first from the subscribers that keep per-topic state, so a topic's check does not
-   * walk its subscribers (a `>` held by a thousand connections would make that a walk per topic each).
+   * eviction stops, one evicts in table order ({@link #continue}, a chunk at a time); no sort of the
+   * topics, no array of them. What blocks a topic is gathered first from the subscribers that keep
+   * per-topic state, so a topic's check does not walk its subscribers (a `>` held by a thousand
+   * connections would make that a walk per topic each).
    */
   #evict(created: Topic | undefined): void {
     const table = this.table;
     this.lastValues.sweep(); // stamps the topics updated since the last sweep
     const scan = this.#scan();
-    const target = Math.floor(this.maxTopics * 0.9);
-    let excess = table.topicCount - target;
     const perStamp = new Map<number, number>();
+    let evictable = 0;
     for (const topic of table.topics()) {
       if (topic !== created && this.#evictable(topic, scan)) {
         perStamp.set(topic.touched, (perStamp.get(topic.touched) ?? 0) + 1);
+        evictable++;
       }
     }
+    const wanted = table.topicCount - Math.floor(this.maxTopics * 0.9);
+    // What the pass may find; short of `wanted`, the next scan waits for more growth (class comment).
+    const excess = Math.min(wanted, evictable);
     // Every topic stamped below `below` goes, and the first `atStamp` stamped `below`.
     let below = Number.POSITIVE_INFINITY;
     let atStamp = 0;
@@ -93,11 +120,37 @@ export class CacheBound {
       }
       need -= count;
     }
-    for (const topic of table.topics()) {
-      if (excess <= 0) break;
+    const eviction: Eviction = { cursor: table.topics(), below, atStamp, excess, short: excess < wanted };
+    this.#pending = eviction;
+    this.#continue(eviction, created, scan);
+  }
+
+  /**
+   * The eviction pass, from where the scan's last chunk stopped, for at most `chunk` evictions (and
+   * ten times as many topics looked at). The table's iterator is live: topics forgotten meanwhile are
+   * skipped, topics created meanwhile come at the end (too new to go, or unstamped because never
+   * updated: as evictable as at the scan). A later chunk sweeps and gathers the blocking state again.
+   */
+  #continue(eviction: Eviction, created: Topic | undefined, fresh: Scan | undefined): void {
+    const table = this.table;
+    let scan = fresh;
+    if (scan === undefined) {
+      this.lastValues.sweep(); // a topic updated since the scan is stamped above `below`: it stays
+      scan = this.#scan();
+    }
+    let evictions = this.chunk;
+    let looks = this.chunk * 10;
+    let exhausted = false;
+    while (eviction.excess > 0 && evictions > 0 && looks-- > 0) {
+      const next = eviction.cursor.next();
+      if (next.done === true) {
+        exhausted = true;
+        break;
+      }
+      const topic = next.value;
       const stamp = topic.touched;
-      if (stamp > below || topic === created) continue;
-      if (stamp === below && atStamp <= 0) continue;
+      if (stamp > eviction.below || topic === created) continue;
+      if (stamp === eviction.below && eviction.atStamp <= 0) continue;
       if (!this.#evictable(topic, scan)) continue;
       const covered = topic.subscribers.size > 0;
       if (!table.forget(topic, true)) continue;
@@ -106,11 +159,15 @@ export class CacheBound {
         this.stats.topicsEvictedCovered++;
         this.#forgetRates(topic, scan.rated);
       }
-      if (stamp === below) atStamp--;
-      excess--;
+      if (stamp === eviction.below) eviction.atStamp--;
+      eviction.excess--;
+      evictions--;
     }
+    if (eviction.excess > 0 && !exhausted) return; // more next time
+    this.#pending = undefined;
     const step = Math.max(1, Math.floor(this.maxTopics * 0.1));
-    this.#nextScanAt = Math.max(this.maxTopics + 1, table.topicCount + (excess > 0 ? step : 1));
+    const short = eviction.short || eviction.excess > 0;
+    this.#nextScanAt = Math.max(this.maxTopics + 1, table.topicCount + (short ? step : 1));
   }
 
   /** What keeps topics from going this scan, from the subscribers that keep per-topic state. */
@@ -145,6 +202,19 @@ export class CacheBound {
     const sessions = rated.length < topic.subscribers.size ? rated : topic.subscribers;
     for (const session of sessions) session.rates?.delete(topic);
   }
+}
+
+/** A scan's eviction pass in progress (see {@link CacheBound}). */
+interface Eviction {
+  /** The table's topics in table order, live. */
+  readonly cursor: IterableIterator<Topic>;
+  /** Topics stamped below this go; of those stamped with it, the first `atStamp`. */
+  readonly below: number;
+  atStamp: number;
+  /** Topics still to evict (at most what the scan found evictable). */
+  excess: number;
+  /** The scan found fewer evictable topics than it wanted gone. */
+  readonly short: boolean;
 }
 
 /** One scan's view of the subscribers that keep per-topic state (see {@link CacheBound}). */

@@ -295,7 +295,7 @@ export class Hub {
   /**
    * The hub's clock tick (every {@link TICK_MS} ms once started; hub clock, ms): rated updates that are
    * due, lag probes (send, find laggards), slow sockets (release when caught up, close past the limits),
-   * heartbeats.
+   * heartbeats, the rest of a topic eviction (CacheBound).
    */
   tick(nowMs: number): void {
     const parts = this.#wired();
@@ -304,6 +304,7 @@ export class Hub {
     parts.delivery.tick(nowMs);
     parts.heartbeats.tick(nowMs);
     parts.control.access.tick(nowMs);
+    parts.cacheBound.settle();
   }
 
   #wired(): Parts {
