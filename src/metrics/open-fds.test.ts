@@ -28,4 +28,15 @@ describe("OpenFds", { skip: process.platform !== "linux" && "Linux only (/proc)"
     }
     await readUntil(fds, (r) => r.openFds < first.openFds + 50);
   });
+
+  it("never answers a count without its limit (both are set together, after both reads)", async () => {
+    for (let round = 0; round < 20; round++) {
+      const fds = new OpenFds();
+      for (let i = 0; i < 50; i++) {
+        const r = fds.read();
+        if (r.openFds >= 0) assert.ok(r.maxFds >= r.openFds, JSON.stringify(r));
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    }
+  });
 });

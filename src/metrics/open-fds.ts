@@ -30,10 +30,12 @@ export class OpenFds {
     void (async () => {
       try {
         // The listing's own descriptor is among the entries; the limits file is read after it.
-        this.#openFds = (await readdir("/proc/self/fd")).length - 1;
+        const open = (await readdir("/proc/self/fd")).length - 1;
         const limit = /^Max open files\s+(\d+|unlimited)/m.exec(
           await readFile("/proc/self/limits", "utf8"),
         )?.[1];
+        // Both at once, after both awaits: a read() between them would pair a new count with no limit.
+        this.#openFds = open;
         this.#maxFds =
           limit === undefined ? -1 : limit === "unlimited" ? Number.MAX_SAFE_INTEGER : Number(limit);
       } catch {
