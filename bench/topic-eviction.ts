@@ -25,6 +25,7 @@ import {
   EncodedEvent,
   HubStats,
   LastValues,
+  type InFlight,
   Session,
   SendResult,
   type FrameSink,
@@ -98,7 +99,9 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
   const lastValues = new LastValues();
   const stats = new HubStats();
   const chunk = variant === "chunked" ? EVICT_CHUNK : Number.MAX_SAFE_INTEGER;
-  const bound = new CacheBound(opts.maxTopics, subscriptions, lastValues, stats, chunk);
+  // No maxHz subscriber and no conflating one here: nothing is in flight.
+  const nothingInFlight: InFlight = { scheduledRates: () => [], conflating: () => [] };
+  const bound = new CacheBound(opts.maxTopics, subscriptions, lastValues, stats, nothingInFlight, chunk);
   const evicting: number[] = [];
   /** [start, end] of every evicting call and of the longest other one, for the GC overlap. */
   const windows: [number, number][] = [];

@@ -5,7 +5,18 @@ import { CacheBound } from "./cache-bound.ts";
 import { EncodedEvent } from "./encoded-event.ts";
 import type { Hub } from "./hub.ts";
 import { LastValues } from "./last-values.ts";
-import { TE, messages, quote, setup, subscribed, turn } from "./hub.test-support.ts";
+import type { RateState, Topic } from "./session.ts";
+import {
+  StoreHistory,
+  TE,
+  connect,
+  messages,
+  quote,
+  request,
+  setup,
+  subscribed,
+  turn,
+} from "./hub.test-support.ts";
 
 const encoder = new EventEncoder();
 
@@ -133,7 +144,7 @@ describe("the topic table is bounded: topics nobody holds by exact name are forg
     function chunked(): { hub: Hub; bound: CacheBound; lastValues: LastValues; names: string[] } {
       const { hub } = setup({ maxTopics: 1_000_000 });
       const lastValues = new LastValues();
-      const bound = new CacheBound(1000, hub.table, lastValues, hub.stats, 50);
+      const bound = new CacheBound(1000, hub.table, lastValues, hub.stats, hub.inFlight, 50);
       const names = Array.from({ length: 1000 }, (_, i) => `free.T${i}.quote`);
       for (const name of names) bound.topic(name);
       return { hub, bound, lastValues, names };
@@ -173,6 +184,145 @@ describe("the topic table is bounded: topics nobody holds by exact name are forg
       assert.ok(hub.table.find(names[70]!) !== undefined, "held exactly after the scan: kept");
       assert.equal(hub.table.find(names[102]!), undefined, "the next oldest went in their place");
       assert.ok(hub.table.find(names[103]!) !== undefined);
+    });
+
+    // What blocks a topic is gathered afresh by every chunk.
+    it("a topic whose rated update maxHz holds back since the scan stays", async () => {
+      const { hub, clock } = setup({ maxTopics: 1_000_000 });
+      const { session } = await subscribed(hub, ["free.>"], "msgpack", { maxHz: 1 });
+      const bound = new CacheBound(1000, hub.table, new LastValues(), hub.stats, hub.inFlight, 50);
+      const names = Array.from({ length: 1000 }, (_, i) => `free.T${i}.quote`);
+      for (const name of names) hub.publish(bound.topic(name), quote(name)); // a rate state each
+      clock.nowMs += 5000;
+      bound.topic("free.NEW.quote");
+      assert.equal(hub.stats.topicsEvicted, 50);
+      const rated = hub.table.find(names[60]!)!;
+      hub.publish(rated, quote(rated.name));
+      hub.publish(rated, quote(rated.name)); // held back
+      assert.ok(session.rates?.get(rated)?.pending !== undefined);
+      bound.settle();
+      bound.settle();
+      assert.equal(hub.stats.topicsEvicted, 101);
+      assert.equal(hub.table.find(rated.name), rated, "rated update pending: kept");
+      for (const topic of session.rates?.keys() ?? []) assert.equal(hub.table.find(topic.name), topic);
+    });
+
+    it("a topic with a conflated value pending since the scan stays", async () => {
+      const { hub } = setup({ maxTopics: 1_000_000, slowSoftBytes: 1000 });
+      const slow = await subscribed(hub, ["free.>"]);
+      const bound = new CacheBound(1000, hub.table, new LastValues(), hub.stats, hub.inFlight, 50);
+      const names = Array.from({ length: 1000 }, (_, i) => `free.T${i}.quote`);
+      for (const name of names) bound.topic(name);
+      bound.topic("free.NEW.quote");
+      const merged = hub.table.find(names[60]!)!;
+      slow.sink.buffered = 1001;
+      hub.publish(merged, quote(merged.name));
+      await turn();
+      hub.publish(merged, quote(merged.name));
+      assert.ok(slow.session.pending?.has(merged) === true, "pending in conflation");
+      bound.settle();
+      bound.settle();
+      assert.equal(hub.stats.topicsEvicted, 101);
+      assert.equal(hub.table.find(merged.name), merged, "conflated value pending: kept");
+    });
+
+    it("the topics of a connection that began holding behind a snapshot wait since the scan stay", () => {
+      const { hub } = setup({ maxTopics: 1_000_000 }, new StoreHistory(new Map(), true));
+      const bound = new CacheBound(1000, hub.table, new LastValues(), hub.stats, hub.inFlight, 50);
+      const names = Array.from({ length: 1000 }, (_, i) => `free.T${i}.quote`);
+      for (const name of names) bound.topic(name);
+      bound.topic("free.NEW.quote");
+      const { session } = connect(hub, "json");
+      request(hub, session, { method: "subscribe", id: 1, params: { topics: ["free.*.quote"] } });
+      assert.notEqual(session.mode, 0, "holding for feed history");
+      const entered = hub.table.find(names[60]!)!;
+      assert.ok(entered.subscribers.has(session));
+      for (let i = 0; i < 10; i++) bound.settle();
+      assert.equal(hub.stats.topicsEvicted, 101, "others went instead");
+      assert.equal(hub.table.find(entered.name), entered, "held behind the wait: kept");
+    });
+
+    // The table comes back under the bound whatever happens between chunks, and a chunk costs what is in flight.
+    it("topics created past the bound by a snapshot's feed history while an eviction is pending are evicted by the next ticks", async () => {
+      const store = new Map<string, MarketEvent>();
+      for (let i = 0; i < 3000; i++) {
+        const t = `hist.H${i}.quote`;
+        store.set(t, { e: "quote", t, q: 1, te: TE, ts: TE, bp: 1, bz: 1, ap: 2, az: 1 });
+      }
+      const history = new StoreHistory(store, true);
+      const { hub, clock } = setup({ maxTopics: 20_000 }, history);
+      for (let i = 0; i < 20_000; i++) hub.topic(`free.T${i}.quote`);
+      const { session } = connect(hub, "json");
+      request(hub, session, { method: "subscribe", id: 1, params: { topics: ["hist.>"] } });
+      await turn();
+      hub.topic("free.NEW.quote"); // 20,001: the scan wants 2,001 gone; EVICT_CHUNK (2,000) go now
+      assert.equal(hub.stats.topicsEvicted, 2000, "one eviction left pending");
+      history.answer(); // the snapshot completes: 3,000 topics from feed history (table.topic), then settle()
+      await turn();
+      await turn();
+      for (let i = 0; i < 10; i++) hub.tick((clock.nowMs += 10));
+      // Once the pending eviction is done, the ticks' settle() scans again while the table is past the
+      // bound (it once waited for a new topic, leaving the table at 21,000 with a steady feed).
+      assert.ok(
+        hub.table.topicCount <= 20_000,
+        `table at ${hub.table.topicCount} after 10 ticks, bound 20,000`,
+      );
+    });
+
+    it("a pending eviction cut short by an update between chunks does not hold off the next scan by 10 % of the bound", () => {
+      const { hub } = setup({ maxTopics: 1_000_000 });
+      const lastValues = new LastValues();
+      const bound = new CacheBound(1000, hub.table, lastValues, hub.stats, hub.inFlight, 10);
+      const names = Array.from({ length: 1000 }, (_, i) => `free.T${i}.quote`);
+      for (const name of names) bound.topic(name);
+      for (const name of names.slice(50)) lastValues.remember(hub.table.find(name)!, quote(name));
+      // The scan's sweep stamps T50.. 1 (T0..T49 stay 0): 101 to go, the 50 at 0 and the first 51 at 1.
+      const created = bound.topic("free.NEW.quote");
+      lastValues.remember(created, quote(created.name)); // the update that created it
+      assert.equal(hub.stats.topicsEvicted, 10);
+      lastValues.remember(hub.table.find(names[20]!)!, quote(names[20]!)); // one of the 0s is updated: stays
+      for (let i = 0; i < 500; i++) {
+        const topic = hub.table.topic(`hist.H${i}.quote`); // a snapshot's feed-history values, seeded
+        lastValues.seed(topic, quote(topic.name).event, 0);
+      }
+      for (let i = 0; i < 100; i++) bound.settle(); // the hub's ticks
+      // The pass ends one short (nothing at stamp 1 may replace T20); only a scan that found too few
+      // evictable topics waits for 10 % growth, so the next tick scans again (1,401 topics, 1,300 evictable).
+      assert.ok(hub.table.topicCount <= 1000, `table at ${hub.table.topicCount}, bound 1,000`);
+    });
+
+    it("a chunk's cost does not grow with every rate state of every rated connection", async () => {
+      const { hub, clock } = setup({ maxTopics: 1_000_000 });
+      const { session } = await subscribed(hub, ["free.>"], "msgpack", { maxHz: 1 });
+      const lastValues = new LastValues();
+      const bound = new CacheBound(10_000, hub.table, lastValues, hub.stats, hub.inFlight, 100);
+      for (let i = 0; i < 10_000; i++) {
+        const topic = bound.topic(`free.T${i}.quote`);
+        const update = quote(topic.name);
+        hub.publish(topic, update); // a rate state for every topic, none pending
+        lastValues.remember(topic, update); // the bound's recency clock (the hub's own is private)
+      }
+      const rates = session.rates as Map<Topic, RateState>;
+      assert.equal(rates.size, 10_000);
+      const iterate = rates[Symbol.iterator].bind(rates);
+      let visits = 0;
+      rates[Symbol.iterator] = function* () {
+        for (const entry of iterate()) {
+          visits++;
+          yield entry;
+        }
+      } as unknown as typeof iterate;
+      clock.nowMs += 5000;
+      bound.topic("free.NEW.quote"); // 1,001 to go, 100 a call
+      let calls = 1;
+      while (hub.stats.topicsEvicted < 1001 && calls < 100) {
+        bound.settle();
+        calls++;
+      }
+      assert.equal(hub.stats.topicsEvicted, 1001);
+      // What blocks a topic comes from what is in flight (the rate wheel, conflating sessions), not from
+      // walking every rate state on every chunk (which was 104,500 visits over 11 calls here).
+      assert.ok(visits <= 2 * 10_000, `${visits} rate states visited over ${calls} calls`);
     });
   });
 });

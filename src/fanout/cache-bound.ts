@@ -1,7 +1,7 @@
 import type { SubscriptionTable } from "../subscriptions/index.ts";
 import type { EncodedEvent } from "./encoded-event.ts";
 import type { LastValues } from "./last-values.ts";
-import { SessionMode, type Session, type Topic } from "./session.ts";
+import { SessionMode, type RateState, type Session, type Topic } from "./session.ts";
 import type { HubStats } from "./stats.ts";
 
 /** Default of `--max-topics`: about 100 MB of topic entries and cached values (~1 KB each, issue 11 §2). */
@@ -51,6 +51,7 @@ export class CacheBound {
     private readonly table: SubscriptionTable<Session, EncodedEvent>,
     private readonly lastValues: LastValues,
     private readonly stats: HubStats,
+    private readonly inFlight: InFlight,
     private readonly chunk = EVICT_CHUNK,
   ) {
     this.#nextScanAt = maxTopics + 1;
@@ -165,23 +166,33 @@ export class CacheBound {
     }
     if (eviction.excess > 0 && !exhausted) return; // more next time
     this.#pending = undefined;
+    // Only a scan that found too few evictable topics waits for 10 % more growth. After any other, the
+    // next creation or tick scans again if the table is still past the bound: topics created meanwhile
+    // some other way (a snapshot's feed-history values), or taken from this pass by an update or a
+    // hold. That costs at most one more scan, which if short then waits for growth.
     const step = Math.max(1, Math.floor(this.maxTopics * 0.1));
-    const short = eviction.short || eviction.excess > 0;
-    this.#nextScanAt = Math.max(this.maxTopics + 1, table.topicCount + (short ? step : 1));
+    this.#nextScanAt = eviction.short
+      ? Math.max(this.maxTopics + 1, table.topicCount + step)
+      : this.maxTopics + 1;
   }
 
-  /** What keeps topics from going this scan, from the subscribers that keep per-topic state. */
+  /**
+   * What keeps topics from going this scan. The blocked topics come from what is in flight (the rate
+   * wheel's scheduled states, the conflating sessions' pending values), not from every rate state of
+   * every rated session: a chunk's check stays proportional to what is in flight, however many topics
+   * a `maxHz` subscriber on `>` has rate states for. The sessions are walked once for the holding and
+   * rated lists, not their maps.
+   */
   #scan(): Scan {
     const scan: Scan = { holding: [], rated: [], blocked: new Set() };
     for (const session of this.table.subscribers()) {
       if ((session.mode & SessionMode.HOLDING) !== 0) scan.holding.push(session);
+      if (session.rates !== null && session.rates.size > 0) scan.rated.push(session);
+    }
+    // A rated update held back is always scheduled (Delivery), so the wheel has every one in flight.
+    for (const state of this.inFlight.scheduledRates()) scan.blocked.add(state.topic);
+    for (const session of this.inFlight.conflating()) {
       if (session.pending !== null) for (const topic of session.pending.keys()) scan.blocked.add(topic);
-      if (session.rates !== null && session.rates.size > 0) {
-        scan.rated.push(session);
-        for (const [topic, rate] of session.rates) {
-          if (rate.pending !== undefined || rate.scheduled) scan.blocked.add(topic);
-        }
-      }
     }
     return scan;
   }
@@ -202,6 +213,14 @@ export class CacheBound {
     const sessions = rated.length < topic.subscribers.size ? rated : topic.subscribers;
     for (const session of sessions) session.rates?.delete(topic);
   }
+}
+
+/** Where the per-topic state in flight lives (see {@link CacheBound}'s scan). */
+export interface InFlight {
+  /** Rate states scheduled in the rate wheel: each has an update held back or a send due. */
+  scheduledRates(): Iterable<RateState>;
+  /** Sessions conflating: their `pending` maps hold values not yet written. */
+  conflating(): Iterable<Session>;
 }
 
 /** A scan's eviction pass in progress (see {@link CacheBound}). */

@@ -2,7 +2,7 @@ import type { SubscriptionTable } from "../subscriptions/index.ts";
 import type { Conflation, ConflationOptions } from "./conflation.ts";
 import { carriedFlags, type EncodedEvent } from "./encoded-event.ts";
 import type { Outboxes } from "./outboxes.ts";
-import { RateWheel, intervalFor, policyOf } from "./rate-limit.ts";
+import { intervalFor, policyOf, type RateWheel } from "./rate-limit.ts";
 import {
   RateState,
   SessionMode,
@@ -30,6 +30,8 @@ export interface DeliveryParts {
   readonly conflation: Conflation;
   /** Holds a session's frames while its snapshot waits for feed history. */
   readonly snapshots: Snapshots;
+  /** The rated updates' timer wheel (built before, so the cache bound can see what it holds). */
+  readonly wheel: RateWheel;
 }
 
 /**
@@ -40,7 +42,7 @@ export interface DeliveryParts {
  */
 export class Delivery {
   readonly capIntervalMs: number;
-  readonly #wheel = new RateWheel();
+  readonly #wheel: RateWheel;
   readonly #due: RateState[] = [];
   readonly #stats: HubStats;
   readonly #table: SubscriptionTable<Session, EncodedEvent>;
@@ -60,6 +62,7 @@ export class Delivery {
     this.#outboxes = parts.outboxes;
     this.#conflation = parts.conflation;
     this.#snapshots = parts.snapshots;
+    this.#wheel = parts.wheel;
   }
 
   /** Rated updates waiting for their time, over all sessions (0 once every rated session closed). */

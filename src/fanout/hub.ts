@@ -14,12 +14,12 @@ import { Heartbeats } from "./heartbeats.ts";
 import { LagProbes, type LagOptions } from "./lag-probes.ts";
 import { LastValues } from "./last-values.ts";
 import { Outboxes } from "./outboxes.ts";
-import { TICK_MS } from "./rate-limit.ts";
+import { RateWheel, TICK_MS } from "./rate-limit.ts";
 import type { Session, Topic } from "./session.ts";
 import type { FrameSink } from "./sink.ts";
 import { Snapshots, type HistorySource } from "./snapshots.ts";
 import { HubStats } from "./stats.ts";
-import { CacheBound, DEFAULT_MAX_TOPICS } from "./cache-bound.ts";
+import { CacheBound, DEFAULT_MAX_TOPICS, type InFlight } from "./cache-bound.ts";
 import { DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION, HistorySlots } from "./history-slots.ts";
 
 /** The fan-out's options; the resolved config's fields of the same names (units in the names). */
@@ -62,6 +62,7 @@ interface Parts {
   readonly delivery: Delivery;
   readonly conflation: Conflation;
   readonly cacheBound: CacheBound;
+  readonly inFlight: InFlight;
   readonly historySlots: HistorySlots;
   readonly heartbeats: Heartbeats;
   readonly probes: LagProbes;
@@ -102,7 +103,15 @@ export class Hub {
     const conflation = new Conflation(options, stats, now);
     const outboxes = new Outboxes(stats, options.slowSoftBytes, conflation, now);
     const lastValues = new LastValues();
-    const cacheBound = new CacheBound(options.maxTopics ?? DEFAULT_MAX_TOPICS, table, lastValues, stats);
+    const wheel = new RateWheel();
+    const inFlight: InFlight = { scheduledRates: () => wheel.scheduled(), conflating: () => conflation.slow };
+    const cacheBound = new CacheBound(
+      options.maxTopics ?? DEFAULT_MAX_TOPICS,
+      table,
+      lastValues,
+      stats,
+      inFlight,
+    );
     const historySlots = new HistorySlots(
       options.maxHistoryLookupsPerConnection ?? DEFAULT_HISTORY_LOOKUPS_PER_CONNECTION,
       stats,
@@ -119,7 +128,7 @@ export class Hub {
       historySlots,
       feed: this.feed,
     });
-    const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots });
+    const delivery = new Delivery(options, { stats, table, now, outboxes, conflation, snapshots, wheel });
     const fanout = new Fanout(options.controlBurst, {
       table,
       stats,
@@ -157,6 +166,7 @@ export class Hub {
       heartbeats,
       probes,
       cacheBound,
+      inFlight,
       historySlots,
       snapshots,
     };
@@ -178,6 +188,10 @@ export class Hub {
   /** The subscription table (patterns, topics, subscriber counts). */
   get table(): SubscriptionTable<Session, EncodedEvent> {
     return this.#wired().table;
+  }
+  /** The per-topic state in flight (held-back rated updates, conflated values): what the cache bound may not evict. */
+  get inFlight(): InFlight {
+    return this.#wired().inFlight;
   }
 
   /** Open connections (0 before {@link attach}). */

@@ -1,6 +1,6 @@
 export { Hub, type HistorySource, type HubLinks, type HubOptions, type Topic } from "./hub.ts";
 export { BatchWriter, MAX_BATCH_BYTES, type BatchResult } from "./batch-writer.ts";
-export { CacheBound, DEFAULT_MAX_TOPICS, EVICT_CHUNK } from "./cache-bound.ts";
+export { CacheBound, DEFAULT_MAX_TOPICS, EVICT_CHUNK, type InFlight } from "./cache-bound.ts";
 export { LastValues } from "./last-values.ts";
 export { EncodedEvent } from "./encoded-event.ts";
 export { Session } from "./session.ts";

@@ -22,6 +22,11 @@ export class RateWheel {
     return this.#slotOf.size;
   }
 
+  /** The states scheduled now (each with an update held back or a send due), in no particular order. */
+  scheduled(): IterableIterator<RateState> {
+    return this.#slotOf.keys();
+  }
+
   /** Schedules `state` to be taken at the first tick at or after `dueMs`. */
   schedule(state: RateState, dueMs: number): void {
     const slot = Math.ceil(dueMs / TICK_MS);
