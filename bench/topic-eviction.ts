@@ -8,7 +8,7 @@
  *   chunked   the eviction as tickwire runs it: `EVICT_CHUNK` topics per call, the rest on the next
  *             creations (the hub's tick too, which this loop never yields to)
  *   one-shot  a chunk larger than any scan: the whole eviction in the call that set it off, as before
- *             the chunks (2026-11-30)
+ *             the chunks (commit 2845d66)
  *
  * Reported per variant: the longest single call, the median and p99 of the calls that evicted, and the
  * eviction's total time per evicted topic (the same work, spread or not). Times are wall-clock around
