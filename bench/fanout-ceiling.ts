@@ -65,6 +65,7 @@ import {
   int,
   machineCpuTicks,
   median,
+  rounded,
   runInfo,
   table,
   tcpExtCounters,
@@ -390,16 +391,16 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
       variant,
       round,
       connectMs: Math.round(connectMs),
-      measuredS: round3(clientS),
+      measuredS: rounded(clientS, 3),
       deliveredPerSec: Math.round(events / clientS),
       framesPerSec: Math.round(frames / clientS),
       publishedPerSec: Math.round((s1.published - s0.published) / serverS),
       turnsPerSec: Math.round(turns / serverS),
-      messagesPerClientPerTurn: round3(events / opts.clients / Math.max(1, turns)),
-      meanPayloadBytes: round3((c1.payloadBytes - c0.payloadBytes) / Math.max(1, frames)),
+      messagesPerClientPerTurn: rounded(events / opts.clients / Math.max(1, turns), 3),
+      meanPayloadBytes: rounded((c1.payloadBytes - c0.payloadBytes) / Math.max(1, frames), 3),
       serverCpuPct: Math.round((serverCpuUs / 1e4 / serverS) * 10) / 10,
       serverCpuNsPerEvent: Math.round((serverCpuUs * 1000 * (clientS / serverS)) / Math.max(1, events)),
-      serverEventLoopUtilization: round3(performance.eventLoopUtilization(s1.elu, s0.elu).utilization),
+      serverEventLoopUtilization: rounded(performance.eventLoopUtilization(s1.elu, s0.elu).utilization, 3),
       serverGcPerSec: Math.round(((s1.gcCount - s0.gcCount) / serverS) * 10) / 10,
       serverGcMsPerSec: Math.round(((s1.gcMs - s0.gcMs) / serverS) * 10) / 10,
       clientCpuPct: Math.round(((c1.cpuUs - c0.cpuUs) / 1e4 / clientS) * 10) / 10,
@@ -410,7 +411,7 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
       lagEpisodesInWindow: s1.probes.episodes - s0.probes.episodes,
       meanProbeLagMs:
         s1.probes.lagCount > s0.probes.lagCount
-          ? round3((s1.probes.lagSumMs - s0.probes.lagSumMs) / (s1.probes.lagCount - s0.probes.lagCount))
+          ? rounded((s1.probes.lagSumMs - s0.probes.lagSumMs) / (s1.probes.lagCount - s0.probes.lagCount), 3)
           : null,
       series,
     };
@@ -443,7 +444,7 @@ function seriesPoint(from: SliceMark, to: SliceMark, startMs: number): SeriesPoi
   const perSec = (name: string): number =>
     Math.round(((to.tcp.get(name) ?? 0) - (from.tcp.get(name) ?? 0)) / serverS);
   return {
-    atS: round3((to.server.atMs - startMs) / 1000),
+    atS: rounded((to.server.atMs - startMs) / 1000, 3),
     deliveredPerSec: Math.round(events / clientS),
     serverCpuNsPerEvent: Math.round(
       ((to.server.cpuUs - from.server.cpuUs) * 1000 * (clientS / serverS)) / Math.max(1, events),
@@ -474,10 +475,6 @@ function seriesLine(series: readonly SeriesPoint[]): string {
         `${p.atS.toFixed(1)}s ${int(p.deliveredPerSec)}/${p.serverCpuNsPerEvent}ns/${int(p.delayedAcksPerSec)}dack`,
     )
     .join(", ");
-}
-
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
 }
 
 const info = runInfo();
@@ -545,7 +542,7 @@ const unsaturated = runs.filter((r) => r.serverCpuPct < SATURATED_CPU_PCT);
 const rawNs = summary.find((s) => s.variant === "raw-uws")?.medianServerCpuNsPerEvent;
 const twNs = summary.find((s) => s.variant === "tickwire")?.medianServerCpuNsPerEvent;
 /** raw ns/event ÷ tickwire ns/event: the throughput ratio if both servers had a core to themselves. */
-const cpuCostRatio = rawNs !== undefined && twNs !== undefined && twNs > 0 ? round3(rawNs / twNs) : null;
+const cpuCostRatio = rawNs !== undefined && twNs !== undefined && twNs > 0 ? rounded(rawNs / twNs, 3) : null;
 const rawMedian = summary.find((s) => s.variant === "raw-uws")?.medianDeliveredPerSec;
 const twMedian = summary.find((s) => s.variant === "tickwire")?.medianDeliveredPerSec;
 const ratio =
@@ -556,24 +553,26 @@ for (let round = 1; round <= opts.rounds; round++) {
   const r = runs.find((x) => x.round === round && x.variant === "raw-uws");
   const t = runs.find((x) => x.round === round && x.variant === "tickwire");
   if (r !== undefined && t !== undefined && r.deliveredPerSec > 0)
-    roundRatios.push(round3(t.deliveredPerSec / r.deliveredPerSec));
+    roundRatios.push(rounded(t.deliveredPerSec / r.deliveredPerSec, 3));
 }
 const verdict = ratioVerdict(opts.smoke, ratio, TARGET_RATIO);
 /** tickwire-auth ÷ tickwire, same run (issue 13 target: ≥ 0.98). */
 const authMedian = summary.find((s) => s.variant === "tickwire-auth")?.medianDeliveredPerSec;
 const authRatio =
-  authMedian !== undefined && twMedian !== undefined && twMedian > 0 ? round3(authMedian / twMedian) : null;
+  authMedian !== undefined && twMedian !== undefined && twMedian > 0
+    ? rounded(authMedian / twMedian, 3)
+    : null;
 if (authRatio !== null) console.log(`tickwire-auth/tickwire = ${authRatio} (target ≥ 0.98)`);
 /** tickwire (probes at the default period) ÷ tickwire-no-probes, same run (issue 12 target: ≥ 0.97). */
 const noProbesMedian = summary.find((s) => s.variant === "tickwire-no-probes")?.medianDeliveredPerSec;
 const probesRatio =
   noProbesMedian !== undefined && twMedian !== undefined && noProbesMedian > 0
-    ? round3(twMedian / noProbesMedian)
+    ? rounded(twMedian / noProbesMedian, 3)
     : null;
 /** The same for the server CPU per delivered message: no-probes ns ÷ tickwire ns. */
 const noProbesNs = summary.find((s) => s.variant === "tickwire-no-probes")?.medianServerCpuNsPerEvent;
 const probesCpuRatio =
-  noProbesNs !== undefined && twNs !== undefined && twNs > 0 ? round3(noProbesNs / twNs) : null;
+  noProbesNs !== undefined && twNs !== undefined && twNs > 0 ? rounded(noProbesNs / twNs, 3) : null;
 if (probesRatio !== null) {
   console.log(
     `tickwire/tickwire-no-probes = ${probesRatio} (target ≥ 0.97); CPU per msg ratio ${probesCpuRatio}`,

@@ -22,7 +22,16 @@ import { availableParallelism, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseOptions, ratioVerdict } from "./lib/args.ts";
-import { childExecArgv, infoMarkdown, int, median, runInfo, table, writeResults } from "./lib/run-info.ts";
+import {
+  childExecArgv,
+  infoMarkdown,
+  int,
+  median,
+  rounded,
+  runInfo,
+  table,
+  writeResults,
+} from "./lib/run-info.ts";
 
 const FANOUT_CEILING = fileURLToPath(new URL("./fanout-ceiling.ts", import.meta.url));
 
@@ -135,10 +144,6 @@ async function runCeiling(variant: string, startAtMs: number): Promise<CeilingRu
   }
 }
 
-function round3(n: number): number {
-  return Math.round(n * 1000) / 1000;
-}
-
 const info = runInfo();
 console.log(
   `paired-ceiling: ${pair}, ${opts.clients} clients each, ${opts.warmupS} s + ${opts.durationS} s, ` +
@@ -156,14 +161,14 @@ for (let round = 1; round <= opts.rounds; round++) {
   const sliceRatios: number[] = [];
   for (let i = 0; i < slices; i++) {
     const bRate = b.series[i]!.deliveredPerSec;
-    if (bRate > 0) sliceRatios.push(round3(a.series[i]!.deliveredPerSec / bRate));
+    if (bRate > 0) sliceRatios.push(rounded(a.series[i]!.deliveredPerSec / bRate, 3));
   }
   const pairRound: PairRound = {
     round,
     a,
     b,
-    ratio: round3(a.deliveredPerSec / Math.max(1, b.deliveredPerSec)),
-    cpuRatio: round3(b.serverCpuNsPerEvent / Math.max(1, a.serverCpuNsPerEvent)),
+    ratio: rounded(a.deliveredPerSec / Math.max(1, b.deliveredPerSec), 3),
+    cpuRatio: rounded(b.serverCpuNsPerEvent / Math.max(1, a.serverCpuNsPerEvent), 3),
     sliceRatios,
   };
   rounds.push(pairRound);
@@ -176,8 +181,8 @@ for (let round = 1; round <= opts.rounds; round++) {
 
 const sum = (runs: readonly CeilingRun[]): number => runs.reduce((s, r) => s + r.deliveredPerSec, 0);
 /** Σ A ÷ Σ B over the rounds (equal windows): every counted second weighs the same. */
-const pooled = round3(sum(rounds.map((r) => r.a)) / Math.max(1, sum(rounds.map((r) => r.b))));
-const medianRatio = round3(median(rounds.map((r) => r.ratio)));
+const pooled = rounded(sum(rounds.map((r) => r.a)) / Math.max(1, sum(rounds.map((r) => r.b))), 3);
+const medianRatio = rounded(median(rounds.map((r) => r.ratio)), 3);
 const allSlices = rounds.flatMap((r) => r.sliceRatios);
 const verdict =
   target !== undefined ? ratioVerdict(opts.smoke, pooled, target) : "n/a (no target for this pair)";
@@ -199,7 +204,7 @@ const markdown = [
   `${pair} = **${pooled}** pooled over the rounds (Σ delivered A ÷ Σ delivered B), median round ${medianRatio}` +
     (target !== undefined ? `; target ≥ ${target}: **${verdict}**` : "") +
     (allSlices.length > 0
-      ? `. Per ${opts.seriesS} s slice: median ${round3(median(allSlices))}, ` +
+      ? `. Per ${opts.seriesS} s slice: median ${rounded(median(allSlices), 3)}, ` +
         `${Math.min(...allSlices)}–${Math.max(...allSlices)} over ${allSlices.length} slices.`
       : "."),
   "",

@@ -31,7 +31,7 @@ import {
 } from "../src/subscriptions/index.ts";
 import { parseOptions } from "./lib/args.ts";
 import { OldSubscriptionTable } from "./lib/old-subscription-table.ts";
-import { infoMarkdown, int, median, runInfo, table, writeResults } from "./lib/run-info.ts";
+import { infoMarkdown, int, median, rounded, runInfo, table, writeResults } from "./lib/run-info.ts";
 
 const opts = parseOptions(
   "pattern-index: per-message cost vs patterns held, old scan vs pattern index (issue 10 §4)",
@@ -299,12 +299,30 @@ const results = counts.map((patterns) => ({
     NAMES.map((name) => [
       name,
       {
-        firstMessageMs: round2(med(name, patterns, (r) => r.firstMs)),
-        firstMessageUsPerSubject: round2((med(name, patterns, (r) => r.firstMs) * 1000) / opts.newSubjects),
-        knownNsPerMessage: round2(med(name, patterns, (r) => r.knownNs)),
-        unsubscribeUs: round2(med(name, patterns, (r) => r.unsubscribeUs)),
-        messagesAfterUnsubscribeMs: round2(med(name, patterns, (r) => r.afterUnsubscribeMs)),
-        closeMs: round2(med(name, patterns, (r) => r.closeMs)),
+        firstMessageMs: rounded(
+          med(name, patterns, (r) => r.firstMs),
+          2,
+        ),
+        firstMessageUsPerSubject: rounded(
+          (med(name, patterns, (r) => r.firstMs) * 1000) / opts.newSubjects,
+          2,
+        ),
+        knownNsPerMessage: rounded(
+          med(name, patterns, (r) => r.knownNs),
+          2,
+        ),
+        unsubscribeUs: rounded(
+          med(name, patterns, (r) => r.unsubscribeUs),
+          2,
+        ),
+        messagesAfterUnsubscribeMs: rounded(
+          med(name, patterns, (r) => r.afterUnsubscribeMs),
+          2,
+        ),
+        closeMs: rounded(
+          med(name, patterns, (r) => r.closeMs),
+          2,
+        ),
       },
     ]),
   ),
@@ -317,10 +335,6 @@ interface Measured {
   readonly unsubscribeUs: number;
   readonly messagesAfterUnsubscribeMs: number;
   readonly closeMs: number;
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }
 
 const base = results[0]!;

@@ -32,7 +32,7 @@ import { NatsServerProcess } from "../src/embedded/index.ts";
 import { FeedPublisher, createHistoryStream } from "../src/ingest/index.ts";
 import { encodeFeedPayload } from "../src/protocol/index.ts";
 import { parseOptions } from "./lib/args.ts";
-import { infoMarkdown, int, runInfo, table, writeResults } from "./lib/run-info.ts";
+import { infoMarkdown, int, percentile, runInfo, table, writeResults } from "./lib/run-info.ts";
 
 const opts = parseOptions(
   "soak: hostile traffic beside honest clients; gateway RSS, event-loop lag p99, honest latency",
@@ -90,11 +90,6 @@ function metricOf(text: string, name: string): number | undefined {
   for (const line of text.split("\n"))
     if (line.startsWith(name + " ")) return Number(line.slice(name.length + 1));
   return undefined;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
 }
 
 // --- the stack -------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ import {
   type FrameSink,
 } from "../src/fanout/index.ts";
 import { parseOptions } from "./lib/args.ts";
-import { infoMarkdown, median, runInfo, table, writeResults } from "./lib/run-info.ts";
+import { infoMarkdown, median, percentile, rounded, runInfo, table, writeResults } from "./lib/run-info.ts";
 import { CountingInterest } from "./lib/servers.ts";
 
 const VARIANTS = ["chunked", "one-shot"] as const;
@@ -134,27 +134,22 @@ async function runVariant(variant: Variant, round: number): Promise<VariantRun> 
     t1 - t0 - pauses.reduce((sum, [g0, g1]) => sum + Math.max(0, Math.min(t1, g1) - Math.max(t0, g0)), 0);
   const evictingNoGc = windows.map(withoutGc);
   const sorted = [...evicting].sort((a, b) => a - b);
-  const at = (p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
   const total = evicting.reduce((a, b) => a + b, 0);
   return {
     variant,
     round,
     evicted: stats.topicsEvicted,
     evictingCalls: evicting.length,
-    maxCallMs: round2(maxCallMs),
-    maxCallNoGcMs: round2(Math.max(withoutGc(longestOther), ...evictingNoGc)),
-    maxEvictingCallNoGcMs: round2(Math.max(0, ...evictingNoGc)),
+    maxCallMs: rounded(maxCallMs, 2),
+    maxCallNoGcMs: rounded(Math.max(withoutGc(longestOther), ...evictingNoGc), 2),
+    maxEvictingCallNoGcMs: rounded(Math.max(0, ...evictingNoGc), 2),
     gcPauses: pauses.length,
-    gcMaxMs: round2(Math.max(0, ...pauses.map(([g0, g1]) => g1 - g0))),
-    p50EvictingCallMs: round2(at(0.5)),
-    p99EvictingCallMs: round2(at(0.99)),
-    usPerEvicted: round2((total * 1000) / Math.max(1, stats.topicsEvicted)),
+    gcMaxMs: rounded(Math.max(0, ...pauses.map(([g0, g1]) => g1 - g0)), 2),
+    p50EvictingCallMs: rounded(percentile(sorted, 0.5), 2),
+    p99EvictingCallMs: rounded(percentile(sorted, 0.99), 2),
+    usPerEvicted: rounded((total * 1000) / Math.max(1, stats.topicsEvicted), 2),
     maxTableSize,
   };
-}
-
-function round2(n: number): number {
-  return Math.round(n * 100) / 100;
 }
 
 const info = runInfo();

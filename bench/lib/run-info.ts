@@ -187,6 +187,18 @@ export function int(n: number): string {
   return Math.round(n).toLocaleString("en-US");
 }
 
+/** `n` rounded to `digits` decimals (for results files: 0.9617… → 0.962 with 3). */
+export function rounded(n: number, digits: number): number {
+  const scale = 10 ** digits;
+  return Math.round(n * scale) / scale;
+}
+
+/** The `p` quantile (0–1) of values sorted ascending, nearest rank below; 0 for none. */
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number;
+}
+
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
