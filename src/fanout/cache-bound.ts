@@ -9,9 +9,10 @@ export const DEFAULT_MAX_TOPICS = 100_000;
 
 /**
  * Most topics one call evicts. An eviction costs ~2 µs a topic, most of it the subject index; at the
- * default bound one scan evicts 10,000, which in one go held the event loop 40–90 ms (measured
- * 2026-11-30, 100,000 topics under a held `z.>`). In chunks of this size each call holds it a few ms and
- * the rest follows on the next topic created, or the hub's next tick.
+ * default bound one scan evicts 10,000, which in one go held the event loop 20–45 ms besides GC
+ * (bench/topic-eviction.ts, 100,000 topics under a held `z.>`). A chunk of this size is ~4 ms; the call
+ * that starts a scan also counts the whole table (~6–10 ms at 100,000). The rest follows on the next
+ * topic created, or the hub's next tick.
  */
 export const EVICT_CHUNK = 2_000;
 
